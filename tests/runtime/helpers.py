@@ -1,0 +1,38 @@
+# Helpers for runtime tests; MicroPython subset, like the code under test.
+import asyncio
+
+from zoo_micro import port
+
+
+def raises(exc_type, fn, *args, **kwargs):
+    """Call fn and return the exception it raised; fail if it raised nothing or something else."""
+    try:
+        fn(*args, **kwargs)
+    except exc_type as e:
+        return e
+    raise AssertionError("expected %s from %r" % (exc_type.__name__, fn))
+
+
+async def wait_until(cond, timeout=5.0, step=0.005):
+    """Await until cond() is true; fail after `timeout` seconds."""
+    deadline = port.ticks_add(port.ticks_ms(), int(timeout * 1000))
+    while not cond():
+        if port.ticks_diff(deadline, port.ticks_ms()) <= 0:
+            raise AssertionError("condition not met within %ss" % timeout)
+        await asyncio.sleep(step)
+
+
+class Quiet:
+    """Silences zoo log lines inside `with Quiet():` (tests that provoke errors on purpose)."""
+
+    def __enter__(self):
+        from zoo_micro import log
+
+        self._was = log.quiet
+        log.quiet = True
+        return self
+
+    def __exit__(self, *exc):
+        from zoo_micro import log
+
+        log.quiet = self._was

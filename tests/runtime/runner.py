@@ -1,0 +1,14 @@
+# Runs one runtime test function; the same file runs on CPython and on MicroPython.
+# usage: runner.py MODULE TEST
+import sys
+
+import asyncio
+
+from zoo_micro import port
+
+mod_name, test_name = sys.argv[1], sys.argv[2]
+mod = __import__(mod_name)
+r = getattr(mod, test_name)()
+if port.is_coro(r):
+    asyncio.run(r)
+print("ZOO-TEST-PASSED")

@@ -1,0 +1,26 @@
+# One-line log messages; a link plugin may add a sink to carry them to the host.
+sinks = []
+quiet = False
+
+
+def log(level, msg):
+    line = "zoo %s: %s" % (level, msg)
+    if not quiet:
+        print(line)
+    for sink in sinks:
+        try:
+            sink(level, msg)
+        except Exception:
+            pass  # a broken sink must not break the caller
+
+
+def info(msg):
+    log("info", msg)
+
+
+def warn(msg):
+    log("warn", msg)
+
+
+def error(msg):
+    log("error", msg)

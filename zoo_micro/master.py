@@ -1,0 +1,273 @@
+# The Master (keeper): owns the workers, the event bus and their supervision.
+import asyncio
+import json
+
+from zoo_micro import events, log, port, workers
+from zoo_micro.bus import Bus
+
+DEFAULTS = {
+    "name": "node",  # node name, shown in logs and health
+    "queue_size": 32,  # events waiting per channel before the lowest priority is dropped
+    "backoff_max": 30,  # seconds: cap of a failing worker's restart backoff
+    "retry_delay": 0.1,  # seconds before a failed handler's first retry; doubles each time
+    "retry_backoff_max": 10,  # seconds: cap of the handler retry backoff
+    "max_pending_retries": 16,  # handler retries waiting at once; more go to the dead letters
+    "max_threads": port.THREAD_LIMIT,  # _thread workers this board can host
+    "thread_join_timeout": 2,  # seconds to wait for thread workers at shutdown
+    "threads": "auto",  # accept publishes from threads/interrupts: "auto" (if thread workers), True, False
+    "supervise_interval": 0.5,  # seconds between checks for stuck thread workers
+}
+
+WORKER_FAILED = "zoo.worker.failed"
+WORKER_STUCK = "zoo.worker.stuck"
+
+
+def load_config(config):
+    if config is None:
+        config = {}
+    elif isinstance(config, str):
+        try:
+            with open(config) as f:
+                config = json.load(f)
+        except OSError:
+            raise ValueError("config file %s not found" % config)
+        except ValueError as e:
+            raise ValueError("config file %s is not valid JSON: %s" % (config, e))
+    if not isinstance(config, dict):
+        raise ValueError("config must be a dict or a path to a JSON file, got %r" % (config,))
+    merged = dict(DEFAULTS)
+    merged.update(config)
+    return merged
+
+
+class Master:
+    """Runs workers and delivers events between them; one per node."""
+
+    def __init__(self, config=None):
+        self.config = c = load_config(config)
+        self.name = c["name"]
+        self.bus = Bus(c["queue_size"], c["retry_delay"], c["retry_backoff_max"], c["max_pending_retries"])
+        self.workers = []
+        self._tasks = []
+        self._threads = []  # thread workers whose _thread has not exited yet
+        self._threads_lock = port.allocate_lock()
+        self._stopping = False
+        self._running = False
+        self._stopped = None
+        self._supervisor = None
+        self.started_ms = None
+        for h in events.default_handlers:
+            self.bus.subscribe(h)
+        for name, cls, count, props in workers.default_registry:
+            self.register_worker(name, cls, count, props)
+
+    # Workers
+
+    def register_worker(self, name, worker, count=1, props=None):
+        """Add `count` workers from a BaseWorker subclass (or one ready instance)."""
+        if isinstance(worker, workers.BaseWorker):
+            if count != 1:
+                raise ValueError("worker %s: count must be 1 when registering an instance" % name)
+            if name:
+                worker.name = name
+            made = [worker]
+        elif isinstance(worker, type) and issubclass(worker, workers.BaseWorker):
+            made = []
+            for i in range(count):
+                p = dict(props or {})
+                p["name"] = name if count == 1 else "%s:%d" % (name, i)
+                made.append(worker(p))
+        else:
+            raise TypeError("worker %s: expected a BaseWorker subclass or instance, got %r" % (name, worker))
+        for w in made:
+            if self.get_worker(w.name) is not None:
+                raise ValueError("a worker named %s is already registered" % w.name)
+        threads = [w for w in self.workers + made if w.mode == "thread"]
+        if threads and not port.HAS_THREAD:
+            for w in made:
+                if w.mode == "thread":
+                    log.warn("worker %s: this port has no _thread; running it on asyncio" % w.name)
+                    w.mode = "async"
+        elif len(threads) > self.config["max_threads"]:
+            raise ValueError(
+                "%d thread workers registered but this board allows %d; make some mode 'async'"
+                % (len(threads), self.config["max_threads"])
+            )
+        self.workers.extend(made)
+        if self._running:
+            for w in made:
+                self._launch(w)
+        return made[0] if len(made) == 1 else made
+
+    def get_worker(self, name):
+        for w in self.workers:
+            if w.name == name:
+                return w
+        return None
+
+    def _launch(self, w):
+        if w.mode == "thread":
+            for task in (self.bus.arm_threads(), self._start_supervisor()):
+                if task is not None:
+                    self._tasks.append(task)
+            with self._threads_lock:
+                self._threads.append(w)
+            port.start_thread(workers.run_thread, (self, w))
+        else:
+            self._tasks.append(asyncio.create_task(workers.run_async(self, w)))
+
+    def _thread_exited(self, w):
+        with self._threads_lock:
+            if w in self._threads:
+                self._threads.remove(w)
+
+    def _worker_failed(self, w):
+        log.error("worker %s failed after %d restarts" % (w.name, w.restarts))
+        self.publish(WORKER_FAILED, {"worker": w.name, "restarts": w.restarts, "errors": w.errors})
+
+    # Events
+
+    def subscribe(self, topic, fn, channel="default", **options):
+        """Subscribe fn (plain or async) to topic; options as for @event. Returns the handler."""
+        return self.bus.subscribe(events.Handler(fn, topic, channel, **options))
+
+    def unsubscribe(self, handler):
+        self.bus.unsubscribe(handler)
+
+    def publish(self, topic, content=None, channel="default", priority=0):
+        """Queue an event from anywhere: a task, plain code or a thread. False if dropped."""
+        return self.bus.put(events.EventNode(topic, content, channel, priority))
+
+    def emit(self, node):
+        """Queue a prepared EventNode (to choose its response mechanism)."""
+        return self.bus.put(node)
+
+    def publish_isr(self, topic, content=None, channel="default", priority=0):
+        """Publish from a soft interrupt handler (Pin.irq, Timer callbacks)."""
+        return self.bus.put_isr(events.EventNode(topic, content, channel, priority))
+
+    def stats(self):
+        b = self.bus
+        return {
+            "published": b.published,
+            "delivered": b.delivered,
+            "dropped": b.dropped_total(),
+            "no_subscriber": b.no_subscriber,
+            "retries": b.retries,
+            "dead_lettered": b.dead_lettered,
+            "handler_errors": b.handler_errors,
+            "queued": b.pending,
+            "workers": {
+                w.name: {"status": w.status, "runs": w.runs, "errors": w.errors, "restarts": w.restarts}
+                for w in self.workers
+            },
+        }
+
+    # Running
+
+    async def start(self):
+        """Start the dispatcher and every worker; returns once the node is running."""
+        if self._running:
+            return
+        self._stopping = False
+        self._stopped = asyncio.Event()
+        self.started_ms = port.ticks_ms()
+        self._tasks = [asyncio.create_task(self.bus.run())]
+        self._supervisor = None
+        if self.config["threads"] is True:
+            self._tasks.append(self.bus.arm_threads())
+        self._running = True
+        for w in self.workers:
+            self._launch(w)
+        await asyncio.sleep(0)  # let the dispatcher and workers take their first step
+
+    async def stop(self):
+        """Stop every worker, thread workers included; returns once they have stopped."""
+        if not self._running:
+            return
+        self._running = False
+        self._stopping = True
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            try:
+                await t
+            except asyncio.CancelledError:
+                pass
+            except Exception as e:
+                log.error("task ended with %r" % (e,))
+        await self._join_threads()
+        for w in self.workers:
+            try:
+                r = w._destroy()
+                if port.is_coro(r):
+                    await r
+            except Exception as e:
+                log.error("worker %s: _destroy raised %r" % (w.name, e))
+        self.bus.stop()
+        self._stopped.set()
+
+    async def _join_threads(self):
+        limit = int(self.config["thread_join_timeout"] * 1000)
+        t0 = port.ticks_ms()
+        while self._threads and port.ticks_diff(port.ticks_ms(), t0) < limit:
+            await asyncio.sleep(0.005)
+        for w in self._threads:
+            log.error("worker %s: thread still running after %ss; it cannot be killed" % (w.name, limit / 1000))
+
+    def _start_supervisor(self):
+        if self._supervisor is None:
+            self._supervisor = asyncio.create_task(self._supervise())
+            return self._supervisor
+        return None
+
+    async def _supervise(self):
+        # A thread cannot be cancelled; one that overruns its run_timeout is reported stuck.
+        while True:
+            await asyncio.sleep(self.config["supervise_interval"])
+            now = port.ticks_ms()
+            for w in self.workers:
+                started = w.started
+                if (
+                    w.mode == "thread"
+                    and w.run_timeout
+                    and started is not None
+                    and w.status == workers.RUNNING
+                    and port.ticks_diff(now, started) > w.run_timeout * 1000
+                ):
+                    w.status = workers.STUCK
+                    log.error("worker %s: stuck, run exceeded run_timeout %ss" % (w.name, w.run_timeout))
+                    self.publish(WORKER_STUCK, {"worker": w.name, "run_timeout": w.run_timeout})
+
+    def shutdown(self):
+        """Ask a running node to stop; run() returns once everything has stopped."""
+        self._stopping = True
+        if self._wake_run is not None:
+            self._wake_run.set()
+
+    _wake_run = None
+
+    async def _run(self, duration):
+        self._wake_run = asyncio.Event()
+        await self.start()
+        try:
+            if duration is None:
+                await self._wake_run.wait()
+            else:
+                try:
+                    await asyncio.wait_for(self._wake_run.wait(), duration)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            await self.stop()
+            self._wake_run = None
+
+    def run(self, duration=None):
+        """Run the node until shutdown(), Ctrl-C, or `duration` seconds; blocks."""
+        try:
+            asyncio.run(self._run(duration))
+        except KeyboardInterrupt:
+            # Ctrl-C interrupted the loop: stop what the cancelled loop could not.
+            self._stopping = True
+            asyncio.run(self.stop())
