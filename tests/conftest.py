@@ -107,7 +107,9 @@ class RuntimeTest(pytest.Item):
                 cmd, env=env, cwd=RUNTIME_DIR, capture_output=True, text=True, timeout=self.timeout
             )
         except subprocess.TimeoutExpired as e:
-            raise RuntimeFailure(f"timed out after {self.timeout}s\n{e.stdout or ''}{e.stderr or ''}")
+            raise RuntimeFailure(
+                f"timed out after {self.timeout}s\n{e.stdout or ''}{e.stderr or ''}"
+            ) from None
         out = proc.stdout + proc.stderr
         if proc.returncode != 0 or "ZOO-TEST-PASSED" not in proc.stdout:
             raise RuntimeFailure(f"exit code {proc.returncode}\n{out}")

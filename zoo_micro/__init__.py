@@ -30,7 +30,7 @@ def __getattr__(name):
         try:
             return __import__("zoo_micro." + name, None, None, [name])
         except ImportError:
-            raise AttributeError("zoo_micro has no attribute %r" % name)
+            raise AttributeError("zoo_micro has no attribute %r" % name) from None
     value = getattr(__import__("zoo_micro." + mod, None, None, [name]), name)
     globals()[name] = value  # later lookups skip this function
     return value

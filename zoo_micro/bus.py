@@ -14,6 +14,7 @@ class Bus:
         self.retry_delay = retry_delay
         self.retry_backoff_max = retry_backoff_max
         self.max_pending_retries = max_pending_retries
+        self.thread_wait_ms = 100
         self._index = {}  # channel -> TopicIndex
         self._queues = {}  # channel -> list of EventNode, highest priority first, FIFO within one
         self._order = []  # channels in creation order, drained round-robin
@@ -93,7 +94,16 @@ class Bus:
                 "add a thread worker or set config 'threads': true"
             )
         # Interrupts get their own lock-free ring: a soft IRQ may run while this thread holds a lock.
-        return self._isr_inbox.push_isr(ev) if isr else self._inbox.push_value(ev)
+        if isr:
+            return self._isr_inbox.push_isr(ev)
+        inbox = self._inbox
+        # A thread may wait a little for room (backpressure) before its event is dropped.
+        for _ in range(self.thread_wait_ms):
+            if not inbox.is_full():
+                break
+            self._waker.set()
+            port.sleep_ms(1)
+        return inbox.push_value(ev)
 
     def put_isr(self, ev):
         return self._put_foreign(ev, True)

@@ -132,7 +132,9 @@ class DelayFIFO:
         if maxlen < 1:
             raise ValueError("DelayFIFO maxlen must be at least 1, got %r" % (maxlen,))
         if overflow not in (DROP_OLDEST, DROP_NEWEST, ERROR):
-            raise ValueError("DelayFIFO overflow must be drop_oldest, drop_newest or error, got %r" % (overflow,))
+            raise ValueError(
+                "DelayFIFO overflow must be drop_oldest, drop_newest or error, got %r" % (overflow,)
+            )
         self.maxlen = maxlen
         self.overflow = overflow
         self.dropped = 0
@@ -193,7 +195,9 @@ class SingleFIFO:
         if maxlen < 1:
             raise ValueError("SingleFIFO maxlen must be at least 1, got %r" % (maxlen,))
         if overflow not in (DROP_OLDEST, DROP_NEWEST, ERROR):
-            raise ValueError("SingleFIFO overflow must be drop_oldest, drop_newest or error, got %r" % (overflow,))
+            raise ValueError(
+                "SingleFIFO overflow must be drop_oldest, drop_newest or error, got %r" % (overflow,)
+            )
         self.maxlen = maxlen
         self.overflow = overflow
         self.dropped = 0

@@ -30,9 +30,9 @@ def load_config(config):
             with open(config) as f:
                 config = json.load(f)
         except OSError:
-            raise ValueError("config file %s not found" % config)
+            raise ValueError("config file %s not found" % config) from None
         except ValueError as e:
-            raise ValueError("config file %s is not valid JSON: %s" % (config, e))
+            raise ValueError("config file %s is not valid JSON: %s" % (config, e)) from None
     if not isinstance(config, dict):
         raise ValueError("config must be a dict or a path to a JSON file, got %r" % (config,))
     merged = dict(DEFAULTS)
@@ -198,13 +198,21 @@ class Master:
             except Exception as e:
                 log.error("task ended with %r" % (e,))
         await self._join_threads()
+        self._finish()
         for w in self.workers:
-            try:
-                r = w._destroy()
-                if port.is_coro(r):
-                    await r
-            except Exception as e:
-                log.error("worker %s: _destroy raised %r" % (w.name, e))
+            r = self._destroy(w)
+            if port.is_coro(r):
+                await r
+
+    def _destroy(self, w):
+        try:
+            return w._destroy()
+        except Exception as e:
+            log.error("worker %s: _destroy raised %r" % (w.name, e))
+
+    def _finish(self):
+        for w in self._threads:
+            log.error("worker %s: thread still running at stop; threads cannot be killed" % w.name)
         self.bus.stop()
         self._stopped.set()
 
@@ -213,8 +221,6 @@ class Master:
         t0 = port.ticks_ms()
         while self._threads and port.ticks_diff(port.ticks_ms(), t0) < limit:
             await asyncio.sleep(0.005)
-        for w in self._threads:
-            log.error("worker %s: thread still running after %ss; it cannot be killed" % (w.name, limit / 1000))
 
     def _start_supervisor(self):
         if self._supervisor is None:
@@ -268,6 +274,22 @@ class Master:
         try:
             asyncio.run(self._run(duration))
         except KeyboardInterrupt:
-            # Ctrl-C interrupted the loop: stop what the cancelled loop could not.
-            self._stopping = True
-            asyncio.run(self.stop())
+            self._stop_after_interrupt()
+            raise
+
+    def _stop_after_interrupt(self):
+        # Ctrl-C tore through the loop mid-step, so its tasks cannot be awaited: drop them,
+        # then stop what outlives the loop (thread workers) without it.
+        self._running = False
+        self._stopping = True
+        self._tasks = []
+        port.reset_loop()
+        limit = int(self.config["thread_join_timeout"] * 1000)
+        t0 = port.ticks_ms()
+        while self._threads and port.ticks_diff(port.ticks_ms(), t0) < limit:
+            port.sleep_ms(5)
+        self._finish()
+        for w in self.workers:
+            r = self._destroy(w)
+            if port.is_coro(r):
+                asyncio.run(r)

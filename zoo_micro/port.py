@@ -19,6 +19,7 @@ THREAD_LIMIT = {"rp2": 1, "esp32": 4}.get(PLATFORM, 8)
 if MICROPYTHON:
     import asyncio
     import gc
+
     import micropython
 
     const = micropython.const
@@ -28,6 +29,9 @@ if MICROPYTHON:
     ticks_add = time.ticks_add
     sleep_ms = time.sleep_ms
     schedule = micropython.schedule
+
+    def reset_loop():
+        asyncio.new_event_loop()  # forgets every task, including ones an exception tore through
 
     def mem_free():
         return gc.mem_free()
@@ -63,6 +67,9 @@ else:
     def schedule(fn, arg):
         # Interrupt handlers do not exist on CPython; run the callback at once.
         fn(arg)
+
+    def reset_loop():
+        pass  # asyncio.run() already cancelled and closed everything
 
     def mem_free():
         return -1

@@ -45,7 +45,8 @@ class BaseWorker:
             raise ValueError("worker %s: mode must be 'async' or 'thread', got %r" % (self.name, self.mode))
         if self.restart not in RESTARTS:
             raise ValueError(
-                "worker %s: restart must be 'on_error', 'always' or 'never', got %r" % (self.name, self.restart)
+                "worker %s: restart must be 'on_error', 'always' or 'never', got %r"
+                % (self.name, self.restart)
             )
         if self.delay_time < 0 or self.run_timeout < 0:
             raise ValueError("worker %s: delay_time and run_timeout must not be negative" % self.name)

@@ -1,8 +1,7 @@
 # Runs one runtime test function; the same file runs on CPython and on MicroPython.
 # usage: runner.py MODULE TEST
-import sys
-
 import asyncio
+import sys
 
 from zoo_micro import port
 

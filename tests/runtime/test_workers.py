@@ -1,7 +1,7 @@
 # Workers: loop and one-shot runs, results, hooks, registration.
 import asyncio
 
-from helpers import Quiet, raises, wait_until
+from helpers import raises, wait_until
 from zoo_micro import BaseWorker, Master, worker
 
 

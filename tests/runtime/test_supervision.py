@@ -1,0 +1,191 @@
+# Supervision: errors, restart policies with backoff, timeouts, failed workers.
+import asyncio
+
+from helpers import Quiet, wait_until
+from zoo_micro import BaseWorker, Master
+from zoo_micro.port import ticks_diff, ticks_ms
+
+
+class Flaky(BaseWorker):
+    """Fails `fail_first` times, then succeeds; records when each run started."""
+
+    fail_first = 3
+
+    def __init__(self, props=None):
+        super().__init__(props)
+        self.starts = []
+        self.seen = []
+
+    def _execute(self):
+        self.starts.append(ticks_ms())
+        if len(self.starts) <= self.fail_first:
+            raise ValueError("boom %d" % len(self.starts))
+        return None
+
+    def _on_error(self, exc):
+        self.seen.append(exc)
+
+
+async def test_error_calls_on_error_and_restart_backs_off_exponentially():
+    m = Master()
+    w = m.register_worker("flaky", Flaky, props={"delay_time": 0.1})
+    with Quiet():
+        await m.start()
+        await wait_until(lambda: len(w.starts) >= 5, timeout=5)
+        await m.stop()
+    assert [str(e) for e in w.seen] == ["boom 1", "boom 2", "boom 3"]
+    gaps = [ticks_diff(w.starts[i + 1], w.starts[i]) for i in range(4)]
+    # Retries after 0.1, 0.2, 0.4 s, then the successful run resets to delay_time (0.1 s).
+    assert 90 <= gaps[0] < 190, gaps
+    assert 190 <= gaps[1] < 350, gaps
+    assert 390 <= gaps[2] < 700, gaps
+    assert 90 <= gaps[3] < 190, gaps
+    assert w.restarts == 3 and w.errors == 3 and w.fails == 0
+
+
+async def test_backoff_starts_at_100ms_when_delay_time_is_zero_and_is_capped():
+    m = Master({"backoff_max": 0.15})
+    w = m.register_worker("flaky", Flaky, props={"delay_time": 0})
+    with Quiet():
+        await m.start()
+        await wait_until(lambda: len(w.starts) >= 4, timeout=5)
+        await m.stop()
+    gaps = [ticks_diff(w.starts[i + 1], w.starts[i]) for i in range(3)]
+    assert 90 <= gaps[0] < 145, gaps  # at least 0.1 s
+    assert 140 <= gaps[1] < 260, gaps  # 0.2 s capped to 0.15 s
+    assert 140 <= gaps[2] < 260, gaps
+
+
+async def test_max_restarts_marks_failed_and_announces_it():
+    class Broken(BaseWorker):
+        def _execute(self):
+            raise RuntimeError("always")
+
+    failed = []
+    m = Master()
+    w = m.register_worker("broken", Broken, props={"delay_time": 0, "max_restarts": 2})
+    m.subscribe("zoo.worker.failed", lambda r: failed.append(r.content))
+    with Quiet():
+        await m.start()
+        await wait_until(lambda: failed, timeout=5)
+        await asyncio.sleep(0.3)
+        await m.stop()
+    assert w.status == "failed"
+    assert w.runs == 3 and w.restarts == 2  # first run + 2 restarts, then it gives up
+    assert failed == [{"worker": "broken", "restarts": 2, "errors": 3}]
+
+
+async def test_restart_never_fails_on_first_error():
+    m = Master()
+    w = m.register_worker("flaky", Flaky, props={"delay_time": 0, "restart": "never"})
+    with Quiet():
+        await m.start()
+        await wait_until(lambda: w.status == "failed")
+        await asyncio.sleep(0.15)
+        await m.stop()
+    assert len(w.starts) == 1 and w.restarts == 0
+
+
+async def test_restart_always_reruns_a_one_shot_worker():
+    class Once(BaseWorker):
+        def __init__(self, props=None):
+            super().__init__(props)
+            self.n = 0
+
+        def _execute(self):
+            self.n += 1
+
+    m = Master()
+    always = m.register_worker("a", Once, props={"is_loop": False, "restart": "always", "delay_time": 0.01})
+    once = m.register_worker("b", Once, props={"is_loop": False, "delay_time": 0.01})
+    await m.start()
+    await wait_until(lambda: always.n >= 3)
+    await m.stop()
+    assert once.n == 1
+
+
+async def test_failing_worker_does_not_disturb_others():
+    class Broken(BaseWorker):
+        def _execute(self):
+            raise RuntimeError("x")
+
+    class Steady(BaseWorker):
+        def __init__(self, props=None):
+            super().__init__(props)
+            self.n = 0
+
+        def _execute(self):
+            self.n += 1
+
+    m = Master()
+    m.register_worker("broken", Broken, props={"delay_time": 0, "max_restarts": 1})
+    s = m.register_worker("steady", Steady, props={"delay_time": 0.01})
+    with Quiet():
+        await m.start()
+        await asyncio.sleep(0.3)
+        await m.stop()
+    assert m.get_worker("broken").status == "failed"
+    assert s.n >= 10 and s.errors == 0
+
+
+async def test_async_run_timeout_cancels_and_reports_timeout():
+    class Hang(BaseWorker):
+        def __init__(self, props=None):
+            super().__init__(props)
+            self.errors_seen = []
+            self.finished_runs = 0
+
+        async def _execute(self):
+            await asyncio.sleep(10)
+            self.finished_runs += 1
+
+        def _on_error(self, exc):
+            self.errors_seen.append(exc)
+
+    m = Master()
+    w = m.register_worker("hang", Hang, props={"run_timeout": 0.05, "delay_time": 0.05, "max_restarts": 0})
+    t0 = ticks_ms()
+    with Quiet():
+        await m.start()
+        await wait_until(lambda: w.status == "failed", timeout=3)
+        await m.stop()
+    assert ticks_diff(ticks_ms(), t0) < 2000
+    assert w.finished_runs == 0
+    assert len(w.errors_seen) == 1 and isinstance(w.errors_seen[0], asyncio.TimeoutError)
+
+
+async def test_plain_execute_overrun_is_reported_as_timeout():
+    from zoo_micro import port
+
+    class Busy(BaseWorker):
+        def __init__(self, props=None):
+            super().__init__(props)
+            self.errors_seen = []
+
+        def _execute(self):
+            port.sleep_ms(60)
+
+        def _on_error(self, exc):
+            self.errors_seen.append(exc)
+
+    m = Master()
+    w = m.register_worker("busy", Busy, props={"run_timeout": 0.02, "is_loop": False, "restart": "never"})
+    with Quiet():
+        await m.start()
+        await wait_until(lambda: w.status == "failed")
+        await m.stop()
+    assert isinstance(w.errors_seen[0], asyncio.TimeoutError)
+
+
+async def test_error_in_on_error_hook_is_contained():
+    class BadHook(Flaky):
+        def _on_error(self, exc):
+            raise KeyError("hook")
+
+    m = Master()
+    w = m.register_worker("bad", BadHook, props={"delay_time": 0})
+    with Quiet():
+        await m.start()
+        await wait_until(lambda: len(w.starts) >= 4, timeout=5)
+        await m.stop()
+    assert w.errors == 3 and w.status == "stopped"

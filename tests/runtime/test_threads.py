@@ -1,0 +1,179 @@
+# Thread workers: real _thread, publishing from threads, stuck detection, shutdown, limits.
+import asyncio
+
+from helpers import Quiet, raises, wait_until
+from zoo_micro import BaseWorker, Master, port
+
+
+class Ticker(BaseWorker):
+    mode = "thread"
+
+    def __init__(self, props=None):
+        super().__init__(props)
+        self.n = 0
+        self.idents = []
+
+    def _execute(self):
+        self.n += 1
+        if len(self.idents) < 3:
+            self.idents.append(port.ident())
+        return self.n
+
+
+async def test_thread_worker_runs_on_its_own_thread_and_publishes_results():
+    got = []
+    m = Master()
+    w = m.register_worker("ticker", Ticker, props={"delay_time": 0.01})
+    m.subscribe("ticker_result", lambda r: got.append(r.content))
+    await m.start()
+    await wait_until(lambda: len(got) >= 5)
+    await m.stop()
+    assert got[:5] == [1, 2, 3, 4, 5]  # in order, none lost
+    assert port.ident() not in w.idents
+
+
+async def test_thread_worker_stops_on_shutdown_and_nothing_keeps_running():
+    m = Master()
+    w = m.register_worker("ticker", Ticker, props={"delay_time": 0.01})
+    await m.start()
+    await wait_until(lambda: w.n >= 3)
+    await m.stop()
+    assert m._threads == []  # the thread has exited, not merely been asked to
+    n = w.n
+    await asyncio.sleep(0.1)
+    assert w.n == n
+    assert w.status == "stopped"
+
+
+def test_run_with_duration_returns_with_thread_workers_stopped():
+    m = Master()
+    w = m.register_worker("ticker", Ticker, props={"delay_time": 0.01})
+    m.run(0.15)
+    n = w.n
+    assert n >= 3 and m._threads == []
+    port.sleep_ms(60)
+    assert w.n == n
+
+
+async def test_blocking_thread_worker_does_not_block_the_loop():
+    class Blocker(BaseWorker):
+        mode = "thread"
+
+        def _execute(self):
+            port.sleep_ms(200)  # a blocking driver call
+
+    class Fast(BaseWorker):
+        def __init__(self, props=None):
+            super().__init__(props)
+            self.n = 0
+
+        def _execute(self):
+            self.n += 1
+
+    m = Master()
+    m.register_worker("blocker", Blocker, props={"delay_time": 0})
+    f = m.register_worker("fast", Fast, props={"delay_time": 0.01})
+    await m.start()
+    await asyncio.sleep(0.2)
+    await m.stop()
+    assert f.n >= 8
+
+
+async def test_thread_worker_over_run_timeout_is_reported_stuck():
+    class Hang(BaseWorker):
+        mode = "thread"
+
+        def __init__(self, props=None):
+            super().__init__(props)
+            self.release = False
+
+        def _execute(self):
+            while not self.release:
+                port.sleep_ms(5)
+
+    stuck = []
+    m = Master({"supervise_interval": 0.02})
+    w = m.register_worker("hang", Hang, props={"run_timeout": 0.05, "is_loop": False})
+    m.subscribe("zoo.worker.stuck", lambda r: stuck.append(r.content["worker"]))
+    with Quiet():
+        await m.start()
+        await wait_until(lambda: stuck)
+        assert w.status == "stuck"
+        w.release = True
+        await wait_until(lambda: w.status == "done")
+        await m.stop()
+    assert stuck == ["hang"]
+
+
+def test_too_many_thread_workers_is_a_clear_error():
+    m = Master({"max_threads": 1})
+    m.register_worker("a", Ticker)
+    e = raises(ValueError, m.register_worker, "b", Ticker)
+    assert "allows 1" in str(e)
+
+
+def test_rp2040_allows_one_thread_worker_by_default():
+    assert {"rp2": 1, "esp32": 4}.get(port.PLATFORM, 8) == port.THREAD_LIMIT
+
+
+async def test_port_without_thread_falls_back_to_asyncio():
+    saved = port.HAS_THREAD
+    port.HAS_THREAD = False
+    try:
+        m = Master()
+        with Quiet():
+            w = m.register_worker("ticker", Ticker, props={"delay_time": 0.01})
+        assert w.mode == "async"
+        await m.start()
+        await wait_until(lambda: w.n >= 2)
+        await m.stop()
+        assert w.idents[0] == port.ident()  # ran on the loop's thread
+    finally:
+        port.HAS_THREAD = saved
+
+
+async def test_publish_from_plain_thread_needs_threads_enabled():
+    got = []
+    m = Master({"threads": True})
+    m.subscribe("from.thread", lambda r: got.append(r.content))
+    await m.start()
+    done = []
+
+    def body():
+        for i in range(50):
+            m.publish("from.thread", i)
+        done.append(1)
+
+    port.start_thread(body, ())
+    await wait_until(lambda: len(got) == 50)
+    await m.stop()
+    assert got == list(range(50))
+
+
+async def test_publish_from_thread_without_wakeup_raises():
+    m = Master({"threads": False})
+    await m.start()
+    errors = []
+
+    def body():
+        try:
+            m.publish("x")
+        except RuntimeError as e:
+            errors.append(str(e))
+
+    port.start_thread(body, ())
+    await wait_until(lambda: errors)
+    await m.stop()
+    assert "threads" in errors[0]
+
+
+async def test_publish_isr_reaches_handlers():
+    got = []
+    m = Master({"threads": True})
+    m.subscribe("button", lambda r: got.append(r.content))
+    await m.start()
+    for i in range(5):
+        m.publish_isr("button", i)
+    await wait_until(lambda: len(got) == 5)
+    await m.stop()
+    assert got == [0, 1, 2, 3, 4]
