@@ -1,0 +1,35 @@
+"""zoo-micro build: compile an app and zoo_micro into a bundle folder ready to copy to a board."""
+
+from __future__ import annotations
+
+import argparse
+
+from host_tools.build import build
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("app", metavar="APP", help="the app folder (holds main.py)")
+    parser.add_argument("--board", required=True, help="board id (see `zoo-micro boards`)")
+    parser.add_argument("--out", help="bundle folder (default build/<app>-<board>)")
+    parser.add_argument(
+        "--freeze",
+        action="store_true",
+        help="write sources and a manifest.py for a custom firmware instead of .mpy",
+    )
+    parser.add_argument(
+        "--arch",
+        help="mpy-cross -march instead of the board's (`host` builds for this computer's MicroPython)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    bundle = build(args.app, args.board, out=args.out, freeze=args.freeze, arch=args.arch)
+    kind = "frozen-firmware sources" if bundle.frozen else f"{bundle.arch} .mpy"
+    print(f"built {bundle.path} for {bundle.board.id} ({kind}, {len(bundle.files)} files)")
+    if bundle.frozen:
+        manifest = bundle.path.resolve() / "manifest.py"
+        print(f"next: make BOARD=<BOARD> FROZEN_MANIFEST={manifest} in the port folder")
+        print("then copy boot.py, main.py and board.json to the board (docs/build-and-flash.md)")
+    else:
+        print(f"copy it to the board: mpremote cp -r {bundle.path}/. :")
+    return 0
