@@ -31,5 +31,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"next: make BOARD=<BOARD> FROZEN_MANIFEST={manifest} in the port folder")
         print("then copy boot.py, main.py and board.json to the board (docs/build-and-flash.md)")
     else:
-        print(f"copy it to the board: mpremote cp -r {bundle.path}/. :")
+        print(f"copy it to the board: cd {bundle.path} && mpremote cp -r . :")
     return 0
