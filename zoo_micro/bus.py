@@ -2,10 +2,14 @@
 import asyncio
 
 from zoo_micro import events, log, port
+from zoo_micro.events import EventNode
 from zoo_micro.fifo import DROP_NEWEST, FIFO
 from zoo_micro.topics import TopicIndex
 
 DEAD_LETTER = "zoo.dead_letter"
+ROUND = 32  # events taken from one channel before the next channel gets its turn
+CORO = port.CORO
+get_ident = port.get_ident
 
 
 class Bus:
@@ -18,9 +22,9 @@ class Bus:
         self._index = {}  # channel -> TopicIndex
         self._queues = {}  # channel -> list of EventNode, highest priority first, FIFO within one
         self._order = []  # channels in creation order, drained round-robin
-        self._rr = 0
         self.pending = 0
         self._wake = None
+        self._idle = False  # the dispatcher is waiting for _wake
         self._waker = None  # armed when threads or interrupts publish
         self._inbox = None
         self._isr_inbox = None
@@ -50,21 +54,38 @@ class Bus:
 
     def handlers_for(self, topic, channel="default"):
         idx = self._index.get(channel)
-        return idx.lookup(topic) if idx is not None else ()
+        return idx.lookup(topic) if idx is not None else []
 
     # Publishing
 
+    def publish(self, topic, content=None, channel="default", priority=0):
+        """Queue a new event from anywhere: a task, plain code or a thread. False if dropped."""
+        return self.put(EventNode(topic, content, channel, priority))
+
     def put(self, ev):
         """Queue an event; False when it (or a lower-priority one) was dropped."""
-        if self._loop_ident is not None and port.ident() != self._loop_ident:
+        li = self._loop_ident
+        if li is not None and get_ident() != li:
             return self._put_foreign(ev)
         self.published += 1
         q = self._queues.get(ev.channel)
         if q is None:
             q = self._queues[ev.channel] = []
             self._order.append(ev.channel)
-        ok = True
+        if len(q) < self.queue_size and (not q or q[-1].priority >= ev.priority):
+            q.append(ev)  # the common case: room, and no higher priority than the tail
+            self.pending += 1
+            ok = True
+        else:
+            ok = self._insert(q, ev)
+        if self._idle:
+            self._idle = False
+            self._wake.set()
+        return ok
+
+    def _insert(self, q, ev):
         p = ev.priority
+        ok = True
         if len(q) >= self.queue_size:
             # Full: the lowest-priority, newest event makes room, unless that is the new one.
             if q[-1].priority >= p:
@@ -74,17 +95,11 @@ class Bus:
             self.pending -= 1
             self.dropped += 1
             ok = False
-        if not q or q[-1].priority >= p:
-            q.append(ev)
-        else:
-            i = len(q)
-            while i > 0 and q[i - 1].priority < p:
-                i -= 1
-            q.insert(i, ev)
+        i = len(q)
+        while i > 0 and q[i - 1].priority < p:
+            i -= 1
+        q.insert(i, ev)
         self.pending += 1
-        w = self._wake
-        if w is not None and not w.is_set():
-            w.set()
         return ok
 
     def _put_foreign(self, ev, isr=False):
@@ -133,59 +148,61 @@ class Bus:
 
     # Dispatching
 
-    def _next(self):
-        order = self._order
-        n = len(order)
-        for k in range(n):
-            i = (self._rr + k) % n
-            q = self._queues[order[i]]
-            if q:
-                self._rr = i + 1
-                self.pending -= 1
-                return q.pop(0)
-        return None
-
-    def _select(self, ev):
-        hs = self.handlers_for(ev.topic, ev.channel)
+    def _select(self, ev, hs):
         m = ev.response_mechanism
-        if not hs or m == events.ALL:
-            return hs
         if m == events.FIRST:
             return hs[:1]
         if m == events.BY_PRIORITY:
             return sorted(hs, key=lambda h: -h.priority)
-        return [h for h in hs if h.name == ev.reactor_name]
+        if m == events.NAMED:
+            return [h for h in hs if h.name == ev.reactor_name]
+        return hs
 
     async def run(self):
-        """The dispatcher: runs until cancelled."""
-        self._loop_ident = port.ident()
+        """The dispatcher: drains the channels round-robin until cancelled."""
+        self._loop_ident = get_ident()
         self._wake = asyncio.Event()
-        n = 0
+        queues = self._queues
+        index = self._index
+        coro = CORO
+        everyone = events.ALL
         while True:
-            ev = self._next() if self.pending else None
-            if ev is None:
+            if not self.pending:
+                self._idle = True
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            hs = self._select(ev)
-            if not hs:
-                self.no_subscriber += 1
-            for h in hs:
-                try:
-                    r = h.fn(ev)
-                    if port.is_coro(r):
-                        await r
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    self._failed(h, ev, exc, 1)
-                else:
-                    self.delivered += 1
-                    if h.success_callback is not None or h.done_callback is not None:
-                        self._succeeded(h, ev)
-            n += 1
-            if n & 15 == 0:
-                await asyncio.sleep(0)  # let other tasks run during a burst
+            for channel in self._order:
+                q = queues[channel]
+                idx = index.get(channel)
+                budget = ROUND
+                while q and budget:
+                    budget -= 1
+                    ev = q.pop(0)
+                    self.pending -= 1
+                    hs = None
+                    if idx is not None:
+                        hs = idx._cache.get(ev.topic) or idx.lookup(ev.topic)
+                        if ev.response_mechanism != everyone:
+                            hs = self._select(ev, hs)
+                    if not hs:
+                        self.no_subscriber += 1
+                        continue
+                    for h in hs:
+                        try:
+                            r = h.fn(ev)
+                            if type(r) is coro:
+                                await r
+                        except asyncio.CancelledError:
+                            raise
+                        except Exception as exc:
+                            self._failed(h, ev, exc, 1)
+                        else:
+                            self.delivered += 1
+                            if h.callbacks:
+                                self._succeeded(h, ev)
+                idx = None
+            await asyncio.sleep(0)  # one round done: let other tasks run during a burst
 
     def dropped_total(self):
         if self._waker is None:

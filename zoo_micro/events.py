@@ -24,6 +24,7 @@ RetryForever = EventRetryStrategy.RetryForever
 RetryTimes = EventRetryStrategy.RetryTimes
 
 _next_id = 0
+ticks_ms = port.ticks_ms
 
 
 class EventNode:
@@ -32,17 +33,23 @@ class EventNode:
 
     def __init__(self, topic, content=None, channel_name="default", priority=0):
         global _next_id
-        if not isinstance(topic, str) or not topic:
+        if type(topic) is not str or not topic:
             raise ValueError("event topic must be a non-empty string, got %r" % (topic,))
         self.topic = topic
         self.content = content
-        self.channel = channel_name
-        self.priority = priority
+        # Every attribute grows the instance (and makes garbage): defaults stay on the class.
+        if channel_name != "default":
+            self.channel = channel_name
+        if priority:
+            self.priority = priority
         _next_id += 1
         self.request_id = _next_id
-        self.request_time = port.ticks_ms()
-        self.response_mechanism = ALL
-        self.reactor_name = None
+        self.request_time = ticks_ms()
+
+    channel = "default"
+    priority = 0
+    response_mechanism = ALL
+    reactor_name = None
 
     @property
     def channel_name(self):
@@ -103,6 +110,7 @@ class Handler:
         self.done_callback = done_callback
         self.error_callback = error_callback
         self.success_callback = success_callback
+        self.callbacks = success_callback is not None or done_callback is not None
         self.priority = priority
         self.name = name or getattr(fn, "__name__", "handler")
 

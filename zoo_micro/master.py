@@ -4,6 +4,7 @@ import json
 
 from zoo_micro import events, log, port, workers
 from zoo_micro.bus import Bus
+from zoo_micro.events import EventNode
 
 DEFAULTS = {
     "name": "node",  # node name, shown in logs and health
@@ -47,6 +48,7 @@ class Master:
         self.config = c = load_config(config)
         self.name = c["name"]
         self.bus = Bus(c["queue_size"], c["retry_delay"], c["retry_backoff_max"], c["max_pending_retries"])
+        self.publish = self.bus.publish  # the hot path, one call shorter
         self.workers = []
         self._tasks = []
         self._threads = []  # thread workers whose _thread has not exited yet
@@ -136,7 +138,7 @@ class Master:
 
     def publish(self, topic, content=None, channel="default", priority=0):
         """Queue an event from anywhere: a task, plain code or a thread. False if dropped."""
-        return self.bus.put(events.EventNode(topic, content, channel, priority))
+        return self.bus.put(EventNode(topic, content, channel, priority))  # see __init__
 
     def emit(self, node):
         """Queue a prepared EventNode (to choose its response mechanism)."""
@@ -144,7 +146,7 @@ class Master:
 
     def publish_isr(self, topic, content=None, channel="default", priority=0):
         """Publish from a soft interrupt handler (Pin.irq, Timer callbacks)."""
-        return self.bus.put_isr(events.EventNode(topic, content, channel, priority))
+        return self.bus.put_isr(EventNode(topic, content, channel, priority))
 
     def stats(self):
         b = self.bus

@@ -82,8 +82,15 @@ def collect():
     gc.collect()
 
 
+def _no_ident():
+    return 0
+
+
+get_ident = _thread.get_ident if HAS_THREAD else _no_ident
+
+
 def ident():
-    return _thread.get_ident() if HAS_THREAD else 0
+    return get_ident()
 
 
 def allocate_lock():

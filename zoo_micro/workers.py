@@ -31,6 +31,17 @@ class BaseWorker:
     mode = "async"
     restart = "on_error"
     max_restarts = None
+    # Counters start on the class too: an instance only grows the ones that move.
+    status = CREATED
+    runs = 0
+    errors = 0
+    restarts = 0
+    fails = 0  # consecutive failures; a successful run resets it
+    time_us = 0  # total, last and longest run time
+    last_us = 0
+    max_us = 0
+    started = None  # ticks_ms when the current run began, else None
+    finished = None  # ticks_ms when the last run ended
 
     def __init__(self, props=None):
         props = props or {}
@@ -50,16 +61,6 @@ class BaseWorker:
             )
         if self.delay_time < 0 or self.run_timeout < 0:
             raise ValueError("worker %s: delay_time and run_timeout must not be negative" % self.name)
-        self.status = CREATED
-        self.runs = 0
-        self.errors = 0
-        self.restarts = 0
-        self.fails = 0  # consecutive failures; a successful run resets it
-        self.time_us = 0  # total, last and longest run time
-        self.last_us = 0
-        self.max_us = 0
-        self.started = None  # ticks_ms when the current run began, else None
-        self.finished = None  # ticks_ms when the last run ended
 
     # Hooks, named as in the full framework.
     def _on_create(self):
@@ -107,7 +108,8 @@ def worker(count=1, **props):
 def next_delay(w, ok, backoff_max):
     """Apply the restart policy after a run; seconds to wait, or None when the worker ends."""
     if ok:
-        w.fails = 0
+        if w.fails:
+            w.fails = 0
         if w.is_loop or w.restart == "always":
             return w.delay_time
         w.status = DONE
@@ -122,7 +124,8 @@ def next_delay(w, ok, backoff_max):
     return delay if delay < backoff_max else backoff_max
 
 
-def _record(w, t0_us, ok):
+def _finish_run(master, w, t0_us, exc, r):
+    """Book-keeping after one run; returns seconds until the next run, or None when it ends."""
     took = port.ticks_diff(port.ticks_us(), t0_us)
     w.runs += 1
     w.time_us += took
@@ -131,34 +134,53 @@ def _record(w, t0_us, ok):
         w.max_us = took
     w.started = None
     w.finished = port.ticks_ms()
-    if not ok:
+    if exc is not None:
         w.errors += 1
-
-
-def _call_error_hook(w, exc):
+        if isinstance(exc, asyncio.TimeoutError):
+            log.warn("worker %s: run exceeded run_timeout %ss" % (w.name, w.run_timeout))
+        else:
+            log.error("worker %s: %r" % (w.name, exc))
+        try:
+            w._on_error(exc)
+        except Exception as e:
+            log.error("worker %s: _on_error raised %r" % (w.name, e))
+    elif r is not None:
+        master.publish(w.result_topic, r)
     try:
-        w._on_error(exc)
+        w._on_done()
     except Exception as e:
-        log.error("worker %s: _on_error raised %r" % (w.name, e))
+        log.error("worker %s: _on_done raised %r" % (w.name, e))
+    delay = next_delay(w, exc is None, master.config["backoff_max"])
+    if delay is None and w.status == FAILED:
+        master._worker_failed(w)
+    return delay
 
 
-async def _maybe_await(r):
-    if port.is_coro(r):
-        return await r
-    return r
+def _finish_safely(master, w, t0, exc, r):
+    # Even book-keeping can fail (a MemoryError on a full heap): the worker must live on.
+    try:
+        return _finish_run(master, w, t0, exc, r)
+    except Exception as e:
+        port.collect()
+        log.error("worker %s: %r after its run" % (w.name, e))
+        return max(w.delay_time, 0.1)
 
 
 async def run_async(master, w):
     """Drive one async-mode worker until it ends or the task is cancelled."""
-    backoff_max = master.config["backoff_max"]
+    created = False
     try:
-        await _maybe_await(w._on_create())
         while True:
             w.status = RUNNING
             w.started = port.ticks_ms()
             t0 = port.ticks_us()
-            ok = True
+            exc = None
             try:
+                if not created:
+                    r = w._on_create()
+                    if port.is_coro(r):
+                        await r
+                    created = True
                 r = w._execute()
                 if port.is_coro(r):
                     if w.run_timeout:
@@ -170,27 +192,11 @@ async def run_async(master, w):
                     raise asyncio.TimeoutError()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
-                ok = False
-                r = None
-                _record(w, t0, False)
-                if isinstance(exc, asyncio.TimeoutError):
-                    log.warn("worker %s: run exceeded run_timeout %ss" % (w.name, w.run_timeout))
-                else:
-                    log.error("worker %s: %r" % (w.name, exc))
-                _call_error_hook(w, exc)
-            if ok:
-                _record(w, t0, True)
-                if r is not None:
-                    master.publish(w.result_topic, r)
-            try:
-                await _maybe_await(w._on_done())
             except Exception as e:
-                log.error("worker %s: _on_done raised %r" % (w.name, e))
-            delay = next_delay(w, ok, backoff_max)
+                exc = e
+                r = None
+            delay = _finish_safely(master, w, t0, exc, r)
             if delay is None:
-                if w.status == FAILED:
-                    master._worker_failed(w)
                 break
             await asyncio.sleep(delay)
     except asyncio.CancelledError:
@@ -200,40 +206,26 @@ async def run_async(master, w):
 
 def run_thread(master, w):
     """Body of a thread-mode worker's _thread; stops when master._stopping is set."""
-    backoff_max = master.config["backoff_max"]
+    created = False
     try:
-        w._on_create()
         while not master._stopping:
             w.status = RUNNING
             w.started = port.ticks_ms()
             t0 = port.ticks_us()
-            ok = True
-            r = None
+            exc = None
             try:
+                if not created:
+                    w._on_create()
+                    created = True
                 r = w._execute()
                 if port.is_coro(r):
                     r.close()
                     raise TypeError("thread worker %s: _execute must be a plain def, not async" % w.name)
-            except Exception as exc:
-                ok = False
-                r = None
-                log.error("worker %s: %r" % (w.name, exc))
-                _record(w, t0, False)
-                _call_error_hook(w, exc)
-            if ok:
-                _record(w, t0, True)
-                if w.status == STUCK:
-                    w.status = RUNNING
-                if r is not None:
-                    master.publish(w.result_topic, r)
-            try:
-                w._on_done()
             except Exception as e:
-                log.error("worker %s: _on_done raised %r" % (w.name, e))
-            delay = next_delay(w, ok, backoff_max)
+                exc = e
+                r = None
+            delay = _finish_safely(master, w, t0, exc, r)
             if delay is None:
-                if w.status == FAILED:
-                    master._worker_failed(w)
                 break
             # Sleep in slices so shutdown is noticed quickly.
             left = int(delay * 1000)
@@ -241,9 +233,6 @@ def run_thread(master, w):
                 step = left if left < 20 else 20
                 port.sleep_ms(step)
                 left -= step
-    except Exception as exc:
-        log.error("worker %s: thread ended by %r" % (w.name, exc))
-        w.status = FAILED
     finally:
         if w.status not in (DONE, FAILED):
             w.status = STOPPED

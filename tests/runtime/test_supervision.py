@@ -189,3 +189,54 @@ async def test_error_in_on_error_hook_is_contained():
         await wait_until(lambda: len(w.starts) >= 4, timeout=5)
         await m.stop()
     assert w.errors == 3 and w.status == "stopped"
+
+
+async def test_failing_on_create_is_retried_with_the_restart_policy():
+    class LateSensor(BaseWorker):
+        def __init__(self, props=None):
+            super().__init__(props)
+            self.creates = 0
+            self.runs_ok = 0
+
+        def _on_create(self):
+            self.creates += 1
+            if self.creates < 3:
+                raise OSError("sensor not ready")
+
+        def _execute(self):
+            self.runs_ok += 1
+
+    m = Master()
+    w = m.register_worker("late", LateSensor, props={"delay_time": 0})
+    with Quiet():
+        await m.start()
+        await wait_until(lambda: w.runs_ok >= 2, timeout=5)
+        await m.stop()
+    assert w.creates == 3 and w.errors == 2 and w.restarts == 2
+
+
+async def test_worker_survives_a_memory_error_in_its_book_keeping():
+    class Unlucky(BaseWorker):
+        def __init__(self, props=None):
+            super().__init__(props)
+            self.n = 0
+
+        def _execute(self):
+            self.n += 1
+            return self.n
+
+        @property
+        def result_topic(self):
+            if self.n == 2:
+                raise MemoryError("heap full")
+            return "unlucky_result"
+
+    got = []
+    m = Master()
+    m.register_worker("unlucky", Unlucky, props={"delay_time": 0.01})
+    m.subscribe("unlucky_result", lambda r: got.append(r.content))
+    with Quiet():
+        await m.start()
+        await wait_until(lambda: len(got) >= 3, timeout=5)
+        await m.stop()
+    assert got[:3] == [1, 3, 4], got  # run 2's result was lost to the error, the worker lived on
