@@ -142,17 +142,14 @@ def _template(name: str, call_main: bool = False) -> str:
     return text
 
 
-def _prepare_out(out: Path) -> None:
-    """Empty `out` for a new bundle; refuse to wipe a folder that is not an earlier bundle."""
-    if out.exists():
-        if not out.is_dir():
-            raise UserError(f"--out {out} is a file; name a folder")
-        if any(out.iterdir()) and not (out / "board.json").is_file():
-            raise UserError(
-                f"--out {out} is not empty and holds no earlier bundle; name a new or empty folder"
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+def _check_out(out: Path) -> None:
+    """Refuse an --out that is a file, or a folder with other things than an earlier bundle in it."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise UserError(f"--out {out} is a file; name a folder")
+    if any(out.iterdir()) and not (out / "board.json").is_file():
+        raise UserError(f"--out {out} is not empty and holds no earlier bundle; name a new or empty folder")
 
 
 def _app_layout(app_dir: Path) -> dict[Path, Path]:
@@ -190,8 +187,26 @@ def build(
 
     if freeze:
         _check_sources(app_dir, layout, arch)
-    _prepare_out(out)
-    bundle = Bundle(out, board, arch, freeze)
+    _check_out(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Built beside `out` and swapped in at the end, so a failed build leaves no half bundle behind.
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    work.chmod(0o755)
+    try:
+        _write_bundle(app_dir, layout, work, arch, freeze, call_main, board)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    work.rename(out)
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    return Bundle(out, board, arch, freeze, files)
+
+
+def _write_bundle(
+    app_dir: Path, layout: dict[Path, Path], out: Path, arch: str, freeze: bool, call_main: bool, board: Board
+) -> None:
     if freeze:
         _write_frozen(app_dir, layout, out)
     else:
@@ -208,8 +223,6 @@ def build(
     (out / "boot.py").write_text(_template("boot.py"))
     (out / "main.py").write_text(_template("main.py", call_main))
     (out / "board.json").write_text(json.dumps(board.data, indent=2) + "\n")
-    bundle.files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    return bundle
 
 
 def _check_sources(app_dir: Path, layout: dict[Path, Path], arch: str) -> None:
