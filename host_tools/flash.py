@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import struct
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -65,9 +66,14 @@ def check_esp_image(board: Board, data: bytes, name: str) -> None:
             f"{name} is firmware for {found}, not for {board.id} ({wanted}); pick {board.firmware}"
         )
     try:
-        LoadFirmwareImage(wanted, data)
-    except (FatalError, RuntimeError, ValueError, IndexError) as e:
+        image = LoadFirmwareImage(wanted, data)
+    except (FatalError, RuntimeError, ValueError, IndexError, struct.error) as e:
         raise UserError(f"{name} has a broken ESP image header ({e}); download it again") from None
+    # The same two checks as `esptool image-info`: the byte checksum and the appended SHA-256.
+    if image.checksum != image.calculate_checksum() or (
+        image.append_digest and image.stored_digest != image.calc_digest
+    ):
+        raise UserError(f"{name} is a broken ESP image (its checksum does not match); download it again")
 
 
 def check_uf2(board: Board, data: bytes, name: str) -> None:
@@ -164,11 +170,11 @@ def _esptool_logger(progress: Progress | None):
     return Logger()
 
 
-def connect_esp(port: str, board: Board):
+def connect_esp(port: str, board: Board, attempts: int = 7):
     """esptool's own chip detection: the ROM bootloader on `port` says which chip it is."""
     from esptool.cmds import detect_chip
 
-    return detect_chip(port, baud=115200)
+    return detect_chip(port, baud=115200, connect_attempts=attempts)
 
 
 def flash_esp(
@@ -327,6 +333,7 @@ def flash(
     wait_timeout: float = 30.0,
     connect: Callable = connect_esp,
     boards_dir: Path | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> FlashResult:
     board = get_board(board_id, boards_dir)
     data, warnings = check_firmware(board, firmware)
@@ -339,6 +346,8 @@ def flash(
     target = find_bootsel_drive(board, drive, volumes)
     before = board_ports(board, port_lister)
     copy_uf2(data, target, Path(firmware).name, progress)
+    if say:
+        say(f"waiting up to {wait_timeout:g}s for the board's serial port ({board.usb_ids()[0]})")
     came_back = wait_for_port(board, port_lister, before, wait_timeout)
     if came_back is None:
         raise UserError(

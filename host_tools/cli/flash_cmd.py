@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
             erase=args.erase,
             progress=progress,
             wait_timeout=args.wait,
+            say=bar.console.print,
         )
     for warning in result.warnings:
         print(f"warning: {warning}")
