@@ -3,12 +3,14 @@ waiting for the port, and every refusal happening before anything is written."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import subprocess
 import sys
 import threading
 import tty
+import zlib
 from pathlib import Path
 
 import pytest
@@ -318,17 +320,21 @@ def test_esp_refusals_happen_before_talking_to_the_chip(tmp_path, pty_port):
 
 
 class FakeRom(threading.Thread):
-    """The serial side of an ESP ROM bootloader, enough for esptool's chip detection (SLIP, sync,
-    security info, registers). Anything else, such as uploading the flasher stub, is answered with
-    an error and logged, so a test can see whether flashing went past detection."""
+    """The serial side of an ESP ROM bootloader and of esptool's flasher stub, enough for esptool to
+    detect the chip (SLIP, sync, security info, registers) and, with `flash` set, to upload its stub
+    and write compressed data into a bytearray standing for the flash chip. Every command is logged,
+    so a test can see how far esptool went; unknown ones are answered with an error."""
 
     MAGIC_REG = 0x40001000
 
-    def __init__(self, fd: int, chip_id: int | None = None, magic: int | None = None):
+    def __init__(self, fd: int, chip_id: int | None = None, magic: int | None = None, flash: bool = False):
         super().__init__(daemon=True)
         self.fd, self.chip_id, self.magic = fd, chip_id, magic
         self.commands: list[int] = []
         self.stop = threading.Event()
+        self.flash = bytearray(b"\xff" * 0x40000) if flash else None
+        self._write_at = 0
+        self._inflate = None
 
     def send(self, op: int, val: int, data: bytes) -> None:
         body = struct.pack("<BBHI", 1, op, len(data), val) + data
@@ -349,8 +355,26 @@ class FakeRom(threading.Thread):
         elif op == 0x0A:  # READ_REG
             (addr,) = struct.unpack_from("<I", data)
             self.send(op, self.magic if addr == self.MAGIC_REG and self.magic else 0, ok)
-        elif op == 0x09:  # WRITE_REG
+        elif op in (0x09, 0x0B, 0x0D, 0x0F, 0x12, 0x04, 0xD0) or (self.flash is None and op == -1):
+            self.send(op, 0, ok)  # WRITE_REG, SPI_SET_PARAMS, SPI_ATTACH, CHANGE_BAUDRATE, *_END, ERASE_FLASH
+        elif self.flash is not None and op in (0x05, 0x07):  # MEM_BEGIN, MEM_DATA: the stub arrives
             self.send(op, 0, ok)
+        elif self.flash is not None and op == 0x06:  # MEM_END: the stub runs and says hello
+            self.send(op, 0, ok)
+            os.write(self.fd, b"\xc0OHAI\xc0")
+        elif self.flash is not None and op == 0x10:  # FLASH_DEFL_BEGIN
+            self._write_at = struct.unpack_from("<IIII", data)[3]
+            self._inflate = zlib.decompressobj()
+            self.send(op, 0, ok)
+        elif self.flash is not None and op == 0x11:  # FLASH_DEFL_DATA
+            size = struct.unpack_from("<I", data)[0]
+            chunk = self._inflate.decompress(data[16 : 16 + size])
+            self.flash[self._write_at : self._write_at + len(chunk)] = chunk
+            self._write_at += len(chunk)
+            self.send(op, 0, ok)
+        elif self.flash is not None and op == 0x13:  # SPI_FLASH_MD5: the stub answers 16 raw bytes
+            addr, size = struct.unpack_from("<II", data)
+            self.send(op, 0, hashlib.md5(self.flash[addr : addr + size]).digest() + ok)
         else:
             self.send(op, 0, b"\x01\x05\x00\x00")  # failed: invalid command
 
@@ -415,6 +439,25 @@ def test_the_named_chip_gets_past_detection_to_the_flasher(tmp_path, pty_port):
     assert 0x05 in fake.commands  # MEM_BEGIN: esptool began uploading its flasher stub
 
 
+@pytest.mark.parametrize("board_id, rom", [("esp32", {"magic": 0x00F01D83}), ("esp32s3", {"chip_id": 9})])
+def test_esptool_writes_the_firmware_at_the_board_offset(tmp_path, pty_port, board_id, rom):
+    master, port = pty_port
+    fake = FakeRom(master, flash=True, **rom)
+    fake.start()
+    fw = merged_firmware(tmp_path, board_id, "fw.bin")
+    seen = []
+    result = flash(
+        board_id, fw, port=port, progress=lambda done, total, what: seen.append((done, total, what))
+    )
+    fake.stop.set()
+    data = fw.read_bytes()
+    offset = get_board(board_id).esp_offset()
+    assert bytes(fake.flash[offset : offset + len(data)]) == data
+    assert fake.flash[:offset] == b"\xff" * offset  # nothing written below the offset
+    assert result.target == port
+    assert seen[-1][0] == seen[-1][1] > 0 and seen[-1][2].startswith("Writing at")  # compressed bytes sent
+
+
 def test_no_bootloader_answering_is_one_line(tmp_path, pty_port):
     _, port = pty_port
     fw = merged_firmware(tmp_path, "esp32", "ESP32_GENERIC-x.bin")
@@ -432,3 +475,15 @@ def test_cli_flash_refusal_is_one_line_and_exit_2(tmp_path, capsys):
         "zoo-micro flash: RPI_PICO2-x.uf2 is a UF2 for rp2350-riscv (0xe48bff5a), "
         "not for pico2 (rp2350-arm-s (0xe48bff59)); pick RPI_PICO2-*.uf2"
     )
+
+
+def test_erase_wipes_the_whole_flash_before_writing(tmp_path, pty_port):
+    master, port = pty_port
+    fake = FakeRom(master, flash=True, chip_id=5)
+    fake.start()
+    fw = merged_firmware(tmp_path, "esp32c3", "ESP32_GENERIC_C3-x.bin")
+    flash("esp32c3", fw, port=port, erase=True)
+    fake.stop.set()
+    assert 0xD0 in fake.commands  # ERASE_FLASH
+    assert fake.commands.index(0xD0) < fake.commands.index(0x10)  # before FLASH_DEFL_BEGIN
+    assert bytes(fake.flash[: fw.stat().st_size]) == fw.read_bytes()
