@@ -32,6 +32,7 @@ class Board:
     pins: dict
     firmware: str
     notes: str = ""
+    micropython: dict = field(default_factory=dict)  # port, board and base manifest of its MicroPython build
     data: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -54,6 +55,11 @@ class Board:
     def esp_offset(self) -> int:
         return int(self.flash["offset"], 16)
 
+    def make_command(self, manifest: str | Path) -> str:
+        """The MicroPython build command that freezes `manifest` into this board's firmware."""
+        mp = self.micropython
+        return f"make -C ports/{mp['port']} BOARD={mp['board']} FROZEN_MANIFEST={manifest}"
+
 
 def _is_hex(value: object, digits: int) -> bool:
     if not isinstance(value, str) or len(value) != digits:
@@ -75,7 +81,7 @@ def _problems(data: object, stem: str) -> list[str]:
         return ["the file must hold a JSON object"]
     wanted = {
         "id": str, "name": str, "chip": str, "mpy_arch": str, "flash": dict, "baud": int, "usb": list,
-        "heap_kb": int, "max_threads": int, "pins": dict, "firmware": str,
+        "heap_kb": int, "max_threads": int, "pins": dict, "firmware": str, "micropython": dict,
     }  # fmt: skip
     out = []
     for key, kind in wanted.items():
@@ -106,6 +112,11 @@ def _problems(data: object, stem: str) -> list[str]:
     if not (isinstance(uart, dict) and all(isinstance(uart.get(k), int) for k in ("id", "tx", "rx"))):
         out.append("pins.uart must be {'id': int, 'tx': int, 'rx': int}")
     out += _flash_problems(data["flash"])
+    mp = data["micropython"]
+    if not all(isinstance(mp.get(k), str) for k in ("port", "board", "manifest")):
+        out.append(
+            "'micropython' must be {'port': 'rp2', 'board': 'RPI_PICO', 'manifest': '$(PORT_DIR)/...'}"
+        )
     return out
 
 
@@ -159,6 +170,7 @@ def load_board(path: Path) -> Board:
         pins=dict(data["pins"]),
         firmware=data["firmware"],
         notes=data.get("notes", ""),
+        micropython=dict(data["micropython"]),
         data=data,
     )
 

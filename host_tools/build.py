@@ -208,7 +208,7 @@ def _write_bundle(
     app_dir: Path, layout: dict[Path, Path], out: Path, arch: str, freeze: bool, call_main: bool, board: Board
 ) -> None:
     if freeze:
-        _write_frozen(app_dir, layout, out)
+        _write_frozen(app_dir, layout, out, board)
     else:
         for src in runtime_files():
             dest = out / "lib" / src.with_suffix(".mpy")
@@ -236,7 +236,7 @@ def _check_sources(app_dir: Path, layout: dict[Path, Path], arch: str) -> None:
                           f"{app_dir.name}/{rel.as_posix()}")  # fmt: skip
 
 
-def _write_frozen(app_dir: Path, layout: dict[Path, Path], out: Path) -> None:
+def _write_frozen(app_dir: Path, layout: dict[Path, Path], out: Path, board: Board) -> None:
     freeze_dir = out / "freeze"
     for src in runtime_files():
         dest = freeze_dir / src
@@ -255,15 +255,15 @@ def _write_frozen(app_dir: Path, layout: dict[Path, Path], out: Path) -> None:
             modules.append(target.as_posix())
         else:
             packages.add(target.parts[0])
-    (out / "manifest.py").write_text(manifest_text(sorted(modules), sorted(packages)))
+    (out / "manifest.py").write_text(manifest_text(board, sorted(modules), sorted(packages)))
 
 
-def manifest_text(modules: list[str], packages: list[str]) -> str:
+def manifest_text(board: Board, modules: list[str], packages: list[str]) -> str:
     """A MicroPython manifest freezing zoo_micro and the app; paths are relative to the manifest's folder."""
     lines = [
-        "# Freezes zoo_micro and the app into a MicroPython firmware:",
-        "#   make BOARD=<BOARD> FROZEN_MANIFEST=<this file>   (see docs/build-and-flash.md)",
-        'include("$(PORT_DIR)/boards/manifest.py")',
+        f"# Freezes zoo_micro and the app into MicroPython for {board.id}; from a micropython checkout:",
+        f"#   {board.make_command('/absolute/path/to/this/manifest.py')}   (see docs/build-and-flash.md)",
+        f'include("{board.micropython["manifest"]}")',
         'package("zoo_micro", base_path="freeze")',
     ]
     lines += [f'package("{name}", base_path="freeze")' for name in packages]

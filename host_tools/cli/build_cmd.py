@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"built {bundle.path} for {bundle.board.id} ({kind}, {len(bundle.files)} files)")
     if bundle.frozen:
         manifest = bundle.path.resolve() / "manifest.py"
-        print(f"next: make BOARD=<BOARD> FROZEN_MANIFEST={manifest} in the port folder")
+        print(f"next, in a micropython checkout: {bundle.board.make_command(manifest)}")
         print("then copy boot.py, main.py and board.json to the board (docs/build-and-flash.md)")
     else:
         print(f"copy it to the board: cd {bundle.path} && mpremote cp -r . :")

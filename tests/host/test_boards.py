@@ -14,7 +14,7 @@ from host_tools.cli.main import main
 from host_tools.errors import UserError
 
 REQUIRED_KEYS = ("id", "name", "chip", "mpy_arch", "flash", "baud", "usb", "heap_kb", "max_threads", "pins")
-REQUIRED_KEYS += ("firmware", "notes")
+REQUIRED_KEYS += ("firmware", "micropython", "notes")
 EXPECTED_IDS = ["esp32", "esp32c3", "esp32s3", "pico", "pico2", "pico_w"]
 # Facts from MicroPython's ports (emitters, thread model) and the UF2/esptool documentation.
 FACTS = {
@@ -109,6 +109,7 @@ def test_a_path_is_not_a_board_id():
         (lambda d: d["flash"].update(method="dfu"), "flash.method"),
         (lambda d: d.update(id="pico3"), "does not match the file name"),
         (lambda d: d["pins"].pop("uart"), "pins.uart"),
+        (lambda d: d["micropython"].pop("board"), "'micropython' must be"),
     ],
 )
 def test_a_malformed_board_file_is_one_line_naming_the_file(tmp_path, change, problem):

@@ -283,6 +283,10 @@ def test_freeze_writes_a_manifest_and_the_sources_it_names(tmp_path):
     assert bundle.frozen
     calls = run_manifest(bundle.path / "manifest.py")
     assert calls[0] == ("include", "$(PORT_DIR)/boards/manifest.py")
+    assert (
+        "make -C ports/esp32 BOARD=ESP32_GENERIC_S3 FROZEN_MANIFEST="
+        in (bundle.path / "manifest.py").read_text()
+    )
     assert calls[1:] == [
         ("package", "zoo_micro", "freeze"),
         ("package", "extra", "freeze"),
@@ -360,3 +364,12 @@ def test_mpremote_mip_installs_zoo_micro_from_package_json(tmp_path, unix_board)
     probe = "import zoo_micro; from zoo_micro import Master; print(zoo_micro.__version__, Master().name)"
     ran = run_micropython(["-c", probe], [target], timeout=30)
     assert ran.stdout.split() == [runtime_version(), "node"], ran.stdout + ran.stderr
+
+
+def test_freeze_for_pico_w_keeps_its_board_manifest_with_the_wifi_modules(tmp_path, capsys):
+    app = make_app(tmp_path)
+    assert main(["build", str(app), "--board", "pico_w", "--out", str(tmp_path / "out"), "--freeze"]) == 0
+    calls = run_manifest(tmp_path / "out" / "manifest.py")
+    assert calls[0] == ("include", "$(BOARD_DIR)/manifest.py")
+    manifest = (tmp_path / "out" / "manifest.py").resolve()
+    assert f"make -C ports/rp2 BOARD=RPI_PICO_W FROZEN_MANIFEST={manifest}" in capsys.readouterr().out
