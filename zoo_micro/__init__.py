@@ -17,8 +17,8 @@ _WHERE = {
     "Cage": "cages",
     "cage": "cages",
     "FIFO": "fifo",
-    "DelayFIFO": "fifo",
-    "SingleFIFO": "fifo",
+    "DelayFIFO": "delay_fifo",
+    "SingleFIFO": "single_fifo",
     "FIFOFull": "fifo",
 }
 

@@ -3,7 +3,6 @@ import asyncio
 
 from zoo_micro import events, log, port
 from zoo_micro.events import EventNode
-from zoo_micro.fifo import DROP_NEWEST, FIFO
 from zoo_micro.topics import TopicIndex
 
 DEAD_LETTER = "zoo.dead_letter"
@@ -126,6 +125,8 @@ class Bus:
     def arm_threads(self):
         """Accept publishes from other threads and interrupts (call on the running loop)."""
         if self._waker is None:
+            from zoo_micro.fifo import DROP_NEWEST, FIFO  # only nodes with threads pay for it
+
             self._waker = port.Waker()
             self._inbox = FIFO(self.queue_size, DROP_NEWEST)
             self._isr_inbox = FIFO(self.queue_size, DROP_NEWEST)

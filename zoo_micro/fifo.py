@@ -12,6 +12,13 @@ class FIFOFull(Exception):
     pass
 
 
+def check_args(kind, maxlen, overflow):
+    if maxlen < 1:
+        raise ValueError("%s maxlen must be at least 1, got %r" % (kind, maxlen))
+    if overflow not in (DROP_OLDEST, DROP_NEWEST, ERROR):
+        raise ValueError("%s overflow must be drop_oldest, drop_newest or error, got %r" % (kind, overflow))
+
+
 class FIFO:
     """A preallocated ring buffer: pushing never allocates.
 
@@ -22,10 +29,7 @@ class FIFO:
     """
 
     def __init__(self, maxlen=16, overflow=DROP_OLDEST, threadsafe=False):
-        if maxlen < 1:
-            raise ValueError("FIFO maxlen must be at least 1, got %r" % (maxlen,))
-        if overflow not in (DROP_OLDEST, DROP_NEWEST, ERROR):
-            raise ValueError("FIFO overflow must be drop_oldest, drop_newest or error, got %r" % (overflow,))
+        check_args("FIFO", maxlen, overflow)
         self._buf = [None] * (maxlen + 1)  # one slot stays empty to tell full from empty
         self._cap = maxlen + 1
         self._head = 0
@@ -123,120 +127,3 @@ class FIFO:
         if self._waker is not None:
             self._waker.close()
             self._waker = None
-
-
-class DelayFIFO:
-    """Releases each value once its delay (seconds) has passed, earliest deadline first."""
-
-    def __init__(self, maxlen=16, overflow=DROP_OLDEST):
-        if maxlen < 1:
-            raise ValueError("DelayFIFO maxlen must be at least 1, got %r" % (maxlen,))
-        if overflow not in (DROP_OLDEST, DROP_NEWEST, ERROR):
-            raise ValueError(
-                "DelayFIFO overflow must be drop_oldest, drop_newest or error, got %r" % (overflow,)
-            )
-        self.maxlen = maxlen
-        self.overflow = overflow
-        self.dropped = 0
-        self._items = []  # [due_ms, value], sorted by due time
-        self._lock = port.allocate_lock()
-
-    def size(self):
-        return len(self._items)
-
-    def __len__(self):
-        return len(self._items)
-
-    def push_value(self, value, delay=0):
-        due = port.ticks_add(port.ticks_ms(), int(delay * 1000))
-        with self._lock:
-            ok = True
-            if len(self._items) >= self.maxlen:
-                if self.overflow == DROP_NEWEST:
-                    self.dropped += 1
-                    return False
-                if self.overflow == ERROR:
-                    raise FIFOFull("DelayFIFO full (%d values)" % self.maxlen)
-                self._items.pop(0)
-                self.dropped += 1
-                ok = False
-            items = self._items
-            i = len(items)
-            while i > 0 and port.ticks_diff(items[i - 1][0], due) > 0:
-                i -= 1
-            items.insert(i, [due, value])
-        return ok
-
-    def next_due_ms(self):
-        """Milliseconds until the next value is due (0 if due now), or None when empty."""
-        if not self._items:
-            return None
-        return max(0, port.ticks_diff(self._items[0][0], port.ticks_ms()))
-
-    def pop_value(self, default=None):
-        """The earliest value whose delay has passed, else `default`."""
-        with self._lock:
-            if self._items and port.ticks_diff(port.ticks_ms(), self._items[0][0]) >= 0:
-                return self._items.pop(0)[1]
-        return default
-
-    async def get(self):
-        while True:
-            wait = self.next_due_ms()
-            if wait == 0:
-                return self.pop_value()
-            await asyncio.sleep(0.01 if wait is None else min(wait, 100) / 1000)
-
-
-class SingleFIFO:
-    """Keeps the newest value per key, released oldest key first."""
-
-    def __init__(self, maxlen=16, overflow=DROP_OLDEST):
-        if maxlen < 1:
-            raise ValueError("SingleFIFO maxlen must be at least 1, got %r" % (maxlen,))
-        if overflow not in (DROP_OLDEST, DROP_NEWEST, ERROR):
-            raise ValueError(
-                "SingleFIFO overflow must be drop_oldest, drop_newest or error, got %r" % (overflow,)
-            )
-        self.maxlen = maxlen
-        self.overflow = overflow
-        self.dropped = 0
-        self._values = {}
-        self._order = []
-        self._lock = port.allocate_lock()
-
-    def size(self):
-        return len(self._order)
-
-    def __len__(self):
-        return len(self._order)
-
-    def push_value(self, key, value):
-        with self._lock:
-            if key in self._values:
-                self._values[key] = value  # newer value replaces, keeps its place
-                return True
-            ok = True
-            if len(self._order) >= self.maxlen:
-                if self.overflow == DROP_NEWEST:
-                    self.dropped += 1
-                    return False
-                if self.overflow == ERROR:
-                    raise FIFOFull("SingleFIFO full (%d keys)" % self.maxlen)
-                del self._values[self._order.pop(0)]
-                self.dropped += 1
-                ok = False
-            self._values[key] = value
-            self._order.append(key)
-        return ok
-
-    def pop_value(self, default=None):
-        """Returns (key, value) for the oldest key, or `default`."""
-        with self._lock:
-            if not self._order:
-                return default
-            key = self._order.pop(0)
-            return key, self._values.pop(key)
-
-    def get_value(self, key, default=None):
-        return self._values.get(key, default)

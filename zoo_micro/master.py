@@ -1,50 +1,27 @@
 # The Master (keeper): owns the workers, the event bus and their supervision.
 import asyncio
-import json
+import sys
 
 from zoo_micro import events, log, port, workers
 from zoo_micro.bus import Bus
+from zoo_micro.config import CONFIG_PLUGINS, load_config
 from zoo_micro.events import EventNode
 
-DEFAULTS = {
-    "name": "node",  # node name, shown in logs and health
-    "queue_size": 32,  # events waiting per channel before the lowest priority is dropped
-    "backoff_max": 30,  # seconds: cap of a failing worker's restart backoff
-    "retry_delay": 0.1,  # seconds before a failed handler's first retry; doubles each time
-    "retry_backoff_max": 10,  # seconds: cap of the handler retry backoff
-    "max_pending_retries": 16,  # handler retries waiting at once; more go to the dead letters
-    "max_threads": port.THREAD_LIMIT,  # _thread workers this board can host
-    "thread_join_timeout": 2,  # seconds to wait for thread workers at shutdown
-    "threads": "auto",  # accept publishes from threads/interrupts: "auto" (if thread workers), True, False
-    "supervise_interval": 0.5,  # seconds between checks for stuck thread workers
-}
-
 WORKER_FAILED = "zoo.worker.failed"
-WORKER_STUCK = "zoo.worker.stuck"
+
+_current = None
 
 
-def load_config(config):
-    if config is None:
-        config = {}
-    elif isinstance(config, str):
-        try:
-            with open(config) as f:
-                config = json.load(f)
-        except OSError:
-            raise ValueError("config file %s not found" % config) from None
-        except ValueError as e:
-            raise ValueError("config file %s is not valid JSON: %s" % (config, e)) from None
-    if not isinstance(config, dict):
-        raise ValueError("config must be a dict or a path to a JSON file, got %r" % (config,))
-    merged = dict(DEFAULTS)
-    merged.update(config)
-    return merged
+def current():
+    """The most recently created Master (a node has one)."""
+    return _current
 
 
 class Master:
     """Runs workers and delivers events between them; one per node."""
 
     def __init__(self, config=None):
+        global _current
         self.config = c = load_config(config)
         self.name = c["name"]
         self.bus = Bus(c["queue_size"], c["retry_delay"], c["retry_backoff_max"], c["max_pending_retries"])
@@ -56,12 +33,27 @@ class Master:
         self._stopping = False
         self._running = False
         self._stopped = None
-        self._supervisor = None
+        self.svm = None
         self.started_ms = None
+        self._plugins = None
+        for key in CONFIG_PLUGINS:
+            if c.get(key):
+                where, name = CONFIG_PLUGINS[key]
+                self.plugins.register(getattr(__import__(where, None, None, [name]), name))
         for h in events.default_handlers:
             self.bus.subscribe(h)
         for name, cls, count, props in workers.default_registry:
             self.register_worker(name, cls, count, props)
+        _current = self
+
+    @property
+    def plugins(self):
+        """The PluginManager; created (and its module imported) on first use."""
+        if self._plugins is None:
+            from zoo_micro.plugins import PluginManager
+
+            self._plugins = PluginManager(self)
+        return self._plugins
 
     # Workers
 
@@ -109,9 +101,9 @@ class Master:
 
     def _launch(self, w):
         if w.mode == "thread":
-            for task in (self.bus.arm_threads(), self._start_supervisor()):
-                if task is not None:
-                    self._tasks.append(task)
+            task = self.bus.arm_threads()
+            if task is not None:
+                self._tasks.append(task)
             with self._threads_lock:
                 self._threads.append(w)
             port.start_thread(workers.run_thread, (self, w))
@@ -175,13 +167,39 @@ class Master:
         self._stopped = asyncio.Event()
         self.started_ms = port.ticks_ms()
         self._tasks = [asyncio.create_task(self.bus.run())]
-        self._supervisor = None
+        if self.config["svm_check_interval"]:
+            from zoo_micro.svm import SVM
+
+            self.svm = SVM(self, self.config["svm_check_interval"])
+            self._tasks.append(self.svm.start())
         if self.config["threads"] is True:
             self._tasks.append(self.bus.arm_threads())
+        store = self._state_store()
+        if store is not None:
+            store.attach(self.config)
         self._running = True
+        if self._plugins is not None:
+            try:
+                await self._plugins.load_all(self)
+            except Exception:
+                await self.stop()
+                raise
         for w in self.workers:
             self._launch(w)
         await asyncio.sleep(0)  # let the dispatcher and workers take their first step
+
+    def _state_store(self):
+        # Only a node that uses the state store pays for it (the module is not imported otherwise).
+        st = sys.modules.get("zoo_micro.state")
+        return st.StateMachineManager() if st is not None else None
+
+    def get_health_report(self):
+        """{"node": {...}, "workers": {name: {...}}}; see docs/health.md for the fields."""
+        if self.svm is None:
+            from zoo_micro.svm import SVM
+
+            self.svm = SVM(self, self.config["svm_check_interval"])
+        return self.svm.report()
 
     async def stop(self):
         """Stop every worker, thread workers included; returns once they have stopped."""
@@ -215,6 +233,11 @@ class Master:
     def _finish(self):
         for w in self._threads:
             log.error("worker %s: thread still running at stop; threads cannot be killed" % w.name)
+        if self._plugins is not None:
+            self._plugins.unload_all()
+        store = self._state_store()
+        if store is not None:
+            store.stop()
         self.bus.stop()
         self._stopped.set()
 
@@ -223,30 +246,6 @@ class Master:
         t0 = port.ticks_ms()
         while self._threads and port.ticks_diff(port.ticks_ms(), t0) < limit:
             await asyncio.sleep(0.005)
-
-    def _start_supervisor(self):
-        if self._supervisor is None:
-            self._supervisor = asyncio.create_task(self._supervise())
-            return self._supervisor
-        return None
-
-    async def _supervise(self):
-        # A thread cannot be cancelled; one that overruns its run_timeout is reported stuck.
-        while True:
-            await asyncio.sleep(self.config["supervise_interval"])
-            now = port.ticks_ms()
-            for w in self.workers:
-                started = w.started
-                if (
-                    w.mode == "thread"
-                    and w.run_timeout
-                    and started is not None
-                    and w.status == workers.RUNNING
-                    and port.ticks_diff(now, started) > w.run_timeout * 1000
-                ):
-                    w.status = workers.STUCK
-                    log.error("worker %s: stuck, run exceeded run_timeout %ss" % (w.name, w.run_timeout))
-                    self.publish(WORKER_STUCK, {"worker": w.name, "run_timeout": w.run_timeout})
 
     def shutdown(self):
         """Ask a running node to stop; run() returns once everything has stopped."""

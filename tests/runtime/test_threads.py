@@ -92,7 +92,7 @@ async def test_thread_worker_over_run_timeout_is_reported_stuck():
                 port.sleep_ms(5)
 
     stuck = []
-    m = Master({"supervise_interval": 0.02})
+    m = Master({"svm_check_interval": 0.02})
     w = m.register_worker("hang", Hang, props={"run_timeout": 0.05, "is_loop": False})
     m.subscribe("zoo.worker.stuck", lambda r: stuck.append(r.content["worker"]))
     with Quiet():

@@ -1,0 +1,44 @@
+# The Master's configuration keys, their defaults, and loading a config from a dict or a file.
+import json
+
+from zoo_micro import port
+
+DEFAULTS = {
+    "name": "node",  # node name, shown in logs and health
+    "queue_size": 32,  # events waiting per channel before the lowest priority is dropped
+    "backoff_max": 30,  # seconds: cap of a failing worker's restart backoff
+    "retry_delay": 0.1,  # seconds before a failed handler's first retry; doubles each time
+    "retry_backoff_max": 10,  # seconds: cap of the handler retry backoff
+    "max_pending_retries": 16,  # handler retries waiting at once; more go to the dead letters
+    "max_threads": port.THREAD_LIMIT,  # _thread workers this board can host
+    "thread_join_timeout": 2,  # seconds to wait for thread workers at shutdown
+    "threads": "auto",  # accept publishes from threads/interrupts: "auto" (if thread workers), True, False
+    "svm_check_interval": 5,  # seconds between health checks and zoo.svm.health reports (0: off)
+    "state_path": "state.json",  # where the state store persists, if the app uses it (None: nowhere)
+    "state_save_interval": 5,  # seconds: at most one state save per interval
+}
+
+# Built-in plugins switched on by a config key of the same name, imported only then.
+CONFIG_PLUGINS = {
+    "bridge": ("zoo_micro.link.plugin", "BridgePlugin"),
+    "watchdog": ("zoo_micro.watchdog", "WatchdogPlugin"),
+    "schedule": ("zoo_micro.scheduler", "SchedulerPlugin"),
+}
+
+
+def load_config(config):
+    if config is None:
+        config = {}
+    elif isinstance(config, str):
+        try:
+            with open(config) as f:
+                config = json.load(f)
+        except OSError:
+            raise ValueError("config file %s not found" % config) from None
+        except ValueError as e:
+            raise ValueError("config file %s is not valid JSON: %s" % (config, e)) from None
+    if not isinstance(config, dict):
+        raise ValueError("config must be a dict or a path to a JSON file, got %r" % (config,))
+    merged = dict(DEFAULTS)
+    merged.update(config)
+    return merged

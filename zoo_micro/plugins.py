@@ -1,0 +1,101 @@
+# Plugins: extend a node without editing the core; loaded in dependency order.
+from zoo_micro import log, port
+
+
+class Plugin:
+    """Subclass with a unique `name`; `dependencies` names plugins that must load first."""
+
+    name = ""
+    version = "0.1.0"
+    dependencies = ()
+
+    def initialize(self, context):
+        """Called with the Master when it starts; may return a coroutine to be awaited."""
+
+    def destroy(self):
+        """Called when the Master stops, in reverse load order."""
+
+
+class PluginError(Exception):
+    pass
+
+
+class PluginManager:
+    """`master.plugins`: register(PluginClass), then the Master loads and unloads them."""
+
+    def __init__(self, context=None):
+        self.context = context
+        self._classes = []
+        self._loaded = []
+
+    def register(self, cls):
+        if not (isinstance(cls, type) and issubclass(cls, Plugin)):
+            raise PluginError("register() takes a Plugin subclass, got %r" % (cls,))
+        if not cls.name:
+            raise PluginError("plugin %s has no name" % cls.__name__)
+        for c in self._classes:
+            if c.name == cls.name:
+                if c is cls:
+                    return cls
+                raise PluginError("a plugin named %s is already registered" % cls.name)
+        self._classes.append(cls)
+        return cls
+
+    def registered(self):
+        return [c.name for c in self._classes]
+
+    def get(self, name):
+        for p in self._loaded:
+            if p.name == name:
+                return p
+        return None
+
+    def load_order(self):
+        """Registered classes with every dependency before its dependents."""
+        by_name = {}
+        for c in self._classes:
+            by_name[c.name] = c
+        order = []
+        state = {}  # name -> 1 while visiting, 2 when placed
+
+        def visit(c, path):
+            mark = state.get(c.name)
+            if mark == 2:
+                return
+            if mark == 1:
+                raise PluginError("plugin dependency cycle: %s" % " -> ".join(path + [c.name]))
+            state[c.name] = 1
+            for dep in c.dependencies:
+                if dep not in by_name:
+                    raise PluginError("plugin %s needs %s, which is not registered" % (c.name, dep))
+                visit(by_name[dep], path + [c.name])
+            state[c.name] = 2
+            order.append(c)
+
+        for c in self._classes:
+            visit(c, [])
+        return order
+
+    async def load_all(self, context=None):
+        """Instantiate and initialize every plugin; a failure unloads the ones already loaded."""
+        ctx = context if context is not None else self.context
+        for cls in self.load_order():
+            if self.get(cls.name) is not None:
+                continue
+            plugin = cls()
+            try:
+                r = plugin.initialize(ctx)
+                if port.is_coro(r):
+                    await r
+            except Exception as e:
+                self.unload_all()
+                raise PluginError("plugin %s failed to initialize: %r" % (cls.name, e)) from None
+            self._loaded.append(plugin)
+
+    def unload_all(self):
+        while self._loaded:
+            plugin = self._loaded.pop()
+            try:
+                plugin.destroy()
+            except Exception as e:
+                log.error("plugin %s: destroy raised %r" % (plugin.name, e))

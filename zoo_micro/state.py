@@ -1,0 +1,322 @@
+# The node's state store: dotted keys per scope, observers, and power-loss-safe JSON on flash.
+import asyncio
+import json
+import os
+
+from zoo_micro import log, port
+
+try:
+    from binascii import crc32
+except ImportError:  # a port built without binascii
+    crc32 = None
+
+
+def _checksum(text):
+    if crc32 is None:
+        return 0
+    return crc32(text.encode()) & 0xFFFFFFFF
+
+
+class StateMachineManager:
+    """`StateMachineManager()` returns the node's one store, as in the full framework.
+
+    Values live as leaves under dotted keys ("item.count"); setting a dict fans it out into
+    sub-keys and reading a branch returns a dict. Each change gets a version from one counter
+    that only grows (persisted with the data).
+    """
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            self = object.__new__(cls)
+            self._reset()
+            cls._instance = self
+        return cls._instance
+
+    def __init__(self):
+        pass  # every call returns the same store; _reset() built it once
+
+    def _reset(self):
+        self._leaves = {}  # scope -> {dotted key: [value, version]}
+        self._version = 0
+        self._observers = []  # [scope, key, fn]
+        self._listeners = []  # fn(scope, key, payload) for every leaf change, e.g. a bridge shadow
+        self._lock = port.allocate_lock()
+        self.path = "state.json"
+        self.save_interval = 5
+        self._explicit = False
+        self._dirty = False
+        self._saver = None
+
+    @classmethod
+    def reset(cls):
+        """Forget the store (tests and simulations that start a fresh node in one process)."""
+        if cls._instance is not None:
+            cls._instance.stop()
+        cls._instance = None
+
+    # Reading and writing
+
+    def set_state(self, scope, key, value):
+        changed = []
+        with self._lock:
+            leaves = self._leaves.get(scope)
+            if leaves is None:
+                leaves = self._leaves[scope] = {}
+            # A leaf replaces its branch, and a branch replaces a leaf on its path.
+            self._drop_under(leaves, key, changed)
+            parts = key.split(".")
+            for i in range(1, len(parts)):
+                parent = ".".join(parts[:i])
+                if parent in leaves:
+                    del leaves[parent]
+                    changed.append(parent)
+            self._fan_out(leaves, key, value, changed)
+            self._dirty = True
+        self._notify(scope, changed)
+
+    def _fan_out(self, leaves, key, value, changed):
+        if isinstance(value, dict) and value:
+            for k in value:
+                self._fan_out(leaves, key + "." + str(k), value[k], changed)
+        else:
+            self._version += 1
+            leaves[key] = [value, self._version]
+            changed.append(key)
+
+    def _drop_under(self, leaves, key, changed):
+        prefix = key + "."
+        for k in [k for k in leaves if k == key or k.startswith(prefix)]:
+            del leaves[k]
+            changed.append(k)
+
+    def get_state(self, scope, key=None, default=None):
+        leaves = self._leaves.get(scope)
+        if not leaves:
+            return default
+        if key is None:
+            return self._branch(leaves, "")
+        hit = leaves.get(key)
+        if hit is not None:
+            return hit[0]
+        branch = self._branch(leaves, key + ".")
+        return branch if branch else default
+
+    def get_version(self, scope, key):
+        """Version of a leaf, or the newest version inside a branch; 0 when absent."""
+        leaves = self._leaves.get(scope) or {}
+        hit = leaves.get(key)
+        if hit is not None:
+            return hit[1]
+        prefix = key + "."
+        newest = 0
+        for k in leaves:
+            if k.startswith(prefix) and leaves[k][1] > newest:
+                newest = leaves[k][1]
+        return newest
+
+    def _branch(self, leaves, prefix):
+        out = {}
+        n = len(prefix)
+        for k in leaves:
+            if k.startswith(prefix):
+                node = out
+                parts = k[n:].split(".")
+                for p in parts[:-1]:
+                    nxt = node.get(p)
+                    if not isinstance(nxt, dict):
+                        nxt = node[p] = {}
+                    node = nxt
+                node[parts[-1]] = leaves[k][0]
+        return out
+
+    def remove_state(self, scope, key):
+        changed = []
+        with self._lock:
+            leaves = self._leaves.get(scope)
+            if leaves:
+                self._drop_under(leaves, key, changed)
+                if changed:
+                    self._version += 1
+                    self._dirty = True
+        self._notify(scope, changed, removed=True)
+
+    def scopes(self):
+        return list(self._leaves)
+
+    def dump(self):
+        """Everything, as {scope: {dotted key: {"value": v, "version": n}}}."""
+        out = {}
+        for scope in self._leaves:
+            leaves = self._leaves[scope]
+            out[scope] = {k: {"value": leaves[k][0], "version": leaves[k][1]} for k in leaves}
+        return out
+
+    # Observers
+
+    def observe_state(self, scope, key, fn):
+        """fn gets {"value", "version"} when `key` or anything under it changes."""
+        self._observers.append([scope, key, fn])
+
+    def unobserve_state(self, scope, key, fn):
+        self._observers = [o for o in self._observers if not (o[0] == scope and o[1] == key and o[2] == fn)]
+
+    def listen(self, fn):
+        """fn(scope, key, payload) for every changed leaf; payload is None when it was removed."""
+        self._listeners.append(fn)
+
+    def unlisten(self, fn):
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def _notify(self, scope, changed, removed=False):
+        if not changed:
+            return
+        for fn in self._listeners:
+            for k in changed:
+                hit = self._leaves.get(scope, {}).get(k)
+                payload = None if hit is None else {"value": hit[0], "version": hit[1]}
+                self._call(fn, (scope, k, payload))
+        for obs in self._observers:
+            if obs[0] != scope:
+                continue
+            key = obs[1]
+            prefix = key + "."
+            for k in changed:
+                # The observed key itself, something under it, or a parent that replaced it.
+                if k == key or k.startswith(prefix) or prefix.startswith(k + "."):
+                    value = self.get_state(scope, key)
+                    self._call(obs[2], ({"value": value, "version": self._version},))
+                    break
+
+    def _call(self, fn, args):
+        try:
+            r = fn(*args)
+            if port.is_coro(r):
+                try:
+                    asyncio.create_task(r)
+                except RuntimeError:
+                    r.close()
+                    log.warn("state observer %r is async but no loop is running; skipped" % (fn,))
+        except Exception as e:
+            log.error("state observer %r raised %r" % (fn, e))
+
+    # Persistence
+
+    def configure(self, path=None, save_interval=None):
+        """Where and how often to save; an explicit configure() wins over the Master's config."""
+        if path is not None:
+            self.path = path
+        if save_interval is not None:
+            self.save_interval = save_interval
+        self._explicit = True
+
+    def _text(self):
+        doc = {"version": self._version, "scopes": {}}
+        for scope in self._leaves:
+            leaves = self._leaves[scope]
+            doc["scopes"][scope] = {k: leaves[k] for k in leaves}
+        body = json.dumps(doc)
+        return "%s\n%08x\n" % (body, _checksum(body))
+
+    def save(self):
+        """Write now: a temporary file, then renames, keeping the previous good copy as .bak."""
+        with self._lock:
+            text = self._text()
+            self._dirty = False
+        path = self.path
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        _remove(path + ".bak")
+        if _exists(path):
+            os.rename(path, path + ".bak")
+        os.rename(tmp, path)
+
+    def load(self):
+        """Read back the newest intact copy; a damaged file falls back, never fails boot.
+
+        Returns the file it loaded, or None when it started empty."""
+        path = self.path
+        for candidate in (path, path + ".tmp", path + ".bak"):
+            doc = _read_checked(candidate)
+            if doc is None:
+                if candidate == path and _exists(path):
+                    log.warn("state file %s is damaged; trying the previous copy" % path)
+                continue
+            with self._lock:
+                self._leaves = {}
+                for scope in doc["scopes"]:
+                    self._leaves[scope] = dict(doc["scopes"][scope])
+                self._version = max(self._version, doc["version"])
+                self._dirty = False
+            return candidate
+        if _exists(path) or _exists(path + ".bak"):
+            log.warn("no intact state file at %s; starting with empty state" % path)
+        return None
+
+    def attach(self, config):
+        """Called by the Master at start: take its settings, load, and save while running."""
+        if not self._explicit:
+            self.path = config.get("state_path", self.path)
+            self.save_interval = config.get("state_save_interval", self.save_interval)
+        if self.path:
+            self.load()
+            self._saver = asyncio.create_task(self._save_loop())
+
+    async def _save_loop(self):
+        # Debounced: at most one write per save_interval, and only when something changed.
+        while True:
+            await asyncio.sleep(self.save_interval)
+            if self._dirty:
+                self._save_logged()
+
+    def _save_logged(self):
+        try:
+            self.save()
+        except OSError as e:
+            log.error("state save to %s failed: %r" % (self.path, e))
+
+    def stop(self):
+        """Called by the Master at stop: save what changed and end the save loop."""
+        if self._saver is not None:
+            self._saver.cancel()
+            self._saver = None
+        if self._dirty and self.path:
+            self._save_logged()
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _read_checked(path):
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return None
+    lines = text.split("\n")
+    if len(lines) < 3 or lines[2] != "":
+        return None  # truncated: the checksum line and its newline come last
+    try:
+        if int(lines[1], 16) != _checksum(lines[0]):
+            return None
+        doc = json.loads(lines[0])
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or "scopes" not in doc:
+        return None
+    return doc
