@@ -198,3 +198,23 @@ def test_cli_unknown_board_exits_2_with_one_line(capsys, tmp_path):
     assert main(["build", str(tmp_path), "--board", "nope", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and err.startswith("zoo-micro build: unknown board 'nope'")
+
+
+def test_the_boards_table_in_the_docs_matches_the_board_files():
+    text = (BOARDS_DIR.parent / "docs" / "build-and-flash.md").read_text()
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) == 8 and cells[0] in EXPECTED_IDS:
+            rows[cells[0]] = cells
+    assert sorted(rows) == EXPECTED_IDS
+    for b in all_boards():
+        _, _, arch, flashing, heap, threads, usb, firmware = rows[b.id]
+        assert (arch, heap, threads, firmware) == (
+            b.mpy_arch,
+            f"{b.heap_kb} KB",
+            str(b.max_threads),
+            b.firmware,
+        )
+        assert usb == ", ".join(b.usb_ids())
+        assert (b.flash.get("offset") or b.flash["family_id"]) in flashing
