@@ -14,10 +14,15 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from host_tools import uf2
 from host_tools.boards import Board, get_board, list_serial_ports
 from host_tools.errors import UserError
+
+if TYPE_CHECKING:  # esptool loads in ~0.2 s; only flashing should pay for it
+    from esp_pylib.logger import EspLogBase
+    from esptool.loader import ESPLoader
 
 # progress(done, total, what): bytes written so far out of total
 Progress = Callable[[int, int, str], None]
@@ -137,7 +142,7 @@ def check_port_free(port: str | None) -> None:
     link.close()
 
 
-def _esptool_logger(progress: Progress | None):
+def _esptool_logger(progress: Progress | None) -> EspLogBase:
     """An esptool logger that turns its progress bars into progress() calls and keeps its text quiet."""
     from esp_pylib.logger import EspLogBase
 
@@ -170,7 +175,7 @@ def _esptool_logger(progress: Progress | None):
     return Logger()
 
 
-def connect_esp(port: str, board: Board, attempts: int = 7):
+def connect_esp(port: str, board: Board, attempts: int = 7) -> ESPLoader:
     """esptool's own chip detection: the ROM bootloader on `port` says which chip it is."""
     from esptool.cmds import detect_chip
 
@@ -214,8 +219,9 @@ def flash_esp(
                 erase_flash(esp)
             write_flash(esp, [(board.esp_offset(), data)])
             reset_chip(esp, "hard-reset")
-        except FatalError as e:
-            raise UserError(f"esptool failed while writing {port}: {e}; run flash again") from None
+        except (FatalError, OSError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UserError(f"esptool failed while writing {port}: {first}; run flash again") from None
     finally:
         if esp is not None:
             esp._port.close()
