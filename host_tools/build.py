@@ -248,7 +248,13 @@ def _write_frozen(app_dir: Path, layout: dict[Path, Path], out: Path, board: Boa
             (out / target).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(app_dir / rel, out / target)  # data files stay files on the board
             continue
+        if target.parts[0] == "lib" and len(target.parts) > 1:
+            target = Path(
+                *target.parts[1:]
+            )  # /lib is a search path on the board; frozen code sits at the root
         dest = freeze_dir / target
+        if dest.exists():
+            raise UserError(f"the app has {target.as_posix()} both at its top and in lib/; keep one")
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(app_dir / rel, dest)
         if len(target.parts) == 1:

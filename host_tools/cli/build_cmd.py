@@ -29,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
     if bundle.frozen:
         manifest = bundle.path.resolve() / "manifest.py"
         print(f"next, in a micropython checkout: {bundle.board.make_command(manifest)}")
-        print("then copy boot.py, main.py and board.json to the board (docs/build-and-flash.md)")
+        print(
+            "flash that firmware, then copy the bundle but manifest.py and freeze/ (docs/build-and-flash.md)"
+        )
     else:
         print(f"copy it to the board: cd {bundle.path} && mpremote cp -r . :")
     return 0

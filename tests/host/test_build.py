@@ -44,13 +44,14 @@ import asyncio
 import json
 
 import sensors
+import units
 from extra.scale import twice
 from zoo_micro import BaseWorker, Master
 
 
 class Reader(BaseWorker):
     def _execute(self):
-        return twice(sensors.read())
+        return twice(sensors.read()) * units.SCALE
 
 
 async def main():
@@ -80,6 +81,8 @@ FIX_IT = "fix it and build again"
 def make_app(root: Path, main_py: str = APP_MAIN) -> Path:
     app = root / "sensor_app"
     (app / "extra").mkdir(parents=True)
+    (app / "lib" / "units").mkdir(parents=True)  # a vendored library: /lib is on the board's sys.path
+    (app / "lib" / "units" / "__init__.py").write_text("SCALE = 1\n")
     (app / "main.py").write_text(main_py)
     (app / "sensors.py").write_text("def read():\n    return 21\n")
     (app / "extra" / "__init__.py").write_text("")
@@ -146,6 +149,7 @@ def test_bundle_layout(tmp_path):
         "sensors.mpy",
         "extra/__init__.mpy",
         "extra/scale.mpy",
+        "lib/units/__init__.mpy",
         "settings.json",
     }
     assert set(bundle.files) == expected
@@ -290,6 +294,7 @@ def test_freeze_writes_a_manifest_and_the_sources_it_names(tmp_path):
     assert calls[1:] == [
         ("package", "zoo_micro", "freeze"),
         ("package", "extra", "freeze"),
+        ("package", "units", "freeze"),
         ("module", f"{ENTRY_MODULE}.py", "freeze"),
         ("module", "sensors.py", "freeze"),
     ]
