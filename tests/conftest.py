@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_DIR = ROOT / "tests" / "runtime"
 RUNNER = RUNTIME_DIR / "runner.py"
 DEFAULT_HEAP = "96K"  # a board-sized heap
+# Importing .py compiles on the device, and the compiler's peak needs headroom that .mpy and
+# frozen code (how apps are deployed) do not: source runs get this much more.
+SOURCE_HEAP_EXTRA_KB = 32
 DEFAULT_TIMEOUT = 60
 INTERPRETERS = ("cpython", "micropython", "mpy")
 
@@ -102,7 +105,10 @@ class RuntimeTest(pytest.Item):
             return [sys.executable, str(RUNNER), module, self.test], env
         code_dir = compiled("zoo_micro") if self.interp == "mpy" else ROOT
         env = micropython_env([code_dir, compiled("tests")])
-        cmd = [micropython_path(), "-X", f"heapsize={self.heap}", str(RUNNER), module, self.test]
+        heap = self.heap
+        if self.interp == "micropython":
+            heap = f"{int(heap.rstrip('K')) + SOURCE_HEAP_EXTRA_KB}K"
+        cmd = [micropython_path(), "-X", f"heapsize={heap}", str(RUNNER), module, self.test]
         return cmd, env
 
     def runtest(self):

@@ -20,6 +20,14 @@ _WHERE = {
     "DelayFIFO": "delay_fifo",
     "SingleFIFO": "single_fifo",
     "FIFOFull": "fifo",
+    "StateMachineManager": "state",
+    "StateMachine": "fsm",
+    "MachineError": "fsm",
+    "Plugin": "plugins",
+    "PluginManager": "plugins",
+    "PluginError": "plugins",
+    "WatchdogPlugin": "watchdog",
+    "SchedulerPlugin": "scheduler",
 }
 
 

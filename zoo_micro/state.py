@@ -1,20 +1,8 @@
 # The node's state store: dotted keys per scope, observers, and power-loss-safe JSON on flash.
 import asyncio
 import json
-import os
 
-from zoo_micro import log, port
-
-try:
-    from binascii import crc32
-except ImportError:  # a port built without binascii
-    crc32 = None
-
-
-def _checksum(text):
-    if crc32 is None:
-        return 0
-    return crc32(text.encode()) & 0xFFFFFFFF
+from zoo_micro import flashfile, log, port
 
 
 class StateMachineManager:
@@ -212,48 +200,38 @@ class StateMachineManager:
             self.save_interval = save_interval
         self._explicit = True
 
-    def _text(self):
-        doc = {"version": self._version, "scopes": {}}
-        for scope in self._leaves:
-            leaves = self._leaves[scope]
-            doc["scopes"][scope] = {k: leaves[k] for k in leaves}
-        body = json.dumps(doc)
-        return "%s\n%08x\n" % (body, _checksum(body))
-
     def save(self):
-        """Write now: a temporary file, then renames, keeping the previous good copy as .bak."""
+        """Write now, atomically, keeping the previous good copy (see flashfile)."""
         with self._lock:
-            text = self._text()
+            doc = {"version": self._version, "scopes": {}}
+            for scope in self._leaves:
+                leaves = self._leaves[scope]
+                doc["scopes"][scope] = {k: leaves[k] for k in leaves}
+            body = json.dumps(doc)
             self._dirty = False
-        path = self.path
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        _remove(path + ".bak")
-        if _exists(path):
-            os.rename(path, path + ".bak")
-        os.rename(tmp, path)
+        flashfile.write(self.path, body)
 
     def load(self):
         """Read back the newest intact copy; a damaged file falls back, never fails boot.
 
         Returns the file it loaded, or None when it started empty."""
-        path = self.path
-        for candidate in (path, path + ".tmp", path + ".bak"):
-            doc = _read_checked(candidate)
-            if doc is None:
-                if candidate == path and _exists(path):
-                    log.warn("state file %s is damaged; trying the previous copy" % path)
-                continue
-            with self._lock:
-                self._leaves = {}
-                for scope in doc["scopes"]:
-                    self._leaves[scope] = dict(doc["scopes"][scope])
-                self._version = max(self._version, doc["version"])
-                self._dirty = False
-            return candidate
-        if _exists(path) or _exists(path + ".bak"):
-            log.warn("no intact state file at %s; starting with empty state" % path)
+        candidate, body = flashfile.read(self.path)
+        if body is not None:
+            try:
+                doc = json.loads(body)
+                doc["scopes"], doc["version"]
+            except (ValueError, KeyError, TypeError):
+                doc = None
+            if doc is not None:
+                with self._lock:
+                    self._leaves = {}
+                    for scope in doc["scopes"]:
+                        self._leaves[scope] = dict(doc["scopes"][scope])
+                    self._version = max(self._version, doc["version"])
+                    self._dirty = False
+                return candidate
+        if candidate is not None:
+            log.warn("no intact state file at %s; starting with empty state" % self.path)
         return None
 
     def attach(self, config):
@@ -285,38 +263,3 @@ class StateMachineManager:
             self._saver = None
         if self._dirty and self.path:
             self._save_logged()
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
-def _read_checked(path):
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
-        return None
-    lines = text.split("\n")
-    if len(lines) < 3 or lines[2] != "":
-        return None  # truncated: the checksum line and its newline come last
-    try:
-        if int(lines[1], 16) != _checksum(lines[0]):
-            return None
-        doc = json.loads(lines[0])
-    except ValueError:
-        return None
-    if not isinstance(doc, dict) or "scopes" not in doc:
-        return None
-    return doc

@@ -1,0 +1,52 @@
+# Hardware watchdog plugin: feeds machine.WDT only while the node is healthy, so a hung node reboots.
+import asyncio
+
+from zoo_micro import log
+from zoo_micro.plugins import Plugin
+
+# Worker health statuses that still count as healthy enough to feed the watchdog.
+FEED_WHILE = ("running", "warning", "unhealthy")
+
+
+class WatchdogPlugin(Plugin):
+    """Config: "watchdog": true or {"timeout_ms": 8000, "feed_while": [...statuses]}.
+
+    Once started, a hardware watchdog cannot be stopped: after the node stops, the board resets
+    within timeout_ms unless something else feeds it. Off on ports without machine.WDT.
+    """
+
+    name = "watchdog"
+
+    def initialize(self, context):
+        cfg = context.config.get("watchdog")
+        cfg = cfg if isinstance(cfg, dict) else {}
+        self.master = context
+        self.timeout_ms = int(cfg.get("timeout_ms", 8000))
+        self.feed_while = cfg.get("feed_while", FEED_WHILE)
+        self.feeds = 0
+        self.wdt = None
+        self._task = None
+        try:
+            from machine import WDT
+        except ImportError:
+            log.info("watchdog: this port has no machine.WDT; staying off")
+            return
+        self.wdt = WDT(timeout=self.timeout_ms)
+        self._task = asyncio.create_task(self._feed_loop())
+
+    def healthy(self):
+        workers = self.master.get_health_report()["workers"]
+        return all(workers[name]["status"] in self.feed_while for name in workers)
+
+    async def _feed_loop(self):
+        # Feed four times per timeout: a hang or one bad check leaves time to recover.
+        while True:
+            if self.healthy():
+                self.wdt.feed()
+                self.feeds += 1
+            await asyncio.sleep(self.timeout_ms / 4000)
+
+    def destroy(self):
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
