@@ -285,9 +285,21 @@ def runtime_version() -> str:
     return found.group(1)
 
 
+def published_runtime_files() -> list[Path]:
+    """The zoo_micro files git tracks (what a clone, and so mip, can fetch); every file outside a checkout."""
+    try:
+        proc = subprocess.run(
+            ["git", "ls-files", "-z", "--", "zoo_micro"], cwd=PROJECT_ROOT, capture_output=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return runtime_files()
+    tracked = {Path(name) for name in proc.stdout.decode().split("\0") if name}
+    return [p for p in runtime_files() if p in tracked]
+
+
 def package_json_data() -> dict:
     """mip's package.json: every zoo_micro file, fetched relative to package.json, installed under lib/."""
-    urls = [[p.as_posix(), p.as_posix()] for p in runtime_files()]
+    urls = [[p.as_posix(), p.as_posix()] for p in published_runtime_files()]
     return {"urls": urls, "version": runtime_version()}
 
 
