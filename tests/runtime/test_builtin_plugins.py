@@ -1,0 +1,116 @@
+# The watchdog and scheduler plugins.
+import asyncio
+import sys
+
+from helpers import Quiet, wait_until
+from zoo_micro import BaseWorker, Master, scheduler
+
+
+class FakeWDT:
+    made = []
+
+    def __init__(self, timeout):
+        self.timeout = timeout
+        self.fed = 0
+        FakeWDT.made.append(self)
+
+    def feed(self):
+        self.fed += 1
+
+
+class FakeMachine:
+    WDT = FakeWDT
+
+
+class Sensor(BaseWorker):
+    broken = False
+
+    def _execute(self):
+        if self.broken:
+            raise ValueError("hung sensor")
+
+
+async def test_watchdog_is_fed_only_while_the_node_is_healthy():
+    saved = sys.modules.get("machine")
+    sys.modules["machine"] = FakeMachine
+    try:
+        m = Master({"watchdog": {"timeout_ms": 40}, "svm_check_interval": 0})
+        sensor = m.register_worker("sensor", Sensor, props={"delay_time": 0.01, "restart": "never"})
+        await m.start()
+        wdt = FakeWDT.made[-1]
+        assert wdt.timeout == 40
+        await wait_until(lambda: wdt.fed >= 2)
+        with Quiet():
+            sensor.broken = True
+            await wait_until(lambda: sensor.status == "failed")
+            fed = wdt.fed
+            await asyncio.sleep(0.1)  # ten feed periods
+        assert wdt.fed <= fed + 1  # at most one feed already under way
+        await m.stop()
+    finally:
+        if saved is None:
+            del sys.modules["machine"]
+        else:
+            sys.modules["machine"] = saved
+
+
+async def test_watchdog_stays_off_without_machine_wdt():
+    saved = sys.modules.get("machine")
+    sys.modules["machine"] = object()  # a machine module with no WDT
+    try:
+        m = Master({"watchdog": True, "svm_check_interval": 0})
+        with Quiet():
+            await m.start()
+        assert m.plugins.get("watchdog").wdt is None
+        await m.stop()
+    finally:
+        if saved is None:
+            del sys.modules["machine"]
+        else:
+            sys.modules["machine"] = saved
+
+
+async def test_scheduler_publishes_every_n_seconds():
+    got = []
+    m = Master({"schedule": [{"every": 0.05, "topic": "tick", "content": "t"}], "svm_check_interval": 0})
+    m.subscribe("tick", lambda r: got.append(r.content))
+    await m.start()
+    await asyncio.sleep(0.28)
+    await m.stop()
+    assert 4 <= len(got) <= 6, got
+    assert got[0] == "t"
+
+
+async def test_scheduler_fires_at_a_time_of_day_once_the_clock_is_set():
+    clock = [(2000, 1, 1, 6, 30, 0)]  # RTC not set yet
+    saved = scheduler.wall_clock
+    scheduler.wall_clock = lambda: clock[0]
+    got = []
+    try:
+        m = Master({"schedule": [{"at": "06:30", "topic": "report"}], "svm_check_interval": 0})
+        m.subscribe("report", lambda r: got.append(1))
+        await m.start()
+        plugin = m.plugins.get("scheduler")
+        plugin._tick()
+        assert got == [] and plugin.jobs[0].fired == 0
+        clock[0] = (2026, 11, 30, 6, 29, 59)
+        plugin._tick()
+        assert plugin.jobs[0].fired == 0
+        clock[0] = (2026, 11, 30, 6, 30, 1)
+        plugin._tick()
+        plugin._tick()  # still 06:30: once per day
+        assert plugin.jobs[0].fired == 1
+        clock[0] = (2026, 12, 1, 6, 30, 0)
+        plugin._tick()
+        assert plugin.jobs[0].fired == 2
+        await wait_until(lambda: len(got) == 2)
+        await m.stop()
+    finally:
+        scheduler.wall_clock = saved
+
+
+def test_scheduler_refuses_bad_entries():
+    from helpers import raises
+
+    for bad in ({"topic": "x"}, {"every": 1}, {"at": "7h", "topic": "x"}, {"every": 0, "topic": "x"}):
+        raises(ValueError, scheduler.Job, bad)

@@ -1,0 +1,122 @@
+# Plugins: registration, dependency order, lifecycle with the Master.
+from helpers import raises, wait_until
+from zoo_micro import BaseWorker, Master, Plugin, PluginError, PluginManager
+
+log = []
+
+
+class Base(Plugin):
+    name = "base"
+
+    def initialize(self, context):
+        log.append("init base")
+        self.context = context
+
+    def destroy(self):
+        log.append("destroy base")
+
+
+class Extra(Plugin):
+    name = "extra"
+    dependencies = ["base"]
+
+    def initialize(self, context):
+        log.append("init extra")
+
+    def destroy(self):
+        log.append("destroy extra")
+
+
+def test_load_order_follows_dependencies_and_unload_reverses_it():
+    del log[:]
+    pm = PluginManager("ctx")
+    pm.register(Extra)  # registered before its dependency
+    pm.register(Base)
+    assert [c.name for c in pm.load_order()] == ["base", "extra"]
+    import asyncio
+
+    asyncio.run(pm.load_all())
+    assert pm.get("base").context == "ctx"
+    pm.unload_all()
+    assert log == ["init base", "init extra", "destroy extra", "destroy base"]
+
+
+def test_cycles_missing_dependencies_and_bad_registrations_are_clear_errors():
+    class A(Plugin):
+        name = "a"
+        dependencies = ["b"]
+
+    class B(Plugin):
+        name = "b"
+        dependencies = ["a"]
+
+    pm = PluginManager()
+    pm.register(A)
+    e = raises(PluginError, pm.load_order)
+    assert "needs b, which is not registered" in str(e)
+    pm.register(B)
+    e = raises(PluginError, pm.load_order)
+    assert "cycle" in str(e) and "a -> b -> a" in str(e)
+    raises(PluginError, pm.register, object)
+
+    class NoName(Plugin):
+        pass
+
+    raises(PluginError, pm.register, NoName)
+
+    class OtherA(Plugin):
+        name = "a"
+
+    e = raises(PluginError, pm.register, OtherA)
+    assert "already registered" in str(e)
+
+
+async def test_master_loads_plugins_at_start_and_unloads_at_stop():
+    del log[:]
+    got = []
+
+    class Tap(Plugin):
+        name = "tap"
+
+        def initialize(self, master):
+            # A plugin can add workers, subscribe to events and read health.
+            class Beat(BaseWorker):
+                def _execute(self):
+                    return 1
+
+            master.register_worker("beat", Beat, props={"delay_time": 0.01})
+            master.subscribe("beat_result", lambda r: got.append(r.content))
+            self.health = master.get_health_report()
+
+        def destroy(self):
+            log.append("tap gone")
+
+    m = Master()
+    m.plugins.register(Tap)
+    await m.start()
+    await wait_until(lambda: len(got) >= 2)
+    assert "beat" in m.plugins.get("tap").health["workers"]
+    await m.stop()
+    assert log == ["tap gone"]
+
+
+async def test_plugin_that_fails_to_initialize_stops_the_start_cleanly():
+    del log[:]
+
+    class Broken(Plugin):
+        name = "broken"
+        dependencies = ["base"]
+
+        def initialize(self, context):
+            raise OSError("no such device")
+
+    m = Master()
+    m.plugins.register(Base)
+    m.plugins.register(Broken)
+    try:
+        await m.start()
+        raise AssertionError("start should fail")
+    except PluginError as e:
+        assert "broken failed to initialize" in str(e)
+    assert log == ["init base", "destroy base"]
+    assert m._tasks == []

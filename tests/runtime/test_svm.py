@@ -1,0 +1,137 @@
+# SVM health: fed by the runtime, every status transition, node vitals, periodic reports.
+import asyncio
+
+from helpers import Quiet, wait_until
+from zoo_micro import BaseWorker, Master, port
+
+FIELDS = (
+    "status",
+    "health_score",
+    "execute_count",
+    "error_count",
+    "error_rate",
+    "avg_execute_time",
+    "max_execute_time",
+    "last_execute_time",
+    "restarts",
+)
+
+
+class Scripted(BaseWorker):
+    """Fails while `failing` is true; sleeps `hang_ms` in a run when set."""
+
+    def __init__(self, props=None):
+        super().__init__(props)
+        self.failing = False
+        self.hang_s = 0
+
+    async def _execute(self):
+        if self.hang_s:
+            await asyncio.sleep(self.hang_s)
+        if self.failing:
+            raise ValueError("sensor error")
+
+
+def health(m, name):
+    m.get_health_report()  # makes the monitor if the periodic check is off
+    m.svm.check()
+    return m.get_health_report()["workers"][name]
+
+
+async def test_report_has_the_full_framework_fields_and_node_vitals():
+    m = Master({"svm_check_interval": 0.05})
+    m.register_worker("w", Scripted, props={"delay_time": 0.01})
+    await m.start()
+    await asyncio.sleep(0.1)
+    r = m.get_health_report()
+    await m.stop()
+    w = r["workers"]["w"]
+    for f in FIELDS:
+        assert f in w, f
+    assert w["status"] == "running" and w["health_score"] == 100 and w["execute_count"] >= 5
+    assert w["avg_execute_time"] >= 0 and w["max_execute_time"] >= w["avg_execute_time"]
+    node = r["node"]
+    for f in ("mem_free", "mem_alloc", "queue_depth", "dropped", "loop_lag_ms", "uptime_ms"):
+        assert f in node, f
+    assert node["uptime_ms"] >= 90
+    if port.MICROPYTHON:
+        assert node["mem_free"] > 0 and node["mem_alloc"] > 0
+
+
+async def test_status_moves_running_warning_unhealthy_and_back_to_running():
+    m = Master({"svm_check_interval": 0})
+    w = m.register_worker("w", Scripted, props={"delay_time": 0.01})
+    await m.start()
+    await wait_until(lambda: w.runs >= 3)
+    assert health(m, "w")["status"] == "running"
+    with Quiet():
+        w.failing = True
+        await wait_until(lambda: w.fails >= 1)
+        h = health(m, "w")
+        assert h["status"] in ("warning", "unhealthy") and h["health_score"] < 100
+        await wait_until(lambda: w.fails >= 3, timeout=5)
+        h = health(m, "w")
+        assert h["status"] == "unhealthy", h
+        w.failing = False
+        await wait_until(lambda: w.fails == 0 and w.runs > 6, timeout=10)
+    seen = [health(m, "w")["status"]]
+    for _ in range(8):  # the recent error rate decays as clean runs pile up
+        await asyncio.sleep(0.03)
+        seen.append(health(m, "w")["status"])
+    await m.stop()
+    assert "warning" in seen or "running" in seen
+    assert seen[-1] == "running", seen
+
+
+async def test_worker_that_stops_making_progress_becomes_stuck_within_one_check():
+    stuck = []
+    m = Master({"svm_check_interval": 0.05})
+    w = m.register_worker("w", Scripted, props={"delay_time": 0.02})
+    m.subscribe("zoo.worker.stuck", lambda r: stuck.append(r.content["worker"]))
+    await m.start()
+    await wait_until(lambda: w.runs >= 2)
+    with Quiet():
+        w.hang_s = 1  # no run finishes within 3 x delay_time any more
+        await wait_until(lambda: stuck, timeout=1)
+    assert m.get_health_report()["workers"]["w"]["status"] == "stuck"
+    assert m.get_health_report()["workers"]["w"]["health_score"] == 10
+    w.hang_s = 0
+    await m.stop()
+    assert stuck == ["w"]
+
+
+async def test_failed_worker_reports_failed_with_zero_score():
+    m = Master({"svm_check_interval": 0})
+    w = m.register_worker("w", Scripted, props={"delay_time": 0, "max_restarts": 1})
+    w.failing = True
+    with Quiet():
+        await m.start()
+        await wait_until(lambda: w.status == "failed")
+    h = health(m, "w")
+    await m.stop()
+    assert h["status"] == "failed" and h["health_score"] == 0 and h["restarts"] == 1
+
+
+async def test_health_is_published_every_check_interval():
+    reports = []
+    m = Master({"svm_check_interval": 0.05, "name": "n7"})
+    m.register_worker("w", Scripted, props={"delay_time": 0.01})
+    m.subscribe("zoo.svm.health", lambda r: reports.append(r.content))
+    await m.start()
+    await wait_until(lambda: len(reports) >= 3)
+    await m.stop()
+    assert reports[-1]["node"]["name"] == "n7" and "w" in reports[-1]["workers"]
+
+
+async def test_loop_lag_shows_a_blocked_loop():
+    lags = []
+    m = Master({"svm_check_interval": 0.05})
+    m.subscribe("zoo.svm.health", lambda r: lags.append(r.content["node"]["loop_lag_ms"]))
+    await m.start()
+    await wait_until(lambda: len(lags) >= 2)
+    assert max(lags) < 50, lags
+    port.sleep_ms(150)  # block the loop as a bad driver call would
+    n = len(lags)
+    await wait_until(lambda: len(lags) >= n + 2)
+    await m.stop()
+    assert max(lags[n:]) >= 80, lags
