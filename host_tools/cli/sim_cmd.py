@@ -1,0 +1,66 @@
+"""zoo-micro sim: run an app on a virtual board (the MicroPython unix port with a board's heap)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from host_tools.sim.session import app_error_line, attach_terminal, run_until_done
+from host_tools.sim.virtual_board import VirtualBoard
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("app", nargs="?", help="the app folder (with main.py); leave out for a blank board")
+    p.add_argument("--board", default="esp32", help="board id from boards/ (default esp32)")
+    p.add_argument(
+        "--link",
+        metavar="PATH",
+        help="make PATH a link to the board's serial port, for mpremote, zoo-micro deploy and watch",
+    )
+    p.add_argument("--flash", metavar="DIR", help="keep the board's filesystem in DIR (default: a temporary)")
+    p.add_argument("--seconds", type=float, metavar="N", help="stop after N seconds")
+    p.add_argument("--heap-kb", type=int, metavar="KB", help="heap size instead of the board's")
+    p.add_argument("--flash-kb", type=int, metavar="KB", help="filesystem size instead of the board's")
+
+
+def _err(line: str) -> None:
+    sys.stderr.write(f"\r\nzoo-micro sim: {line}\r\n")
+    sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    interactive = args.link is None and sys.stdin.isatty()
+    show = args.link is None
+
+    def echo(data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+    board = VirtualBoard(
+        args.app,
+        board=args.board,
+        flash_dir=args.flash,
+        link=args.link,
+        heap_kb=args.heap_kb,
+        flash_kb=args.flash_kb,
+        echo=echo if show else None,
+        on_status=None if show else _err,
+    )
+    with board:
+        what = args.app or "a blank board"
+        if args.link:
+            print(
+                f"virtual {board.profile.id} running {what}; serial port {args.link} -> {board.pty}; "
+                "Ctrl-C stops it",
+                flush=True,
+            )
+            run_until_done(board, args.seconds, stop_on_error=False)
+        elif interactive:
+            _err(f"virtual {board.profile.id} running {what}; this terminal is its serial port; Ctrl-] quits")
+            attach_terminal(board, args.seconds, _err)
+        else:
+            run_until_done(board, args.seconds, stop_on_error=True)
+    errors = [e for e in board.errors if not e["error"].startswith("KeyboardInterrupt")]
+    if errors and args.link:
+        _err(app_error_line(board, errors[-1]))
+    return 0

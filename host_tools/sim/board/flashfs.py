@@ -1,0 +1,113 @@
+# The virtual board's flash: a host folder (os.VfsPosix) mounted at /, with the board's capacity, so a
+# write past it fails with ENOSPC as on a full LittleFS.
+import io
+import os
+
+ENOSPC = 28
+BLOCK = 4096
+
+
+class Flash:
+    def __init__(self, root, capacity):
+        self._fs = os.VfsPosix(root)
+        self.capacity = capacity
+
+    def mount(self, readonly, mkfs):
+        pass
+
+    def umount(self):
+        pass
+
+    def used(self, path=""):
+        total = 0
+        for entry in self._fs.ilistdir(path or "/"):
+            name = entry[0]
+            full = (path + "/" + name) if path else "/" + name
+            if entry[1] == 0x4000:
+                total += self.used(full)
+            else:
+                total += self._fs.stat(full)[6]
+        return total
+
+    def statvfs(self, path):
+        blocks = self.capacity // BLOCK
+        free = max(0, (self.capacity - self.used()) // BLOCK)
+        return (BLOCK, BLOCK, blocks, free, free, 0, 0, 0, 0, 255)
+
+    def open(self, path, mode):
+        f = self._fs.open(path, mode)
+        if "w" in mode or "a" in mode or "+" in mode:
+            return _Capped(f, self.capacity - self.used())
+        return f
+
+    def ilistdir(self, path):
+        # with sizes, as LittleFS gives them (VfsPosix does not), so `mpremote fs ls` shows them
+        base = path.rstrip("/")
+        for entry in self._fs.ilistdir(path):
+            if entry[1] == 0x4000:
+                yield (entry[0], entry[1], entry[2], 0)
+            else:
+                yield (entry[0], entry[1], entry[2], self._fs.stat(base + "/" + entry[0])[6])
+
+    def chdir(self, path):
+        return self._fs.chdir(path)
+
+    def getcwd(self):
+        return self._fs.getcwd()
+
+    def mkdir(self, path):
+        return self._fs.mkdir(path)
+
+    def remove(self, path):
+        return self._fs.remove(path)
+
+    def rename(self, old, new):
+        return self._fs.rename(old, new)
+
+    def rmdir(self, path):
+        return self._fs.rmdir(path)
+
+    def stat(self, path):
+        return self._fs.stat(path)
+
+
+class _Capped(io.IOBase):
+    """A file open for writing that refuses to grow the flash past its capacity."""
+
+    def __init__(self, f, free):
+        self._f = f
+        self._free = free
+
+    def write(self, buf):
+        if len(buf) > self._free:
+            raise OSError(ENOSPC)
+        n = self._f.write(buf)
+        self._free -= n
+        return n
+
+    def read(self, *args):
+        return self._f.read(*args)
+
+    def readinto(self, *args):
+        return self._f.readinto(*args)
+
+    def readline(self, *args):
+        return self._f.readline(*args)
+
+    def seek(self, *args):
+        return self._f.seek(*args)
+
+    def tell(self):
+        return self._f.tell()
+
+    def flush(self):
+        return self._f.flush()
+
+    def close(self):
+        return self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()

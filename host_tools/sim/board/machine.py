@@ -1,0 +1,565 @@
+# machine for the virtual board: the unix port's own members, plus peripherals whose far side is the
+# host (zoo-micro sim), which drives the inputs and sees the outputs. Constants follow the ESP32 port.
+import binascii
+
+import micropython
+import simlink
+import utime
+from umachine import *  # noqa: F403 (mem8/16/32, Signal, idle, time_pulse_us)
+
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+_CAUSES = {"power": PWRON_RESET, "hard": HARD_RESET, "wdt": WDT_RESET, "deepsleep": DEEPSLEEP_RESET,
+           "soft": SOFT_RESET}  # fmt: skip
+
+_cfg = simlink.cfg
+_freq = [_cfg.get("freq", 160000000)]
+
+
+def reset_cause():
+    return _CAUSES.get(_cfg.get("cause"), PWRON_RESET)
+
+
+def unique_id():
+    return binascii.unhexlify(_cfg["uid"])
+
+
+def freq(hz=None):
+    if hz is None:
+        return _freq[0]
+    _freq[0] = hz
+
+
+def _halt():
+    # A reset never returns: the host ends this process and boots a new one.
+    while True:
+        utime.sleep_ms(1000)
+
+
+def reset():
+    simlink.notify({"op": "reset"})
+    _halt()
+
+
+def soft_reset():
+    simlink.notify({"op": "soft_reset"})
+    raise SystemExit
+
+
+def deepsleep(ms=0):
+    simlink.notify({"op": "deepsleep", "ms": ms})
+    _halt()
+
+
+def lightsleep(ms=None):
+    import time
+
+    time.sleep_ms(ms if ms is not None else 1 << 30)
+
+
+def disable_irq():
+    return 0
+
+
+def enable_irq(state=0):
+    pass
+
+
+# Pins. Host-driven levels are in _inputs; each pin's own state is [mode, pull, latch, handler,
+# trigger, irq_pin, last_told_host], shared by every Pin object made for that id, as on a board.
+_inputs = {}
+_pins = {}
+
+
+class Pin:
+    IN = 1
+    OUT = 3
+    OPEN_DRAIN = 7
+    PULL_UP = 2
+    PULL_DOWN = 1
+    IRQ_RISING = 1
+    IRQ_FALLING = 2
+
+    def __init__(self, id, mode=-1, pull=-1, *, value=None, drive=None, alt=None):
+        self._id = id
+        s = _pins.get(id)
+        if s is None:
+            s = _pins[id] = [Pin.IN, None, 0, None, 0, None, None]
+        self._s = s
+        self.init(mode, pull, value=value)
+
+    def init(self, mode=-1, pull=-1, *, value=None, drive=None, alt=None):
+        s = self._s
+        before = _level(self._id, s)
+        was_driven = s[0] != Pin.IN
+        if mode is not None and mode != -1:
+            s[0] = mode
+        if pull != -1:
+            s[1] = pull
+        if value is not None:
+            s[2] = 1 if value else 0
+        _changed(self._id, s, before, was_driven or s[0] != Pin.IN, False)
+
+    def value(self, x=None):
+        if x is None:
+            return _level(self._id, self._s)
+        s = self._s
+        before = _level(self._id, s)
+        s[2] = 1 if x else 0
+        _changed(self._id, s, before, s[0] != Pin.IN, False)
+
+    def __call__(self, x=None):
+        return self.value(x)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+    def toggle(self):
+        self.value(1 - self._s[2])
+
+    def mode(self, mode=None):
+        if mode is None:
+            return self._s[0]
+        self.init(mode)
+
+    def pull(self, pull=-1):
+        if pull == -1:
+            return self._s[1]
+        self.init(pull=pull)
+
+    def irq(self, handler=None, trigger=3, *, priority=1, wake=None, hard=False):
+        s = self._s
+        s[3] = handler
+        s[4] = trigger if handler is not None else 0
+        s[5] = self
+        return _PinIRQ(s)
+
+    def __repr__(self):
+        return "Pin(%r)" % (self._id,)
+
+
+class _PinIRQ:
+    def __init__(self, s):
+        self._s = s
+
+    def trigger(self, t=None):
+        if t is None:
+            return self._s[4]
+        self._s[4] = t
+
+    def flags(self):
+        return self._s[4]
+
+
+def _level(id, s):
+    mode = s[0]
+    if mode == Pin.OUT:
+        return s[2]
+    if mode == Pin.OPEN_DRAIN and s[2] == 0:
+        return 0
+    ext = _inputs.get(id)
+    if ext is not None:
+        return ext
+    return 1 if s[1] == Pin.PULL_UP else 0
+
+
+def _changed(id, s, before, notify, in_irq):
+    after = _level(id, s)
+    if notify and s[6] != (s[0], s[2]):
+        s[6] = (s[0], s[2])
+        simlink.notify({"op": "pin", "id": id, "v": s[2], "mode": s[0]})
+    if after == before or s[3] is None:
+        return
+    if s[4] & (Pin.IRQ_RISING if after else Pin.IRQ_FALLING):
+        if in_irq:
+            s[3](s[5])
+        else:
+            try:
+                micropython.schedule(s[3], s[5])
+            except RuntimeError:
+                pass  # schedule queue full: a board drops the edge too
+
+
+def _on_pin(msg):
+    id = msg["id"]
+    s = _pins.get(id)
+    before = _level(id, s) if s else 0
+    if msg["v"] is None:
+        _inputs.pop(id, None)
+    else:
+        _inputs[id] = 1 if msg["v"] else 0
+    if s is not None:
+        _changed(id, s, before, False, True)
+
+
+class _Rand:
+    # xorshift32: reproducible noise per ADC, untouched by the app's own use of random
+    def __init__(self, seed):
+        self.x = (seed or 1) & 0xFFFFFFFF
+
+    def uniform(self):
+        x = self.x
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.x = x
+        return x / 4294967296 * 2 - 1
+
+
+_adc = {}  # id -> spec from the host: {"value"}, {"seq", "loop"} or {"mean", "noise", "seed"}
+
+
+def _on_adc(msg):
+    spec = msg["spec"]
+    if "noise" in spec:
+        spec["rand"] = _Rand(spec.get("seed", 1))
+    _adc[msg["id"]] = spec
+
+
+def _adc_read(id):
+    spec = _adc.get(id)
+    if spec is None:
+        return 0
+    seq = spec.get("seq")
+    if seq:
+        i = spec.get("i", 0)
+        if i >= len(seq):
+            i = 0 if spec.get("loop") else len(seq) - 1
+        spec["i"] = i + 1
+        v = seq[i]
+    elif "noise" in spec:
+        r = spec["rand"]
+        # four uniforms make a near-normal sample with unit spread
+        g = (r.uniform() + r.uniform() + r.uniform() + r.uniform()) * 0.866
+        v = int(spec["mean"] + spec["noise"] * g + 0.5)
+    else:
+        v = spec.get("value", 0)
+    return 0 if v < 0 else 65535 if v > 65535 else v
+
+
+class ADC:
+    ATTN_0DB = 0
+    ATTN_2_5DB = 1
+    ATTN_6DB = 2
+    ATTN_11DB = 3
+    WIDTH_9BIT = 0
+    WIDTH_10BIT = 1
+    WIDTH_11BIT = 2
+    WIDTH_12BIT = 3
+
+    def __init__(self, pin, *, atten=None):
+        self._id = pin._id if isinstance(pin, Pin) else pin
+
+    def init(self, *, atten=None):
+        pass
+
+    def read_u16(self):
+        return _adc_read(self._id)
+
+    def read(self):
+        return _adc_read(self._id) >> 4  # 12 bits, the ESP32 default width
+
+    def read_uv(self):
+        return _adc_read(self._id) * 3300000 // 65535
+
+    def atten(self, atten):
+        pass
+
+    def width(self, width):
+        pass
+
+
+class I2C:
+    """An I2C bus whose devices are models on the host (zoo-micro sim's i2c_device)."""
+
+    def __init__(self, id=0, *, scl=None, sda=None, freq=400000, timeout=50000):
+        self._bus = id
+
+    def init(self, *, scl=None, sda=None, freq=400000, timeout=50000):
+        pass
+
+    def deinit(self):
+        pass
+
+    def scan(self):
+        return simlink.request({"op": "i2c_scan", "bus": self._bus})["addrs"]
+
+    def _xfer(self, addr, write, nread):
+        reply = simlink.request(
+            {"op": "i2c", "bus": self._bus, "addr": addr, "w": binascii.hexlify(write).decode(), "r": nread}
+        )
+        if "err" in reply:
+            raise OSError(reply["err"])
+        return binascii.unhexlify(reply["data"])
+
+    def readfrom(self, addr, nbytes, stop=True):
+        return self._xfer(addr, b"", nbytes)
+
+    def readfrom_into(self, addr, buf, stop=True):
+        data = self._xfer(addr, b"", len(buf))
+        for i in range(len(data)):
+            buf[i] = data[i]
+
+    def writeto(self, addr, buf, stop=True):
+        self._xfer(addr, bytes(buf), 0)
+        return len(buf)
+
+    def writevto(self, addr, vector, stop=True):
+        return self.writeto(addr, b"".join(bytes(v) for v in vector))
+
+    def readfrom_mem(self, addr, memaddr, nbytes, *, addrsize=8):
+        return self._xfer(addr, _memaddr(memaddr, addrsize), nbytes)
+
+    def readfrom_mem_into(self, addr, memaddr, buf, *, addrsize=8):
+        data = self._xfer(addr, _memaddr(memaddr, addrsize), len(buf))
+        for i in range(len(data)):
+            buf[i] = data[i]
+
+    def writeto_mem(self, addr, memaddr, buf, *, addrsize=8):
+        self._xfer(addr, _memaddr(memaddr, addrsize) + bytes(buf), 0)
+
+
+class SoftI2C(I2C):
+    def __init__(self, scl, sda, *, freq=400000, timeout=50000):
+        self._bus = "soft"
+
+
+def _memaddr(memaddr, addrsize):
+    n = addrsize // 8
+    return bytes((memaddr >> (8 * (n - 1 - i))) & 0xFF for i in range(n))
+
+
+_uart_loop = set()
+
+
+def _on_uart(msg):
+    u = _uarts.get(msg["id"])
+    if u is not None:
+        u._take(binascii.unhexlify(msg["data"]))
+
+
+def _on_uart_loop(msg):
+    if msg["on"]:
+        _uart_loop.add(msg["id"])
+    else:
+        _uart_loop.discard(msg["id"])
+
+
+_uarts = {}
+
+
+class UART:
+    """A UART wired to the host: what the app writes goes to the host (or back to itself in loopback)."""
+
+    def __init__(self, id, baudrate=115200, *, bits=8, parity=None, stop=1, tx=None, rx=None, rxbuf=256,
+                 timeout=0, **kw):  # fmt: skip
+        self._id = id
+        self._rx = bytearray()
+        self._rxbuf = rxbuf
+        self.overruns = 0
+        self._baud = baudrate
+        _uarts[id] = self
+
+    def init(self, baudrate=115200, **kw):
+        self._baud = baudrate
+
+    def deinit(self):
+        _uarts.pop(self._id, None)
+
+    def _take(self, data):
+        room = self._rxbuf - len(self._rx)
+        if len(data) > room:
+            self.overruns += len(data) - room
+            data = data[:room]
+        self._rx.extend(data)
+
+    def any(self):
+        return len(self._rx)
+
+    def read(self, nbytes=None):
+        if not self._rx:
+            return None
+        n = len(self._rx) if nbytes is None else min(nbytes, len(self._rx))
+        data = bytes(self._rx[:n])
+        self._rx = self._rx[n:]
+        return data
+
+    def readinto(self, buf, nbytes=None):
+        data = self.read(len(buf) if nbytes is None else nbytes)
+        if data is None:
+            return None
+        for i in range(len(data)):
+            buf[i] = data[i]
+        return len(data)
+
+    def readline(self):
+        i = self._rx.find(b"\n")
+        return self.read(i + 1 if i >= 0 else None)
+
+    def write(self, buf):
+        data = bytes(buf)
+        if self._id in _uart_loop:
+            self._take(data)
+        else:
+            simlink.notify({"op": "uart", "id": self._id, "data": binascii.hexlify(data).decode()})
+        return len(data)
+
+    def flush(self):
+        pass
+
+    def txdone(self):
+        return True
+
+    def sendbreak(self):
+        pass
+
+
+_timers = {}  # key -> armed Timer; kept here so an armed timer lives on without the app's reference
+_timer_keys = [0]
+
+
+class Timer:
+    """Really fires: the link thread keeps time and the callback runs as a soft interrupt."""
+
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id=-1, *, mode=PERIODIC, period=-1, freq=-1, callback=None, tick_hz=1000, hard=None):
+        _timer_keys[0] += 1
+        self._key = _timer_keys[0]
+        self._gen = 0
+        self._cb = None
+        self._mode = mode
+        if period != -1 or freq != -1:
+            self.init(mode=mode, period=period, freq=freq, callback=callback, tick_hz=tick_hz)
+
+    def init(self, *, mode=PERIODIC, period=-1, freq=-1, callback=None, tick_hz=1000, hard=None):
+        if freq > 0:
+            us = int(1000000 / freq)
+        elif period >= 0:
+            us = int(period * 1000000 // tick_hz)
+        else:
+            raise ValueError("Timer needs period or freq")
+        self._gen += 1
+        self._cb = callback
+        self._mode = mode
+        _timers[self._key] = self
+        simlink.arm_timer(self._key, self._gen, us if us > 1000 else 1000, mode == Timer.PERIODIC)
+
+    def deinit(self):
+        self._gen += 1
+        _timers.pop(self._key, None)
+        simlink.disarm_timer(self._key)
+
+    def __repr__(self):
+        return "Timer(mode=%s)" % ("PERIODIC" if self._mode else "ONE_SHOT")
+
+
+def _timer_fired(arg):
+    key, gen = arg
+    t = _timers.get(key)
+    if t is None or t._gen != gen:
+        return  # re-armed or stopped since this tick was queued
+    if t._mode == Timer.ONE_SHOT:
+        del _timers[key]
+    if t._cb is not None:
+        t._cb(t)
+
+
+_rtc = [_cfg.get("rtc", 0)]  # seconds between the host clock and the board's RTC
+
+
+class RTC:
+    def __init__(self, id=0):
+        pass
+
+    def init(self, dt):
+        self.datetime(dt)
+
+    def datetime(self, dt=None):
+        # The host starts this process with TZ=UTC, so localtime and mktime are both UTC.
+        if dt is None:
+            t = utime.localtime(int(utime.time() + _rtc[0]))
+            return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
+        _rtc[0] = utime.mktime((dt[0], dt[1], dt[2], dt[4], dt[5], dt[6], 0, 0)) - utime.time()
+        simlink.notify({"op": "rtc", "offset": _rtc[0]})
+
+
+def _on_rtc(msg):
+    _rtc[0] = msg["offset"]
+
+
+class WDT:
+    """A watchdog kept by the host: not fed within timeout ms, the board is reset."""
+
+    def __init__(self, id=0, timeout=5000):
+        if timeout < 1:
+            raise ValueError("WDT timeout too short")
+        simlink.notify({"op": "wdt", "timeout": timeout})
+
+    def feed(self):
+        simlink.notify({"op": "feed"})
+
+
+class PWM:
+    def __init__(self, dest, *, freq=None, duty=None, duty_u16=None, duty_ns=None, invert=False):
+        self._id = dest._id if isinstance(dest, Pin) else dest
+        self._freq = freq or 5000
+        self._duty = 0
+        self.init(freq=freq, duty=duty, duty_u16=duty_u16, duty_ns=duty_ns)
+
+    def init(self, *, freq=None, duty=None, duty_u16=None, duty_ns=None, invert=False):
+        if freq is not None:
+            self._freq = freq
+        if duty is not None:
+            self._duty = duty * 65535 // 1023
+        if duty_u16 is not None:
+            self._duty = duty_u16
+        if duty_ns is not None:
+            self._duty = min(65535, duty_ns * self._freq * 65535 // 1000000000)
+        simlink.notify({"op": "pwm", "id": self._id, "freq": self._freq, "duty_u16": self._duty})
+
+    def freq(self, value=None):
+        if value is None:
+            return self._freq
+        self.init(freq=value)
+
+    def duty_u16(self, value=None):
+        if value is None:
+            return self._duty
+        self.init(duty_u16=value)
+
+    def duty(self, value=None):
+        if value is None:
+            return self._duty * 1023 // 65535
+        self.init(duty=value)
+
+    def duty_ns(self, value=None):
+        if value is None:
+            return self._duty * 1000000000 // (self._freq * 65535)
+        self.init(duty_ns=value)
+
+    def deinit(self):
+        simlink.notify({"op": "pwm", "id": self._id, "freq": 0, "duty_u16": 0})
+
+
+def _apply_state(state):
+    for id, v in state.get("pins", ()):
+        _inputs[id] = v
+    for id, spec in state.get("adc", ()):
+        _on_adc({"id": id, "spec": spec})
+    for id in state.get("uart_loop", ()):
+        _uart_loop.add(id)
+
+
+simlink.handlers.update(
+    {"pin": _on_pin, "adc": _on_adc, "uart": _on_uart, "uart_loop": _on_uart_loop, "rtc": _on_rtc}
+)
+simlink.timer_fired = _timer_fired
+_apply_state(simlink.state)

@@ -1,0 +1,35 @@
+"""What the virtual board takes from a board's data file (boards/<id>.json)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from host_tools.boards import get_board
+
+DEFAULT_FLASH_KB = 1024  # filesystem size when the board file names none
+CPU_HZ = {"rp2040": 125_000_000, "rp2350": 150_000_000}  # machine.freq() at boot; ESP chips 160 MHz
+
+
+@dataclass(frozen=True)
+class SimProfile:
+    id: str
+    name: str
+    heap_kb: int
+    max_threads: int
+    pins: dict
+    flash_kb: int
+    freq: int
+
+
+def sim_profile(board_id: str, heap_kb: int | None = None, flash_kb: int | None = None) -> SimProfile:
+    """The board's sizes for the simulator; heap_kb and flash_kb override the board file."""
+    board = get_board(board_id)
+    return SimProfile(
+        id=board.id,
+        name=board.name,
+        heap_kb=heap_kb or board.heap_kb,
+        max_threads=board.max_threads,
+        pins=dict(board.pins),
+        flash_kb=flash_kb or int(board.data.get("fs_kb", DEFAULT_FLASH_KB)),
+        freq=CPU_HZ.get(board.chip, 160_000_000),
+    )
