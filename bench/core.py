@@ -125,10 +125,44 @@ def measure_ram_per_worker(n=50):
     emit("ram_per_worker", per, "bytes", note="instance + task + runner frame, running", target="<= 600")
 
 
+def measure_state_store(keys=100, saves=20):
+    from zoo_micro import flashfile
+    from zoo_micro.state import StateMachineManager
+
+    if not hasattr(gc, "mem_alloc"):
+        import tracemalloc
+
+        tracemalloc.start()
+    StateMachineManager.reset()
+    store = StateMachineManager()
+    store.configure(path="bench_state.json")
+    before = _used()
+    for i in range(keys):
+        store.set_state("sensors", "s%d.value" % i, i * 1.5)
+    emit("state_store_ram_%d_keys" % keys, _used() - before, "bytes")
+    # A persisted save next to a plain write of the same text, in the same run.
+    body = "x" * len(store._body())
+    t0 = port.ticks_us()
+    for _ in range(saves):
+        with open("bench_plain.json", "w") as f:
+            f.write(body)
+    plain = port.ticks_diff(port.ticks_us(), t0) / saves
+    t0 = port.ticks_us()
+    for _ in range(saves):
+        store.save()
+    atomic = port.ticks_diff(port.ticks_us(), t0) / saves
+    emit("state_save_ms", round(atomic / 1000, 3), "ms", keys=keys, bytes=len(body))
+    emit("plain_write_ms", round(plain / 1000, 3), "ms", bytes=len(body))
+    emit("state_save_vs_plain_write", round(atomic / plain, 2), "ratio")
+    for path in ("bench_state.json", "bench_state.json.bak", "bench_plain.json"):
+        flashfile.remove(path)
+
+
 def measure_in_process():
     measure_throughput(1, "per_event")  # the producer yields after each event, as a worker does
     measure_throughput(16, "burst")  # 16 events per yield: the floor, no task switch per event
     measure_ram_per_worker()
+    measure_state_store()
 
 
 # Below: CPython only, driving MicroPython subprocesses.
@@ -187,16 +221,24 @@ def _host_main():
         print(json.dumps(row))
 
     example = os.path.join(root, "examples", "sensor_node")
-    for label, code_dir in (("py", root), ("mpy", mpy_dir)):
-        smallest = None
-        for kb in range(128, 23, -4):
-            r = mp_run(["main.py", "--events", "10000"], code_dir, heap="%dK" % kb, cwd=example)
-            if r.returncode != 0 or "dropped=0" not in r.stdout:
-                break
-            smallest = kb
-        row = {"bench": "core", "interpreter": "micropython", "figure": "sensor_node_min_heap_" + label}
-        row.update({"value": smallest, "unit": "KB", "note": "10,000 events", "target": "<= 96 (stretch 64)"})
-        print(json.dumps(row))
+    work = tempfile.mkdtemp(prefix="zoo-bench-node-")  # the node's flash: state.json lands here
+    for f in os.listdir(example):
+        if f.endswith(".py"):
+            with open(os.path.join(example, f)) as src, open(os.path.join(work, f), "w") as dst:
+                dst.write(src.read())
+    for variant, extra in (("core", ["--core"]), ("full", [])):
+        for label, code_dir in (("py", root), ("mpy", mpy_dir)):
+            smallest = None
+            for kb in range(160, 23, -4):
+                args = ["main.py", "--events", "10000"] + extra
+                r = mp_run(args, code_dir, heap="%dK" % kb, cwd=work)
+                if r.returncode != 0 or "dropped=0" not in r.stdout:
+                    break
+                smallest = kb
+            row = {"bench": "core", "interpreter": "micropython"}
+            row.update({"figure": "sensor_node_%s_min_heap_%s" % (variant, label), "value": smallest})
+            row.update({"unit": "KB", "note": "10,000 events", "target": "<= 96 (stretch 64)"})
+            print(json.dumps(row))
 
 
 measure_in_process()

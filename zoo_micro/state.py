@@ -35,6 +35,7 @@ class StateMachineManager:
         self.save_interval = 5
         self._explicit = False
         self._dirty = False
+        self._loaded = False
         self._saver = None
 
     @classmethod
@@ -200,14 +201,17 @@ class StateMachineManager:
             self.save_interval = save_interval
         self._explicit = True
 
+    def _body(self):
+        doc = {"version": self._version, "scopes": {}}
+        for scope in self._leaves:
+            leaves = self._leaves[scope]
+            doc["scopes"][scope] = {k: leaves[k] for k in leaves}
+        return json.dumps(doc)
+
     def save(self):
         """Write now, atomically, keeping the previous good copy (see flashfile)."""
         with self._lock:
-            doc = {"version": self._version, "scopes": {}}
-            for scope in self._leaves:
-                leaves = self._leaves[scope]
-                doc["scopes"][scope] = {k: leaves[k] for k in leaves}
-            body = json.dumps(doc)
+            body = self._body()
             self._dirty = False
         flashfile.write(self.path, body)
 
@@ -215,6 +219,7 @@ class StateMachineManager:
         """Read back the newest intact copy; a damaged file falls back, never fails boot.
 
         Returns the file it loaded, or None when it started empty."""
+        self._loaded = True
         candidate, body = flashfile.read(self.path)
         if body is not None:
             try:
@@ -240,7 +245,9 @@ class StateMachineManager:
             self.path = config.get("state_path", self.path)
             self.save_interval = config.get("state_save_interval", self.save_interval)
         if self.path:
-            self.load()
+            # Values set (or a load()) before start win over the file: never clobber them.
+            if not self._leaves and not self._loaded:
+                self.load()
             self._saver = asyncio.create_task(self._save_loop())
 
     async def _save_loop(self):
