@@ -34,6 +34,10 @@ MPY_ARCH_NAMES = ("", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "arm
 MPY_VERSION = 6
 
 
+class BoardLost(UserError):
+    """The port stopped answering part-way (unplugged, reset, another program took it)."""
+
+
 @dataclass(frozen=True)
 class FileToCopy:
     remote: str  # path on the board, without the leading "/"
@@ -311,7 +315,7 @@ class BoardSession:
         except TransportExecError as e:
             raise _board_error(e.error_output, doing) from None
         except (TransportError, OSError) as e:
-            raise UserError(
+            raise BoardLost(
                 f"lost the board on {self.port} while {doing} ({e}); its previous app is still in place: "
                 "reset it and deploy again"
             ) from None
@@ -420,7 +424,7 @@ class BoardSession:
         except TransportExecError as e:
             raise _board_error(e.error_output, f"writing {dest}") from None
         except TransportError as e:
-            raise UserError(
+            raise BoardLost(
                 f"lost the board on {self.port} while writing {dest} ({e}); its previous app is still in "
                 "place: reset it and deploy again"
             ) from None

@@ -28,12 +28,14 @@ class ConsoleFilter:
         self._held = b""
         self._swallowing = False
 
-    def feed(self, data: bytes) -> tuple[bytes, bool]:
-        """Interpreter output in; returns (bytes to show on the port, whether to send Ctrl-A now)."""
+    def feed(self, data: bytes) -> tuple[bytes, bool, bool]:
+        """Interpreter output in; returns (bytes to show on the port, whether to send Ctrl-A now,
+        whether the boot ended and the REPL starts)."""
         data = self._held + data
         self._held = b""
         shown = b""
         enter_raw = False
+        at_repl = False
         while data:
             if self._swallowing:
                 i = data.find(PROMPT)
@@ -53,8 +55,9 @@ class ConsoleFilter:
             shown += data[:i]
             data = data[i + len(MARKER) :]
             self._swallowing = self.boot_mode == "raw"
+            at_repl = True
         self._track(shown)
-        return shown, enter_raw
+        return shown, enter_raw, at_repl
 
     def _track(self, shown: bytes) -> None:
         if not shown:

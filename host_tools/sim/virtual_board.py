@@ -108,6 +108,8 @@ class VirtualBoard:
         self._wdt_deadline: float | None = None
         self._to_child = bytearray()
         self._to_port = bytearray()
+        self._phase = "boot"  # "boot" until boot.py/main.py or the REPL starts, then "running"
+        self._pending_ctrl_c = 0
         self._port_fd: int | None = None
         self._port_connected = False
         self._stopping = False
@@ -469,6 +471,7 @@ class VirtualBoard:
         os.set_blocking(master, False)
         self._child_fd = master
         self._to_child.clear()
+        self._phase = "boot"
         self._watch("child", master, False)
         self._filter.boot(mode)
         self.main_running = False
@@ -498,9 +501,11 @@ class VirtualBoard:
         except OSError:
             data = b""
         if data:
-            shown, enter_raw = self._filter.feed(data)
+            shown, enter_raw, at_repl = self._filter.feed(data)
             if shown:
                 self._show(shown)
+            if at_repl:
+                self._running()
             if enter_raw:
                 self._to_child[:0] = b"\x01"
                 self._flush_child()
@@ -553,21 +558,33 @@ class VirtualBoard:
     def _board_input(self, data: bytes) -> None:
         """Bytes for the board's stdin; Ctrl-C becomes SIGINT while code runs, as a board's UART IRQ
         turns it into KeyboardInterrupt, and stays a byte when the REPL or the app (kbd_intr(-1))
-        reads it."""
+        reads it. During boot it waits until boot.py, main.py or the REPL starts."""
         while b"\x03" in data and self._proc is not None:
             i = data.index(b"\x03")
             self._to_child += data[:i]
             data = data[i + 1 :]
-            if _catches_sigint(self._proc.pid):
-                os.kill(self._proc.pid, signal.SIGINT)
-            else:
-                self._to_child += b"\x03"
+            self._pending_ctrl_c += 1
+            self._deliver_ctrl_c()
         if self._proc is None:
             return  # asleep or between boots: the bytes are lost, as on a board
         self._to_child += data
         if len(self._to_child) > MAX_BUFFER:
             del self._to_child[: len(self._to_child) - MAX_BUFFER]
         self._flush_child()
+
+    def _running(self) -> None:
+        self._phase = "running"
+        self._deliver_ctrl_c()
+
+    def _deliver_ctrl_c(self) -> None:
+        if self._proc is None or self._phase == "boot" or not self._pending_ctrl_c:
+            return
+        self._pending_ctrl_c = 0
+        if _catches_sigint(self._proc.pid):
+            os.kill(self._proc.pid, signal.SIGINT)
+        else:
+            self._to_child += b"\x03"
+            self._flush_child()
 
     def _flush_child(self) -> None:
         if self._child_fd is None:
@@ -689,6 +706,8 @@ class VirtualBoard:
             if error["script"] == "main.py":
                 self.main_running = False
             self._status(f"{error['script']} stopped: {error['error']}")
+        elif op == "running":
+            self._running()
         elif op == "main_started":
             self.main_running = True
         elif op == "main_done":

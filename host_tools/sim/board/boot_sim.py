@@ -62,8 +62,10 @@ def _zoo_boot(g):
 
     def run(name):
         g["__file__"] = name
-        micropython.kbd_intr(3)
         try:
+            micropython.kbd_intr(3)
+            # Ctrl-C armed first: the host holds back a Ctrl-C typed during boot until it hears this.
+            simlink.notify({"op": "running", "script": name})
             execfile(name, g)  # noqa: F821 (a MicroPython builtin)
             micropython.kbd_intr(-1)
             return True

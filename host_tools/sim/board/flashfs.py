@@ -10,6 +10,8 @@ BLOCK = 4096
 class Flash:
     def __init__(self, root, capacity):
         self._fs = os.VfsPosix(root)
+        self._root = root.rstrip("/")
+        self._host = os.VfsPosix()  # host paths as given
         self.capacity = capacity
 
     def mount(self, readonly, mkfs):
@@ -62,7 +64,12 @@ class Flash:
         return self._fs.remove(path)
 
     def rename(self, old, new):
-        return self._fs.rename(old, new)
+        # VfsPosix with a root builds both paths in one buffer, so its rename sees new twice.
+        return self._host.rename(self._host_path(old), self._host_path(new))
+
+    def _host_path(self, path):
+        # relative paths already resolve on the host: chdir here is a real chdir
+        return self._root + path if path.startswith("/") else path
 
     def rmdir(self, path):
         return self._fs.rmdir(path)

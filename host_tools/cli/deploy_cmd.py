@@ -1,0 +1,74 @@
+"""zoo-micro deploy: copy an app and zoo_micro to a board, only what changed, then soft-reset it."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from host_tools import deploy
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("app", help="the app folder (with main.py)")
+    p.add_argument("--port", required=True, help="serial port of the board (or a zoo-micro sim --link path)")
+    p.add_argument("--mpy", action="store_true", help="compile to .mpy for the board's arch first")
+    p.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the board's raw REPL")
+
+
+class RichProgress(deploy.Progress):
+    def __init__(self, console: Console) -> None:
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task = None
+
+    def planned(self, to_copy: list[deploy.FileToCopy], total_bytes: int) -> None:
+        if to_copy:
+            self.bar.start()
+            self.task = self.bar.add_task("copying", total=total_bytes)
+
+    def copying(self, path: str) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, description=path)
+
+    def advanced(self, nbytes: int) -> None:
+        if self.task is not None:
+            self.bar.advance(self.task, nbytes)
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.bar.stop()
+
+
+def summary(result: deploy.DeployResult) -> str:
+    verb = "would copy" if result.dry_run else "copied"
+    gone = "would remove" if result.dry_run else "removed"
+    return (
+        f"{verb} {len(result.copied)} files ({result.bytes_copied} bytes), skipped {len(result.skipped)} "
+        f"unchanged, {gone} {len(result.removed)} in {result.seconds:.2f}s"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    progress = RichProgress(console)
+    try:
+        result = deploy.deploy(args.app, args.port, mpy=args.mpy, dry_run=args.dry_run, progress=progress,
+                               timeout=args.timeout)  # fmt: skip
+    finally:
+        progress.close()
+    if args.dry_run:
+        for path in result.copied:
+            print(f"  copy    {path}")
+        for path in result.removed:
+            print(f"  remove  {path}")
+    print(summary(result))
+    return 0

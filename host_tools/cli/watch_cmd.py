@@ -1,0 +1,39 @@
+"""zoo-micro watch: redeploy on every saved change and show what the board prints."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from host_tools.cli.deploy_cmd import summary
+from host_tools.deploy import DeployResult
+from host_tools.errors import UserError
+from host_tools.watch import watch
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("app", help="the app folder (with main.py)")
+    p.add_argument("--port", required=True, help="serial port of the board (or a zoo-micro sim --link path)")
+    p.add_argument("--mpy", action="store_true", help="compile to .mpy for the board's arch first")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the board's raw REPL")
+
+
+def run(args: argparse.Namespace) -> int:
+    def on_sync(result: DeployResult) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        sys.stderr.write(f"[{stamp}] {summary(result)}; app restarted\n")
+        sys.stderr.flush()
+
+    def on_error(e: UserError) -> None:
+        sys.stderr.write(f"zoo-micro watch: {e} (watching for the next change)\n")
+        sys.stderr.flush()
+
+    def on_output(data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+    sys.stderr.write(f"watching {args.app} for changes; Ctrl-C stops\n")
+    watch(args.app, args.port, mpy=args.mpy, on_sync=on_sync, on_output=on_output, on_error=on_error,
+          timeout=args.timeout)  # fmt: skip
+    return 0
