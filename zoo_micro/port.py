@@ -72,10 +72,10 @@ else:
         pass  # asyncio.run() already cancelled and closed everything
 
     def mem_free():
-        return -1
+        return None  # CPython keeps no fixed heap to report
 
     def mem_alloc():
-        return -1
+        return None
 
 
 def collect():

@@ -6,7 +6,7 @@ except ImportError:
 
 
 class Thermometer:
-    """Reads degrees Celsius. With `fail_every` set, the last 4 reads of every `fail_every`
+    """Reads degrees Celsius. With `fail_every` set, the last 3 reads of every `fail_every`
     fail, as a loose connector would, to exercise the node's degraded mode and recovery."""
 
     def __init__(self, pin=26, fail_every=0):
@@ -16,7 +16,7 @@ class Thermometer:
 
     def read(self):
         self._n += 1
-        if self.fail_every and self._n % self.fail_every >= self.fail_every - 4:
+        if self.fail_every and self._n % self.fail_every >= self.fail_every - 3:
             raise OSError("sensor did not answer")
         if self._adc is not None:
             # RP2040-style internal sensor formula on a 16-bit reading.
