@@ -71,6 +71,7 @@ class Decoder:
         self._mv = memoryview(self._buf)
         self._n = 0
         self._state = TEXT
+        self._line = False  # text seen since the last line end
         self.on_frame = on_frame
         self.on_text = on_text
         self._text = bytearray() if on_text is not None else None
@@ -80,8 +81,10 @@ class Decoder:
         self.malformed = 0
         self.oversized = 0
         self.text_bytes = 0
+        self.text_lines = 0  # lines without a mark: print() output, or a frame whose mark was lost
 
     def bad_total(self):
+        """Lines that looked like frames but were not delivered."""
         return self.bad_crc + self.malformed + self.oversized
 
     def reset(self):
@@ -124,6 +127,7 @@ class Decoder:
             self._n = n + j - i
         elif state == TEXT:
             self.text_bytes += j - i
+            self._line = True
             t = self._text
             if t is not None:
                 room = self._text_max - len(t)
@@ -136,6 +140,7 @@ class Decoder:
         elif self._state == TEXT:
             self._flush_text()
         self._state = FRAME
+        self._line = False
         self._n = 0
 
     def _line_end(self):
@@ -145,8 +150,11 @@ class Decoder:
                 n -= 1
             self._frame(n)
         elif self._state == TEXT:
+            if self._line:
+                self.text_lines += 1
             self._flush_text()
         self._state = TEXT
+        self._line = False
         self._n = 0
 
     def _flush_text(self):

@@ -1,0 +1,110 @@
+# An optional file journal for the node end: its unacknowledged events and its place in the
+# host's stream survive a reset, so a restarted node replays exactly what the host never saw.
+# One record per line, fields split by tabs (JSON escapes tabs, so none hides in a field):
+#   S stream next_seq    E seq topic content [extra]    A acked_seq    C host_stream next_seq
+import os
+
+_ACK_EVERY = 16  # acknowledgements are written lazily: replaying a few acked events is harmless
+
+
+class Journal:
+    def __init__(self, path, max_bytes=16384):
+        self.path = path
+        self.max_bytes = max_bytes
+        self.session = None
+        self._f = None
+        self._size = 0
+        self._acked = 0
+        self.writes = 0
+
+    def load(self):
+        """(stream, next_seq, events, host_stream, host_next) from a previous run, or None."""
+        try:
+            f = open(self.path)  # noqa: SIM115 - closed by the with below, after the OSError check
+        except OSError:
+            return None
+        stream = None
+        nxt = 0
+        events = []
+        acked = 0
+        peer = None
+        rcv = 0
+        with f:
+            for line in f:
+                if not line.endswith("\n"):
+                    break  # the run ended while writing this record
+                p = line[:-1].split("\t")
+                try:
+                    k = p[0]
+                    if k == "S":
+                        stream, nxt = int(p[1], 16), int(p[2], 16)
+                    elif k == "E":
+                        seq = int(p[1], 16)
+                        events.append((seq, p[2], p[3], p[4] if len(p) > 4 and p[4] else None))
+                        if seq >= nxt:
+                            nxt = seq + 1
+                    elif k == "A":
+                        acked = max(acked, int(p[1], 16))
+                    elif k == "C":
+                        peer, rcv = int(p[1], 16), int(p[2], 16)
+                except (ValueError, IndexError):
+                    break
+        if stream is None:
+            return None
+        events = [e for e in events if e[0] >= acked]
+        # Keep one contiguous run ending at the newest record.
+        i = len(events) - 1
+        while i > 0 and events[i - 1][0] == events[i][0] - 1:
+            i -= 1
+        return stream, nxt, events[i:] if events else [], peer, rcv
+
+    def open(self, session):
+        """Start writing for `session` (after it was restored from load(), if anything was there)."""
+        self.session = session
+        self._acked = session.peer_ack
+        self._rewrite()
+
+    def _rewrite(self):
+        s = self.session
+        if self._f is not None:
+            self._f.close()
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("S\t%x\t%x\n" % (s.stream, s.next_seq))
+            if s.peer_stream is not None:
+                f.write("C\t%x\t%x\n" % (s.peer_stream, s.rcv_next))
+            for e in s.events:
+                f.write(_event_line(e))
+        os.rename(tmp, self.path)
+        self._f = open(self.path, "a")  # noqa: SIM115 - stays open for appends until close()
+        self._size = 0
+
+    def _write(self, line):
+        if self._f is None:
+            return
+        self._f.write(line)
+        self._f.flush()
+        self.writes += 1
+        self._size += len(line)
+        if self._size > self.max_bytes:
+            self._rewrite()
+
+    def event(self, e):
+        self._write(_event_line(e))
+
+    def acked(self, seq):
+        if seq - self._acked >= _ACK_EVERY:
+            self._acked = seq
+            self._write("A\t%x\n" % seq)
+
+    def cursor(self, stream, nxt):
+        self._write("C\t%x\t%x\n" % (stream, nxt))
+
+    def close(self):
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+
+def _event_line(e):
+    return "E\t%x\t%s\t%s\t%s\n" % (e[0], e[1], e[2], e[3] or "")
