@@ -1,7 +1,18 @@
 # Helpers for runtime tests; MicroPython subset, like the code under test.
 import asyncio
 
-from zoo_micro import port
+from zoo_micro import BaseWorker, port
+
+
+class Counter(BaseWorker):
+    """A worker that counts its runs in `n`."""
+
+    def __init__(self, props=None):
+        super().__init__(props)
+        self.n = 0
+
+    def _execute(self):
+        self.n += 1
 
 
 def raises(exc_type, fn, *args, **kwargs):

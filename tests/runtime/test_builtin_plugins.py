@@ -22,6 +22,23 @@ class FakeMachine:
     WDT = FakeWDT
 
 
+class fake_machine:
+    """`with fake_machine(module):` puts a stand-in `machine` module in place for the block."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def __enter__(self):
+        self.saved = sys.modules.get("machine")
+        sys.modules["machine"] = self.module
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            del sys.modules["machine"]
+        else:
+            sys.modules["machine"] = self.saved
+
+
 class Sensor(BaseWorker):
     broken = False
 
@@ -31,9 +48,7 @@ class Sensor(BaseWorker):
 
 
 async def test_watchdog_is_fed_only_while_the_node_is_healthy():
-    saved = sys.modules.get("machine")
-    sys.modules["machine"] = FakeMachine
-    try:
+    with fake_machine(FakeMachine):
         m = Master({"watchdog": {"timeout_ms": 40}, "svm_check_interval": 0})
         sensor = m.register_worker("sensor", Sensor, props={"delay_time": 0.01, "restart": "never"})
         await m.start()
@@ -47,27 +62,15 @@ async def test_watchdog_is_fed_only_while_the_node_is_healthy():
             await asyncio.sleep(0.1)  # ten feed periods
         assert wdt.fed <= fed + 1  # at most one feed already under way
         await m.stop()
-    finally:
-        if saved is None:
-            del sys.modules["machine"]
-        else:
-            sys.modules["machine"] = saved
 
 
 async def test_watchdog_stays_off_without_machine_wdt():
-    saved = sys.modules.get("machine")
-    sys.modules["machine"] = object()  # a machine module with no WDT
-    try:
+    with fake_machine(object()):  # a machine module with no WDT
         m = Master({"watchdog": True, "svm_check_interval": 0})
         with Quiet():
             await m.start()
         assert m.plugins.get("watchdog").wdt is None
         await m.stop()
-    finally:
-        if saved is None:
-            del sys.modules["machine"]
-        else:
-            sys.modules["machine"] = saved
 
 
 async def test_scheduler_publishes_every_n_seconds():

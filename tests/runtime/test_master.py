@@ -3,17 +3,8 @@ import asyncio
 import json
 import os
 
-from helpers import Quiet, raises, wait_until
+from helpers import Counter, Quiet, raises, wait_until
 from zoo_micro import BaseWorker, Master, port
-
-
-class Counter(BaseWorker):
-    def __init__(self, props=None):
-        super().__init__(props)
-        self.n = 0
-
-    def _execute(self):
-        self.n += 1
 
 
 def test_config_from_dict_and_json_file():

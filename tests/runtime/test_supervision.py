@@ -1,7 +1,7 @@
 # Supervision: errors, restart policies with backoff, timeouts, failed workers.
 import asyncio
 
-from helpers import Quiet, wait_until
+from helpers import Counter, Quiet, wait_until
 from zoo_micro import BaseWorker, Master
 from zoo_micro.port import ticks_diff, ticks_ms
 
@@ -87,17 +87,11 @@ async def test_restart_never_fails_on_first_error():
 
 
 async def test_restart_always_reruns_a_one_shot_worker():
-    class Once(BaseWorker):
-        def __init__(self, props=None):
-            super().__init__(props)
-            self.n = 0
-
-        def _execute(self):
-            self.n += 1
-
     m = Master()
-    always = m.register_worker("a", Once, props={"is_loop": False, "restart": "always", "delay_time": 0.01})
-    once = m.register_worker("b", Once, props={"is_loop": False, "delay_time": 0.01})
+    always = m.register_worker(
+        "a", Counter, props={"is_loop": False, "restart": "always", "delay_time": 0.01}
+    )
+    once = m.register_worker("b", Counter, props={"is_loop": False, "delay_time": 0.01})
     await m.start()
     await wait_until(lambda: always.n >= 3)
     await m.stop()
@@ -109,17 +103,9 @@ async def test_failing_worker_does_not_disturb_others():
         def _execute(self):
             raise RuntimeError("x")
 
-    class Steady(BaseWorker):
-        def __init__(self, props=None):
-            super().__init__(props)
-            self.n = 0
-
-        def _execute(self):
-            self.n += 1
-
     m = Master()
     m.register_worker("broken", Broken, props={"delay_time": 0, "max_restarts": 1})
-    s = m.register_worker("steady", Steady, props={"delay_time": 0.01})
+    s = m.register_worker("steady", Counter, props={"delay_time": 0.01})
     with Quiet():
         await m.start()
         await asyncio.sleep(0.3)

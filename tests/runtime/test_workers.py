@@ -1,17 +1,8 @@
 # Workers: loop and one-shot runs, results, hooks, registration.
 import asyncio
 
-from helpers import raises, wait_until
+from helpers import Counter, raises, wait_until
 from zoo_micro import BaseWorker, Master, worker
-
-
-class Counter(BaseWorker):
-    def __init__(self, props=None):
-        super().__init__(props)
-        self.n = 0
-
-    def _execute(self):
-        self.n += 1
 
 
 async def test_loop_worker_runs_every_delay_time():
