@@ -1,0 +1,176 @@
+# umqtt.simple underneath, with the parts it leaves out: a timeout on every socket wait (its
+# reads block forever once check_msg() has run), TLS from an SSLContext, and an outage that
+# surfaces as OSError instead of a hang. Imported only when a node connects.
+import errno
+import select
+import socket
+import struct
+
+from umqtt.simple import MQTTClient
+
+from zoo_micro import port
+
+
+class Conn:
+    """The socket umqtt talks through: its own read()/write() wait at most `timeout_ms`."""
+
+    def __init__(self, sock, timeout_ms):
+        self.sock = sock
+        self.timeout_ms = timeout_ms
+        self.blocking = True
+        self.last_rx = port.ticks_ms()
+        self.bytes_in = 0
+        self.bytes_out = 0
+        sock.setblocking(False)
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
+
+    def setblocking(self, flag):
+        self.blocking = flag  # umqtt flips this around check_msg(); the socket stays non-blocking
+
+    def wait(self, ms):
+        """True when something arrived (or the peer closed) within `ms`."""
+        return any(ev[1] & (select.POLLIN | select.POLLHUP | select.POLLERR) for ev in self._poll.poll(ms))
+
+    def read(self, n):
+        buf = b""
+        while len(buf) < n:
+            try:
+                chunk = self.sock.read(n - len(buf))
+            except OSError as e:
+                if e.args[0] != errno.EAGAIN:
+                    raise
+                chunk = None
+            if chunk is None:
+                if not self.blocking and not buf:
+                    return None
+                if not self.wait(self.timeout_ms):
+                    raise OSError(errno.ETIMEDOUT)
+                continue
+            if not chunk:
+                if not buf:
+                    return b""  # umqtt turns this into OSError(-1)
+                raise OSError(errno.ECONNRESET)
+            buf += chunk
+            self.last_rx = port.ticks_ms()
+            self.bytes_in += len(chunk)
+        return buf
+
+    def write(self, data, n=-1):
+        if type(data) is str:
+            data = data.encode()
+        mv = memoryview(data)
+        if n >= 0:
+            mv = mv[:n]
+        sent = 0
+        end = len(mv)
+        wpoll = None
+        while sent < end:
+            try:
+                k = self.sock.write(mv[sent:])
+            except OSError as e:
+                if e.args[0] != errno.EAGAIN:
+                    raise
+                k = None
+            if not k:
+                if wpoll is None:
+                    wpoll = select.poll()
+                    wpoll.register(self.sock, select.POLLOUT)
+                if not wpoll.poll(self.timeout_ms):
+                    raise OSError(errno.ETIMEDOUT)
+                continue
+            sent += k
+        self.bytes_out += end
+        return end
+
+    def close(self):
+        try:
+            self._poll.unregister(self.sock)
+        except (OSError, ValueError, KeyError):
+            pass
+        self.sock.close()
+
+
+def tls_context(tls, host):
+    """An SSLContext from the `tls` option: True, or {"ca", "cert", "key", "verify"}."""
+    import ssl
+
+    opts = tls if isinstance(tls, dict) else {}
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ca = opts.get("ca")
+    if ca:
+        ctx.load_verify_locations(cafile=ca)
+    verify = opts.get("verify", bool(ca))
+    ctx.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
+    if opts.get("cert"):
+        ctx.load_cert_chain(opts["cert"], opts.get("key"))
+    return ctx
+
+
+class Client(MQTTClient):
+    """umqtt.simple's MQTTClient with a connect() that keeps every wait bounded."""
+
+    def __init__(self, client_id, host, port_no, user, password, keepalive, tls, timeout_ms):
+        MQTTClient.__init__(
+            self, client_id, host, port_no or (8883 if tls else 1883), user, password, keepalive
+        )
+        self.tls = tls
+        self.timeout_ms = timeout_ms
+
+    def connect(self, clean_session=False, timeout=None):
+        """Open the socket (and TLS), send CONNECT; True when the broker kept our session."""
+        addr = socket.getaddrinfo(self.server, self.port, 0, socket.SOCK_STREAM)[0][-1]
+        s = socket.socket()
+        try:
+            s.settimeout(self.timeout_ms / 1000)
+            s.connect(addr)
+            if self.tls:
+                s = tls_context(self.tls, self.server).wrap_socket(s, server_hostname=self.server)
+        except Exception:
+            s.close()
+            raise
+        self.sock = Conn(s, self.timeout_ms)
+        flags = clean_session << 1
+        sz = 10 + 2 + len(self.client_id)
+        if self.user is not None:
+            sz += 2 + len(self.user) + 2 + len(self.pswd or "")
+            flags |= 0xC0 if self.pswd is not None else 0x80
+        if self.lw_topic:
+            sz += 2 + len(self.lw_topic) + 2 + len(self.lw_msg)
+            flags |= 0x4 | (self.lw_qos & 0x3) << 3 | self.lw_retain << 5
+        head = bytearray(b"\x10")
+        while sz > 0x7F:
+            head.append((sz & 0x7F) | 0x80)
+            sz >>= 7
+        head.append(sz)
+        self.sock.write(head)
+        self.sock.write(b"\x00\x04MQTT\x04" + bytes([flags]) + struct.pack("!H", self.keepalive))
+        self._send_str(self.client_id)
+        if self.lw_topic:
+            self._send_str(self.lw_topic)
+            self._send_str(self.lw_msg)
+        if self.user is not None:
+            self._send_str(self.user)
+            if self.pswd is not None:
+                self._send_str(self.pswd)
+        resp = self.sock.read(4)
+        if not resp or resp[0] != 0x20 or resp[1] != 0x02:
+            raise OSError(errno.ECONNRESET)
+        if resp[3] != 0:
+            raise Refused(resp[3])
+        return bool(resp[2] & 1)
+
+
+class Refused(Exception):
+    # CONNACK return codes of MQTT 3.1.1.
+    WHY = {
+        1: "protocol version refused",
+        2: "client id refused",
+        3: "broker unavailable",
+        4: "bad user name or password",
+        5: "not authorised",
+    }
+
+    def __init__(self, code):
+        Exception.__init__(self, "broker refused the connection: %s" % self.WHY.get(code, "code %d" % code))
+        self.code = code
