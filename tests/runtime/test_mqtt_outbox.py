@@ -1,0 +1,138 @@
+# The MQTT link's outbox and topic layout: pure logic, the same on every interpreter.
+import json
+
+from helpers import raises
+from zoo_micro.mqtt import layout
+from zoo_micro.mqtt.outbox import EVENT, LOG, RETAINED, Outbox
+
+# The plugin module compiled from source needs more than a 96K heap; as .mpy (how boards get it) it fits.
+HEAPSIZE = "128K"
+
+
+def drain(ob):
+    sent = []
+    e = ob.peek()
+    while e is not None:
+        sent.append((e[0], e[1], e[2]))
+        ob.done(e)
+        e = ob.peek()
+    return sent
+
+
+def test_full_outbox_drops_the_oldest_event_and_counts_it():
+    ob = Outbox(3)
+    for i in range(5):
+        ok = ob.put_event(b"t", b"%d" % i)
+        assert ok == (i < 3)
+    assert ob.dropped == 2 and ob.events() == 3
+    assert [p for _, _, p in drain(ob)] == [b"2", b"3", b"4"]
+    assert ob.sent == 3 and ob.events() == 0
+
+
+def test_an_event_on_the_wire_is_never_the_one_dropped():
+    ob = Outbox(2)
+    ob.put_event(b"t", b"a")
+    ob.put_event(b"t", b"b")
+    inflight = ob.peek()
+    assert inflight[2] == b"a"
+    ob.put_event(b"t", b"c")  # full: "b" goes, not "a" which is being published
+    assert ob.dropped == 1
+    ob.done(inflight)
+    assert [p for _, _, p in drain(ob)] == [b"c"]
+
+
+def test_an_unacknowledged_event_stays_first_and_is_offered_again():
+    ob = Outbox(4)
+    ob.put_event(b"t", b"a")
+    ob.put_event(b"t", b"b")
+    first = ob.peek()
+    # The connection broke before the PUBACK: done() is never called, the next peek re-offers it.
+    assert ob.peek() is first and first[2] == b"a"
+    ob.done(first)
+    assert ob.peek()[2] == b"b"
+
+
+def test_retained_values_coalesce_in_place_and_keep_the_order():
+    ob = Outbox(4, retained_max=4)
+    ob.put_retained(b"h", b"1")
+    ob.put_event(b"e", b"x")
+    ob.put_retained(b"h", b"2")  # replaces the unsent value, keeps its place before the event
+    assert drain(ob) == [(RETAINED, b"h", b"2"), (EVENT, b"e", b"x")]
+
+
+def test_a_retained_value_changed_while_on_the_wire_is_sent_again():
+    ob = Outbox(4)
+    ob.put_retained(b"s", b"old")
+    e = ob.peek()
+    ob.put_retained(b"s", b"new")
+    ob.done(e)
+    assert drain(ob) == [(RETAINED, b"s", b"new")]
+
+
+def test_too_many_retained_topics_drop_the_oldest_and_ask_for_a_resync():
+    ob = Outbox(4, retained_max=2)
+    for k in (b"a", b"b", b"c"):
+        ob.put_retained(k, b"v")
+    assert ob.retained_dropped == 1
+    assert ob.clear_resync() is True and ob.clear_resync() is False
+    assert [t for _, t, _ in drain(ob)] == [b"b", b"c"]
+
+
+def test_log_lines_keep_only_the_newest_and_leave_events_alone():
+    ob = Outbox(2, log_max=2)
+    ob.put_event(b"e", b"1")
+    for i in range(5):
+        ob.put_log(b"log", b"%d" % i)
+    assert ob.logs_dropped == 3 and ob.dropped == 0
+    assert drain(ob) == [(EVENT, b"e", b"1"), (LOG, b"log", b"3"), (LOG, b"log", b"4")]
+
+
+def test_bad_sizes_are_refused():
+    raises(ValueError, Outbox, 0)
+    raises(ValueError, Outbox, 4, 0)
+
+
+def test_topic_layout_round_trips_and_refuses_wildcards():
+    base = layout.base("zoo", "n1")
+    t = layout.event_topic(base, "sensor.temp")
+    assert t == "zoo/n1/evt/sensor.temp"
+    assert layout.split(t) == ("zoo", "n1", "evt", "sensor.temp")
+    assert layout.split("zoo/n1/status") == ("zoo", "n1", "status", "")
+    assert layout.split(layout.state_topic(base, "app", "a.b")) == ("zoo", "n1", "state", "app/a.b")
+    assert layout.split("zoo") is None
+    raises(ValueError, layout.event_topic, base, "a.#")
+    for bad in ("", "a/b", "a+", "#"):
+        raises(ValueError, layout.base, "zoo", bad)
+
+
+def test_event_payload_carries_stream_seq_and_non_default_routing():
+    d = json.loads(layout.encode_event(7, 3, {"v": 1}))
+    assert d == {"stream": 7, "seq": 3, "content": {"v": 1}}
+    d = json.loads(layout.encode_event(7, 4, None, "fast", 2))
+    assert d["channel"] == "fast" and d["priority"] == 2
+    assert 0 <= layout.rand24() < 1 << 24
+
+
+def test_plugin_options_are_checked_with_clear_messages():
+    from zoo_micro.mqtt.plugin import options
+
+    assert "set the broker's 'host'" in str(raises(ValueError, options, {}))
+    assert "unknown option 'hots'" in str(raises(ValueError, options, {"host": "h", "hots": 1}))
+    assert "runner must be" in str(raises(ValueError, options, {"host": "h", "runner": "fast"}))
+    o = options({"host": "h", "up": "a.*"})
+    assert o["up"] == ["a.*"] and o["runner"] in ("thread", "loop") and o["port"] == 0
+
+
+async def test_a_node_without_umqtt_fails_to_start_with_the_install_command():
+    from zoo_micro import Master, PluginError
+    from zoo_micro.mqtt.plugin import MqttPlugin
+
+    m = Master({"name": "n", "svm_check_interval": 0, "state_path": None, "mqtt": {"host": "127.0.0.1"}})
+    m.plugins.register(MqttPlugin)
+    try:
+        await m.start()
+    except PluginError as e:
+        assert "mpremote mip install umqtt.simple" in str(e)
+    else:
+        await m.stop()
+        raise AssertionError("started without umqtt")
