@@ -15,9 +15,10 @@ import pytest
 
 @pytest.fixture
 def zoo_board(request):
-    """Factory: zoo_board(app, board="esp32", **options) -> a started VirtualBoard.
+    """Factory: zoo_board(app, board="esp32", start=True, **options) -> a VirtualBoard.
 
-    Options are VirtualBoard's (flash_dir, link, heap_kb, flash_kb, install_lib). Script its peripherals
+    Options are VirtualBoard's (flash_dir, link, heap_kb, flash_kb, install_lib). With start=False
+    the board is returned before it boots, to script inputs the app reads at once. Script its peripherals
     (set_pin, set_adc, i2c_device, uart_send, set_rtc), read what it prints (output, read_output,
     wait_for_output, wait_for_event), reset it (reset, soft_reset, wait_for_reset), or give its
     port to mpremote.
@@ -26,12 +27,14 @@ def zoo_board(request):
 
     boards: list[VirtualBoard] = []
 
-    def start(app: str | Path | None = None, board: str = "esp32", **options) -> VirtualBoard:
+    def make(
+        app: str | Path | None = None, board: str = "esp32", start: bool = True, **options
+    ) -> VirtualBoard:
         vb = VirtualBoard(app, board=board, **options)
         boards.append(vb)
-        return vb.start()
+        return vb.start() if start else vb
 
-    yield start
+    yield make
     for i, vb in enumerate(boards):
         vb.stop()
         request.node.add_report_section("call", f"zoo board {i} ({vb.profile.id}) printed", vb.output[-6000:])

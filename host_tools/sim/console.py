@@ -20,6 +20,7 @@ class ConsoleFilter:
         self.boot_mode = "friendly"
         self._held = b""  # a tail that may be the start of the marker or the prompt
         self._swallowing = False
+        self._newline_next = False  # the unix port answers Ctrl-A with "\r\n" first; a board does not
         self._seen = b""  # the last bytes shown, to find banners split across reads
 
     def boot(self, mode: str) -> None:
@@ -27,6 +28,7 @@ class ConsoleFilter:
         self.boot_mode = mode
         self._held = b""
         self._swallowing = False
+        self._newline_next = False
 
     def feed(self, data: bytes) -> tuple[bytes, bool, bool]:
         """Interpreter output in; returns (bytes to show on the port, whether to send Ctrl-A now,
@@ -37,6 +39,14 @@ class ConsoleFilter:
         enter_raw = False
         at_repl = False
         while data:
+            if self._newline_next:
+                if len(data) < 2 and b"\r\n".startswith(data):
+                    self._held = data
+                    break
+                self._newline_next = False
+                if data.startswith(b"\r\n"):
+                    data = data[2:]
+                continue
             if self._swallowing:
                 i = data.find(PROMPT)
                 if i < 0:
@@ -44,6 +54,7 @@ class ConsoleFilter:
                     break
                 data = data[i + len(PROMPT) :]
                 self._swallowing = False
+                self._newline_next = True
                 enter_raw = True
                 continue
             i = data.find(MARKER)

@@ -70,7 +70,7 @@ class OutputLog:
                 self._search = self._base + m.end()
             return m
 
-        return self._wait(find, timeout, repr(regex.pattern))
+        return self._wait(find, timeout, repr(pattern if isinstance(pattern, str) else regex.pattern))
 
     def wait_for_line(self, pattern: str | re.Pattern, timeout: float = 10.0) -> str:
         """Wait for a complete printed line containing pattern (literal, or a compiled regex); returns it.
@@ -88,4 +88,5 @@ class OutputLog:
                 if regex.search(line):
                     return line
 
-        return self._wait(find, timeout, f"a line matching {regex.pattern!r}")
+        shown = pattern if isinstance(pattern, str) else regex.pattern
+        return self._wait(find, timeout, f"a line with {shown!r}")

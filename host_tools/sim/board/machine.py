@@ -562,4 +562,4 @@ simlink.handlers.update(
     {"pin": _on_pin, "adc": _on_adc, "uart": _on_uart, "uart_loop": _on_uart_loop, "rtc": _on_rtc}
 )
 simlink.timer_fired = _timer_fired
-_apply_state(simlink.state)
+simlink.on_state = _apply_state

@@ -15,7 +15,8 @@ import utime
 cfg = json.loads(os.getenv("ZOO_SIM"))
 MAIN = _thread.get_ident()
 handlers = {}  # host command op -> fn(msg), run as a soft interrupt; filled by machine.py
-state = {}  # the host's peripheral state at boot, from the hello reply
+on_state = None  # fn(state): takes the host's peripheral state at boot; set by machine.py
+ballast = []  # heap held back so the app gets the board's heap, not the interpreter's
 
 _RING = 64
 _ring = [None] * _RING  # link thread -> main thread; one producer, one consumer, so no lock
@@ -46,8 +47,8 @@ def _connect(kind):
     return s
 
 
-_cmd = _connect("cmd")
-_rpc = _connect("rpc")
+_cmd = None
+_rpc = None
 _req_lock = _thread.allocate_lock()
 _req_owner = None
 _req_depth = 0
@@ -231,6 +232,11 @@ def _run():
 
 
 def hello():
-    global state
+    """Connect to the host, take its peripheral state, and start the link thread."""
+    global _cmd, _rpc
+    _cmd = _connect("cmd")
+    _rpc = _connect("rpc")
     state = request({"op": "hello"}).get("state", {})
+    if on_state is not None:
+        on_state(state)
     _thread.start_new_thread(_run, ())

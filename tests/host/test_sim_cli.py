@@ -1,0 +1,88 @@
+"""zoo-micro sim from the command line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ZOO = [sys.executable, "-m", "host_tools.cli.main"]
+
+
+def app_with(folder: Path, main: str) -> Path:
+    folder.mkdir()
+    (folder / "main.py").write_text(main)
+    return folder
+
+
+def sim(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(ZOO + ["sim", *args], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def test_sim_runs_the_app_for_the_given_seconds(tmp_path):
+    app = app_with(
+        tmp_path / "app", "import time\nfor i in range(100):\n    print('n', i)\n    time.sleep(0.1)\n"
+    )
+    proc = sim(str(app), "--seconds", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("n 0\nn 1\n")
+    assert "n 30" not in proc.stdout
+
+
+def test_memory_error_on_the_board_is_one_line_and_a_nonzero_exit(tmp_path):
+    app = app_with(tmp_path / "app", "print('start')\nbig = bytearray(300 * 1024)\n")
+    proc = sim(str(app), "--board", "pico", "--seconds", "20")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("zoo-micro sim: the app ran out of memory on the virtual pico (190 KB heap)")
+    assert "(main.py line 2)" in lines[0]
+
+
+def test_app_folder_without_main_py_is_one_line_and_a_nonzero_exit(tmp_path):
+    (tmp_path / "app").mkdir()
+    proc = sim(str(tmp_path / "app"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"zoo-micro sim: {tmp_path / 'app'} has no main.py: a board runs main.py at boot; "
+        "add one, or start from zoo-micro new NAME"
+    )
+
+
+def test_flash_folder_keeps_files_between_runs(tmp_path):
+    app = app_with(
+        tmp_path / "app",
+        "try:\n    n = int(open('n').read())\nexcept OSError:\n    n = 0\nopen('n', 'w').write(str(n + 1))\n"
+        "print('run', n + 1)\n",
+    )
+    flash = tmp_path / "flash"
+    assert "run 1" in sim(str(app), "--flash", str(flash), "--seconds", "0.5").stdout
+    assert "run 2" in sim(str(app), "--flash", str(flash), "--seconds", "0.5").stdout
+    assert (flash / "main.py").is_file() and (flash / "lib" / "zoo_micro" / "master.py").is_file()
+
+
+def test_link_serves_mpremote_until_ctrl_c(tmp_path):
+    app = app_with(tmp_path / "app", "import time\nwhile True:\n    time.sleep(1)\n")
+    link = tmp_path / "board"
+    proc = subprocess.Popen(ZOO + ["sim", str(app), "--link", str(link)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)  # fmt: skip
+    try:
+        banner = proc.stdout.readline()
+        assert f"serial port {link} -> /dev/pts/" in banner
+        out = subprocess.run(
+            [sys.executable, "-m", "mpremote", "connect", str(link), "exec", "print(sum(range(10)))"],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert out.stdout.strip() == "45", out.stderr
+    finally:
+        os.kill(proc.pid, signal.SIGINT)
+        proc.wait(20)
+    assert proc.returncode == 130
+    deadline = time.monotonic() + 5
+    while link.is_symlink() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not link.is_symlink()
