@@ -157,20 +157,23 @@ class Client(MQTTClient):
         if not resp or resp[0] != 0x20 or resp[1] != 0x02:
             raise OSError(errno.ECONNRESET)
         if resp[3] != 0:
-            raise Refused(resp[3])
+            raise refused(resp[3])
         return bool(resp[2] & 1)
 
 
 class Refused(Exception):
-    # CONNACK return codes of MQTT 3.1.1.
-    WHY = {
-        1: "protocol version refused",
-        2: "client id refused",
-        3: "broker unavailable",
-        4: "bad user name or password",
-        5: "not authorised",
-    }
+    pass
 
-    def __init__(self, code):
-        Exception.__init__(self, "broker refused the connection: %s" % self.WHY.get(code, "code %d" % code))
-        self.code = code
+
+# CONNACK return codes of MQTT 3.1.1.
+_WHY = {
+    1: "protocol version refused",
+    2: "client id refused",
+    3: "broker unavailable",
+    4: "bad user name or password",
+    5: "not authorised",
+}
+
+
+def refused(code):
+    return Refused("broker refused the connection: %s" % _WHY.get(code, "code %d" % code))

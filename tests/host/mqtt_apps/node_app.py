@@ -1,6 +1,7 @@
 # A virtual fleet node on the MicroPython unix port: a worker publishes COUNT events on fleet.tick,
 # RATE per second, through the MQTT plugin; a fleet.stop command from the host ends it cleanly.
-# usage: micropython node_app.py NAME BROKER_PORT COUNT RATE [RUNNER [OUTBOX]]
+# usage: micropython node_app.py NAME BROKER_PORT COUNT RATE [RUNNER [OUTBOX [MQTT_OPTIONS_JSON]]]
+import json
 import sys
 import time
 
@@ -14,6 +15,7 @@ count = int(sys.argv[3])
 rate = float(sys.argv[4])
 runner = sys.argv[5] if len(sys.argv) > 5 else "auto"
 outbox = int(sys.argv[6]) if len(sys.argv) > 6 else 256
+extra = json.loads(sys.argv[7]) if len(sys.argv) > 7 else {}
 
 
 def wall_us():
@@ -30,27 +32,24 @@ class Ticker(BaseWorker):
             master.publish("fleet.tick", {"i": self.sent, "us": wall_us()})
             if self.sent % 10 == 0 or self.sent == count:
                 StateMachineManager().set_state("app", "ticks", self.sent)
+            if self.sent == count:
+                print("node %s produced %d" % (name, count))
 
 
-master = Master(
-    {
-        "name": name,
-        "svm_check_interval": 0.5,
-        "state_path": None,
-        "mqtt": {
-            "host": "127.0.0.1",
-            "port": broker_port,
-            "up": ["fleet.*"],
-            "down": ["fleet.stop", "fleet.ping"],
-            "runner": runner,
-            "outbox": outbox,
-            "keepalive": 10,
-            "backoff_min": 0.1,
-            "backoff_max": 1,
-            "log": False,
-        },
-    }
-)
+options = {
+    "host": "127.0.0.1",
+    "port": broker_port,
+    "up": ["fleet.*"],
+    "down": ["fleet.stop", "fleet.ping"],
+    "runner": runner,
+    "outbox": outbox,
+    "keepalive": 10,
+    "backoff_min": 0.1,
+    "backoff_max": 1,
+    "log": False,
+}
+options.update(extra)
+master = Master({"name": name, "svm_check_interval": 0.5, "state_path": None, "mqtt": options})
 master.plugins.register(MqttPlugin)
 master.register_worker("ticker", Ticker)
 StateMachineManager().set_state("app", "role", "fleet-test")
