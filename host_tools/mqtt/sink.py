@@ -139,11 +139,18 @@ class MqttSink(Sink):
             return
         with self._lock:
             nodes = list(self._nodes)
-        for node in nodes:
-            client.publish(self._topic(node, layout.STATUS), layout.OFFLINE, qos=1, retain=True)
-        client.publish(
-            self._topic(self.name, layout.STATUS), layout.OFFLINE, qos=1, retain=True
-        ).wait_for_publish(2)
+        infos = [
+            client.publish(self._topic(n, layout.STATUS), layout.OFFLINE, qos=1, retain=True) for n in nodes
+        ]
+        infos.append(
+            client.publish(self._topic(self.name, layout.STATUS), layout.OFFLINE, qos=1, retain=True)
+        )
+        if client.is_connected():
+            for info in infos:
+                try:
+                    info.wait_for_publish(2)
+                except (ValueError, RuntimeError):
+                    pass  # not queued, or the connection went: the bridge's will says offline
         client.disconnect()
         client.loop_stop()
 
