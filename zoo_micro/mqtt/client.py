@@ -12,7 +12,12 @@ from zoo_micro import port
 
 
 class Conn:
-    """The socket umqtt talks through: its own read()/write() wait at most `timeout_ms`."""
+    """The socket umqtt talks through: its own read()/write() wait at most `timeout_ms`.
+
+    umqtt writes one packet in four or five small pieces; sent one by one, Nagle's algorithm holds
+    each piece until the broker acknowledges the one before (~40 ms of delayed ACK per publish).
+    Writes are gathered here and go out as one segment before the next read or at flush().
+    """
 
     def __init__(self, sock, timeout_ms):
         self.sock = sock
@@ -21,6 +26,7 @@ class Conn:
         self.last_rx = port.ticks_ms()
         self.bytes_in = 0
         self.bytes_out = 0
+        self._out = bytearray()
         sock.setblocking(False)
         self._poll = select.poll()
         self._poll.register(sock, select.POLLIN)
@@ -33,6 +39,8 @@ class Conn:
         return any(ev[1] & (select.POLLIN | select.POLLHUP | select.POLLERR) for ev in self._poll.poll(ms))
 
     def read(self, n):
+        if self._out:
+            self.flush()
         buf = b""
         while len(buf) < n:
             try:
@@ -57,11 +65,19 @@ class Conn:
         return buf
 
     def write(self, data, n=-1):
-        if type(data) is str:
-            data = data.encode()
-        mv = memoryview(data)
         if n >= 0:
-            mv = mv[:n]
+            data = memoryview(data)[:n]
+        self._out.extend(data.encode() if type(data) is str else data)
+        if len(self._out) >= 1024:
+            self.flush()
+        return len(data)
+
+    def flush(self):
+        out = self._out
+        if not out:
+            return
+        self._out = bytearray()
+        mv = memoryview(out)
         sent = 0
         end = len(mv)
         wpoll = None
@@ -81,9 +97,12 @@ class Conn:
                 continue
             sent += k
         self.bytes_out += end
-        return end
 
     def close(self):
+        try:
+            self.flush()
+        except OSError:
+            pass
         try:
             self._poll.unregister(self.sock)
         except (OSError, ValueError, KeyError):

@@ -68,11 +68,13 @@ class Link:
                     self.resent += 1
                 self._tried = e
                 c.publish(e[1], e[2], e[0] == RETAINED, e[3])
+                c.sock.flush()  # QoS 0 publishes read nothing back, so nothing else sends them
                 self.outbox.done(e)
                 return True
             conn = c.sock
             if conn.wait(0):
                 c.check_msg()
+                c.sock.flush()  # the PUBACK for a command
                 return True
             if self.keepalive_ms:
                 now = port.ticks_ms()
@@ -85,6 +87,7 @@ class Link:
                 ):
                     self._pinged = now
                     c.ping()
+                    c.sock.flush()
         except Exception as ex:
             self._lost(ex)
         return False
