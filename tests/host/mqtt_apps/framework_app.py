@@ -30,6 +30,7 @@ from zoo_framework.event.event_channel_manager import EventChannelManager  # noq
 from zoo_framework.fifo.node import EventNode  # noqa: E402
 
 from host_tools.bridge.framework_sink import FrameworkSink  # noqa: E402
+from host_tools.bridge.sink import Sink  # noqa: E402
 from host_tools.mqtt.source import MqttSource  # noqa: E402
 
 lock = threading.Lock()
@@ -44,7 +45,15 @@ def record(obj):
 def on_tick(req):
     c = req.content
     lat = time.time_ns() // 1000 - c["content"]["us"]
-    record({"node": c["node"], "seq": c["seq"], "i": c["content"]["i"], "lat_us": lat})
+    record(
+        {
+            "node": c["node"],
+            "seq": c["seq"],
+            "i": c["content"]["i"],
+            "lat_us": lat,
+            "at_us": lat + c["content"]["us"],
+        }
+    )
     if c["content"]["i"] == PING_AT:
         # An app event for one node: the FrameworkSink sends it down, the node answers with fleet.pong.
         ping = EventNode("fleet.ping", {"node": c["node"], "content": {"hello": c["node"]}})
@@ -67,8 +76,17 @@ def on_pong(req):
     record({"node": req.content["node"], "pong": req.content["content"]})
 
 
+class Arrival(Sink):
+    """Before the framework: when the MQTT source hands each event over (the bench splits latency)."""
+
+    def event(self, node, topic, content, channel, priority, seq):
+        if topic == "fleet.tick":
+            record({"src_lat_us": time.time_ns() // 1000 - content["us"]})
+        return True
+
+
 master = Master()
-source = MqttSource(url, [FrameworkSink(down=["fleet.ping"])], client_id=client_id)
+source = MqttSource(url, [Arrival(), FrameworkSink(down=["fleet.ping"])], client_id=client_id)
 source.start()
 
 
