@@ -21,6 +21,7 @@ DEFAULTS = {
 # Built-in plugins switched on by a config key of the same name, imported only then.
 CONFIG_PLUGINS = {
     "bridge": ("zoo_micro.link.plugin", "BridgePlugin"),
+    "mqtt": ("zoo_micro.mqtt.plugin", "MqttPlugin"),
     "watchdog": ("zoo_micro.watchdog", "WatchdogPlugin"),
     "schedule": ("zoo_micro.scheduler", "SchedulerPlugin"),
 }
