@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Group
+from rich.console import Console, Group
+from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -149,3 +151,26 @@ class MonitorSink(Sink):
                 f"{w.get('max_execute_time', 0) * 1000:.2f}",
             )
         return t
+
+
+def show(port: str, seconds: float | None = None, once: bool = False, baudrate: int = 115200) -> MonitorSink:
+    """Bridge the node on `port` and show it live (or one snapshot at the end) until Ctrl-C or
+    `seconds` pass."""
+    from host_tools.bridge import Bridge
+
+    monitor = MonitorSink()
+    console = Console()
+    live = not once and sys.stdout.isatty()
+    end = time.monotonic() + seconds if seconds else None
+    with Bridge(port, sinks=[monitor], baudrate=baudrate):
+        if live:
+            with Live(monitor.render(), console=console, refresh_per_second=4) as view:
+                while end is None or time.monotonic() < end:
+                    time.sleep(0.25)
+                    view.update(monitor.render())
+        else:
+            while end is None or time.monotonic() < end:
+                time.sleep(0.1)
+    if not live:
+        console.print(monitor.render())
+    return monitor
