@@ -226,7 +226,6 @@ class Bridge:
             lambda topic, content, channel, priority, seq: self._deliver(
                 holder[0], topic, content, channel, priority, seq
             ),
-            info=[self.name, zoo_micro.__version__, CAPS],
             outbox=self.outbox,
             frame_max=self.frame_max,
             window=16,

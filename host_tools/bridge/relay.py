@@ -61,6 +61,7 @@ class Relay:
         self.port = self._server.getsockname()[1]
         self._server.listen(1)
         self._threads: list[threading.Thread] = []
+        self.unplugs = 0
 
     @property
     def url(self) -> str:
@@ -89,6 +90,7 @@ class Relay:
         """Cut the host off now and refuse it for `seconds`, like pulling a USB cable."""
         self._plugged.clear()
         self._drop_client()
+        self.unplugs += 1
         threading.Timer(seconds, self._plugged.set).start()
 
     def _drop_client(self) -> None:
@@ -100,21 +102,34 @@ class Relay:
                 pass
             c.close()
 
+    def _listen(self) -> socket.socket:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(1)
+        return s
+
     def _accept(self) -> None:
+        server: socket.socket | None = self._server
         while not self._stop.is_set():
+            if not self._plugged.is_set():
+                if server is not None:
+                    server.close()  # nothing listens: connecting is refused, as with no device
+                    server = None
+                time.sleep(0.02)
+                continue
+            if server is None:
+                server = self._server = self._listen()
             try:
-                r, _, _ = select.select([self._server], [], [], 0.05)
+                r, _, _ = select.select([server], [], [], 0.05)
             except (OSError, ValueError):
                 return
             if not r:
                 continue
             try:
-                conn, _ = self._server.accept()
+                conn, _ = server.accept()
             except OSError:
                 return
-            if not self._plugged.is_set():
-                conn.close()  # unplugged: the connection is refused
-                continue
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._drop_client()
             self._client = conn

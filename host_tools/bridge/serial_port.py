@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import time
 
 import serial
@@ -24,6 +25,7 @@ class SerialPort:
         self.losses = 0
         self.last_error = ""
         self._next_try = 0.0
+        self._fd: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -37,9 +39,9 @@ class SerialPort:
             return False
         self._next_try = now + self.retry
         try:
-            self.ser = serial.serial_for_url(
-                self.url, baudrate=self.baudrate, timeout=READ_TIMEOUT, write_timeout=2
-            )
+            # Reads never block (timeout 0); read() waits on the file descriptor itself, so a byte
+            # is handled the moment it arrives and a burst is taken in one call.
+            self.ser = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=0, write_timeout=2)
         except ValueError as e:
             # An unknown URL scheme or a bad setting will not fix itself by waiting.
             raise UserError(
@@ -49,6 +51,10 @@ class SerialPort:
             self.last_error = str(e)
             return False
         self.opens += 1
+        try:
+            self._fd = self.ser.fileno()
+        except (AttributeError, OSError, NotImplementedError, serial.SerialException):
+            self._fd = None  # loop:// and friends: poll with a short sleep instead
         return True
 
     def read(self) -> bytes:
@@ -58,9 +64,13 @@ class SerialPort:
                 time.sleep(READ_TIMEOUT)
             return b""
         try:
-            waiting = ser.in_waiting
-            return ser.read(waiting if waiting > 0 else 1)
-        except (serial.SerialException, OSError, TypeError, AttributeError) as e:
+            if self._fd is not None:
+                select.select([self._fd], [], [], READ_TIMEOUT)
+            data = ser.read(65536)
+            if not data and self._fd is None:
+                time.sleep(READ_TIMEOUT / 2)
+            return data
+        except (serial.SerialException, OSError, TypeError, AttributeError, ValueError) as e:
             # TypeError/AttributeError: pyserial's socket handler after the peer closed it.
             self._lost(e)
             return b""

@@ -17,18 +17,19 @@ class Journal:
         self._acked = 0
         self.writes = 0
 
-    def load(self):
-        """(stream, next_seq, events, host_stream, host_next) from a previous run, or None."""
+    def load_into(self, session):
+        """Continue the stream a previous run left in the file: `session` takes its ids, its place
+        in the host's stream and its newest unacknowledged events (no more than its outbox holds).
+        Returns False when there was no journal."""
         try:
             f = open(self.path)  # noqa: SIM115 - closed by the with below, after the OSError check
         except OSError:
-            return None
+            return False
         stream = None
         nxt = 0
-        events = []
+        ev = session.events  # the outbox ring itself, so loading needs no second copy
         acked = 0
-        peer = None
-        rcv = 0
+        topics = {}  # one string per topic
         with f:
             for line in f:
                 if not line.endswith("\n"):
@@ -40,26 +41,34 @@ class Journal:
                         stream, nxt = int(p[1], 16), int(p[2], 16)
                     elif k == "E":
                         seq = int(p[1], 16)
-                        events.append((seq, p[2], p[3], p[4] if len(p) > 4 and p[4] else None))
+                        if ev and seq != ev[len(ev) - 1][0] + 1:
+                            ev.drop(len(ev))  # not the run that follows: start the run afresh
+                        tj = topics.setdefault(p[2], p[2])
+                        if len(ev) >= session.outbox_max:
+                            ev.drop(1)
+                        ev.append((seq, tj, p[3], p[4] if len(p) > 4 and p[4] else None))
                         if seq >= nxt:
                             nxt = seq + 1
                     elif k == "A":
                         acked = max(acked, int(p[1], 16))
+                        while ev and ev[0][0] < acked:
+                            ev.drop(1)
                     elif k == "C":
-                        peer, rcv = int(p[1], 16), int(p[2], 16)
+                        session.peer_stream, session.rcv_next = int(p[1], 16), int(p[2], 16)
                 except (ValueError, IndexError):
                     break
         if stream is None:
-            return None
-        events = [e for e in events if e[0] >= acked]
-        # Keep one contiguous run ending at the newest record.
-        i = len(events) - 1
-        while i > 0 and events[i - 1][0] == events[i][0] - 1:
-            i -= 1
-        return stream, nxt, events[i:] if events else [], peer, rcv
+            ev.drop(len(ev))
+            return False
+        while ev and ev[0][0] < acked:
+            ev.drop(1)
+        session.stream = stream
+        session.next_seq = nxt
+        session.tx_next = session.peer_ack = ev[0][0] if ev else nxt
+        return True
 
     def open(self, session):
-        """Start writing for `session` (after it was restored from load(), if anything was there)."""
+        """Start writing for `session` (after load_into() gave it what a previous run left)."""
         self.session = session
         self._acked = session.peer_ack
         self._rewrite()

@@ -25,7 +25,8 @@ OPTIONS = {
     "up": [],  # topics forwarded to the host; "a.*" one segment, "a.#" any depth
     "down": [],  # host topics allowed into the bus
     "outbox": 64,  # events waiting for the host; the oldest is dropped beyond this
-    "frame_max": 512,  # bytes per frame line, both ways
+    "frame_max": 512,  # bytes per frame line, both ways (the node's receive buffer); host events must fit
+    "send_max": 2048,  # bytes in the largest event the node sends (larger than a frame: sent in pieces)
     "heartbeat": 1.0,  # seconds between pings while idle
     "timeout": 3.5,  # seconds of silence before the node says hello again
     "journal": None,  # a file that keeps unacknowledged events across resets
@@ -109,6 +110,7 @@ class BridgePlugin(Plugin):
             info=[self.node, o["board"] or sys.platform, zoo_micro.__version__, CAPS],
             outbox=o["outbox"],
             frame_max=o["frame_max"],
+            event_max=o["send_max"],
             heartbeat_ms=int(o["heartbeat"] * 1000),
             dead_ms=int(o["timeout"] * 1000),
             on_time=clock.set_ms,
@@ -116,14 +118,14 @@ class BridgePlugin(Plugin):
             journal=self.journal,
         )
         if self.journal is not None:
-            saved = self.journal.load()
-            if saved is not None:
-                s.restore(*saved)
+            self.journal.load_into(s)
             self.journal.open(s)
         self.wire = Wire(rx, tx)
         self.decoder = Decoder(o["frame_max"], on_frame=s.on_frame)
         self.refused = 0  # downlink events on topics not allowed
         self.unsendable = 0  # events that are not JSON or too large for a frame
+        self.errors = 0  # exceptions the link tasks survived
+        self.logs_dropped = 0
         self._held = False
         self._last = None
         self._foreign = []  # (topic, content) from other threads, moved in by the link task
@@ -208,8 +210,13 @@ class BridgePlugin(Plugin):
                     self._foreign.append((topic, content))
 
     def _log(self, level, msg):
-        if self.session is not None:
-            self._from_anywhere(LOG, [level, msg[: self.opts["frame_max"] >> 1]])
+        s = self.session
+        if s is None:
+            return
+        if len(s.events) > (s.outbox_max * 3) >> 2:
+            self.logs_dropped += 1  # log lines give way to events when the outbox fills
+            return
+        self._from_anywhere(LOG, [level, msg[: self.opts["frame_max"] >> 1]])
 
     def _state(self, scope, key, payload):
         if self.session is not None:
@@ -259,15 +266,26 @@ class BridgePlugin(Plugin):
         wire = self.wire
         feed = self.decoder.feed
         while True:
-            n = await wire.read()
-            feed(wire.buf, n)
+            try:
+                n = await wire.read()
+                feed(wire.buf, n)
+            except Exception as e:
+                self._failed(e)
+                await asyncio.sleep(0.05)
             self._kick.set()
+
+    def _failed(self, e):
+        # The link outlives a bad moment (a full heap, a stream error): it counts, logs, carries on.
+        self.errors += 1
+        if self.errors < 10 or self.errors % 100 == 0:
+            log.error("bridge: link task error %d: %r" % (self.errors, e))
 
     async def _ticker(self):
         # Timers (retransmissions, acks, heartbeats) need a wake-up even when nothing arrives.
         while True:
             s = self.session
             busy = s.state != UP or s.frames or s.ack_at is not None or self._held or self._foreign
+            self.wire.fast = bool(s.frames)
             await asyncio.sleep(0.02 if busy else 0.2)
             self._kick.set()
 
@@ -288,10 +306,19 @@ class BridgePlugin(Plugin):
             mark = (s.peer_stream, s.n_dropped)
             if self._store is not None and s.state == UP and self._synced != mark and self._sync_state():
                 self._synced = mark
-            for line in s.poll():
-                write(line)
+            try:
+                for line in s.poll():
+                    write(line)
+            except Exception as e:
+                self._failed(e)
+                await asyncio.sleep(0.05)
             kick.clear()
             await kick.wait()
+
+    def room(self):
+        """How many events can be queued for the host now without the outbox dropping any."""
+        s = self.session
+        return s.outbox_max - len(s.events) - len(self._foreign)
 
     def stats(self):
         s = self.session
@@ -300,6 +327,8 @@ class BridgePlugin(Plugin):
         st["bad_frames"] = d.bad_crc + d.malformed + d.oversized
         st["refused"] = self.refused
         st["unsendable"] = self.unsendable
+        st["errors"] = self.errors
+        st["logs_dropped"] = self.logs_dropped
         st["bytes_in"] = self.wire.bytes_in
         st["bytes_out"] = self.wire.bytes_out
         return st

@@ -16,8 +16,9 @@ UP = "up"
 
 _HEAD = 48  # bytes a data line may need besides its records
 _MIN_LIMIT = 96  # loss never shrinks frames below this
-_SACKS = 4  # ranges in one ack
+_SACKS = 3  # held ranges in one ack
 _DEFAULT = "default"
+FRAGMENT = 64  # characters of content JSON per piece of a large event
 
 
 def rand24():
@@ -30,6 +31,41 @@ def rand24():
 
 def _age(now, t):
     return port.ticks_diff(now, t)
+
+
+class Ring:
+    """The outbox: a preallocated ring, so a full heap cannot stop it growing mid-run."""
+
+    def __init__(self, cap):
+        self._buf = [None] * cap
+        self._cap = cap
+        self._head = 0
+        self._n = 0
+
+    def __len__(self):
+        return self._n
+
+    def __getitem__(self, i):
+        return self._buf[(self._head + i) % self._cap]
+
+    def __setitem__(self, i, v):
+        self._buf[(self._head + i) % self._cap] = v
+
+    def __iter__(self):
+        for i in range(self._n):
+            yield self._buf[(self._head + i) % self._cap]
+
+    def append(self, v):
+        self._buf[(self._head + self._n) % self._cap] = v
+        self._n += 1
+
+    def drop(self, k):
+        """Forget the k oldest."""
+        buf = self._buf
+        for _ in range(k if k < self._n else self._n):
+            buf[self._head] = None
+            self._head = (self._head + 1) % self._cap
+            self._n -= 1
 
 
 class Session:
@@ -46,6 +82,8 @@ class Session:
         info=None,
         outbox=64,
         frame_max=frame.DEFAULT_MAX,
+        rx_max=None,
+        event_max=None,
         window=16,
         rx_slots=4,
         heartbeat_ms=1000,
@@ -57,16 +95,18 @@ class Session:
         journal=None,
         clock=None,
     ):
-        if frame_max < frame.MIN_MAX:
-            raise ValueError("frame_max must be at least %d bytes" % frame.MIN_MAX)
+        if frame_max < frame.MIN_MAX or (rx_max is not None and rx_max < frame.MIN_MAX):
+            raise ValueError("frame sizes must be at least %d bytes" % frame.MIN_MAX)
         if outbox < 1:
             raise ValueError("outbox must hold at least 1 event")
         self.host = role == "host"
         self.kind_ok = "a" if self.host else "A"  # peers write the other case: an echo is not a frame
         self.deliver = deliver
-        self.info = info or {}
+        self.info = info
         self.outbox_max = outbox
-        self.frame_max = frame_max
+        self.frame_max = frame_max  # the longest line this end writes (the peer may accept less)
+        self.rx_max = rx_max or frame_max  # the longest line this end reads, told to the peer
+        self.event_max = event_max or frame_max  # the largest event it sends; large ones go in pieces
         self.window = window
         self.rx_slots = rx_slots
         self.heartbeat_ms = heartbeat_ms
@@ -81,7 +121,7 @@ class Session:
         # Sending: my stream, my events not yet acknowledged (seq-contiguous), frames on the wire.
         self.stream = rand24()
         self.next_seq = rand24() >> 4  # a fresh stream starts at a random seq, so stale frames miss
-        self.events = []  # (seq, topic_json, content_json, extra_json or None)
+        self.events = Ring(outbox + 1)  # (seq, topic_json, content_json, extra_json or None)
         self._topics = {}
         self.frames = []  # [first_seq, count, last_sent_ms, sends, sacked]
         self.tx_next = self.next_seq  # first seq not yet put in a frame
@@ -92,10 +132,12 @@ class Session:
         self.srtt = 0
         self.rttvar = 0
         self.backoff = 1
+        self._shrunk = 0
         # Receiving: the peer's stream and the next seq to deliver; frames waiting for a gap.
         self.peer_stream = None
         self.rcv_next = 0
-        self.rx = {}  # first_seq -> list of (topic, content, channel, priority)
+        self.rx = {}  # first_seq -> list of (topic, content, channel, priority[, piece flag])
+        self._frag = None  # [seq of the last piece taken, pieces] of a large event being joined
         self.ack_at = None
         self.echo = None  # the send-time token of the data frame the next ack answers
         self.adv_win = rx_slots
@@ -137,16 +179,26 @@ class Session:
             tj = json.dumps(topic)
             if len(self._topics) < 32:
                 self._topics[topic] = tj  # one string per topic, not one per event
-        extra = None
-        if channel != _DEFAULT or priority:
-            extra = json.dumps(channel) + "," + str(int(priority))
-        need = len(tj) + len(cj) + (len(extra) + 3 if extra else 0) + 8 + _HEAD
-        if need > self.frame_max:
+        need = len(tj) + len(cj) + _HEAD
+        if need > self.event_max:
             self.n_too_large += 1
             raise frame.TooLarge(
-                "event on %s needs %d bytes but a frame holds %d: make it smaller or raise frame_max"
-                % (topic, need, self.frame_max)
+                "event on %s needs %d bytes but the link carries events up to %d: make it smaller or raise %s"
+                % (topic, need, self.event_max, "send_max" if not self.host else "event_max")
             )
+        head = json.dumps(channel) + "," + str(int(priority))
+        if len(cj) <= FRAGMENT:
+            self._queue(tj, cj, head if channel != _DEFAULT or priority else None)
+        else:
+            # A large event travels as pieces of its JSON text, each small enough to get through
+            # a noisy line; the receiver joins them and delivers one event.
+            n = len(cj)
+            for i in range(0, n, FRAGMENT):
+                last = i + FRAGMENT >= n
+                self._queue(tj, json.dumps(cj[i : i + FRAGMENT]), head + (",2" if last else ",1"))
+        return self.next_seq - 1
+
+    def _queue(self, tj, cj, extra):
         seq = self.next_seq
         self.next_seq = seq + 1
         ev = self.events
@@ -156,10 +208,9 @@ class Session:
             self.journal.event(e)
         if len(ev) > self.outbox_max:
             self._drop_oldest()
-        return seq
 
     def _drop_oldest(self):
-        self.events.pop(0)
+        self.events.drop(1)
         self.n_dropped += 1
         low = self.events[0][0]
         if self.tx_next < low:
@@ -196,8 +247,14 @@ class Session:
     def _fit(self, start):
         """How many unsent events from index `start` fit in one frame of the current limit."""
         ev = self.events
-        # Mark, CRC, type, seq, ack and a possible low field, brackets, LF.
-        budget = min(self.limit, self.peer_max) - 24 - 3 * len("%x" % self.next_seq)
+        # Mark, CRC, type, seq, ack, count, token and a possible low field, brackets, LF.
+        head = 32 + 3 * len("%x" % self.next_seq)
+        budget = min(self.limit, self.peer_max) - head
+        e = ev[start]
+        if len(e[1]) + len(e[2]) + (len(e[3]) + 3 if e[3] is not None else 0) + 8 > self.peer_max - head:
+            # Queued before the peer said it reads less: the peer learns what was dropped instead.
+            self.n_too_large += 1
+            ev[start] = (e[0], '"zoo.link.dropped"', json.dumps({"topic": json.loads(e[1])}), None)
         seen = {}
         size = 0
         j = start
@@ -247,7 +304,10 @@ class Session:
             if k == "D":
                 self._on_data(fields, payload, now)
             elif k == "A":
-                self._on_ack(fields[0], fields[1], fields[3:], now, True, fields[2])
+                # Held ranges come as offsets from the ack, so they stay short.
+                ack = fields[0]
+                sacks = [(ack + r[0], ack + r[0] + r[1]) for r in fields[3:] if type(r) is tuple]
+                self._on_ack(ack, fields[1], sacks, now, True, fields[2])
             elif k == "P":
                 if len(fields) > 1 and fields[1] is not None:
                     self._on_ack(fields[1], None, (), now)
@@ -272,6 +332,7 @@ class Session:
             low = fields[4]
             self.n_lost += low - self.rcv_next
             self.rcv_next = low
+            self._frag = None
             for first in list(self.rx):
                 if first + len(self.rx[first]) <= low:
                     del self.rx[first]
@@ -323,19 +384,43 @@ class Session:
             k = nxt - hit
             while k < len(evs):
                 e = evs[k]
-                if not self.deliver(e[0], e[1], e[2], e[3], hit + k):
-                    if self.journal is not None:
-                        self.journal.cursor(self.peer_stream, self.rcv_next)
-                    return  # stays buffered and unacknowledged until the receiver has room
+                content = e[1]
+                if len(e) > 4:
+                    content = self._piece(e)
+                if content is not _MORE:
+                    if not self.deliver(e[0], content, e[2], e[3], hit + k):
+                        if self.journal is not None:
+                            self.journal.cursor(self.peer_stream, self.rcv_next)
+                        return  # stays buffered and unacknowledged until the receiver has room
+                    self._frag = None
+                    self.n_delivered += 1
                 k += 1
                 self.rcv_next += 1
-                self.n_delivered += 1
             del rx[hit]
             for first in list(rx):
                 if first + len(rx[first]) <= self.rcv_next:
                     del rx[first]
             if self.journal is not None:
                 self.journal.cursor(self.peer_stream, self.rcv_next)
+
+    def _piece(self, e):
+        # One piece of a large event: _MORE until the last, then the whole content.
+        frag = self._frag
+        if frag is None:
+            frag = self._frag = [0, []]
+        if frag[0] != self.rcv_next:  # a new piece, not a second offer of the last one
+            frag[0] = self.rcv_next
+            frag[1].append(e[1])
+        if e[4] != 2:
+            if len(frag[1]) * FRAGMENT > 4 * self.rx_max:
+                raise ValueError("large event over the limit")
+            return _MORE
+        try:
+            return json.loads("".join(frag[1]))
+        except ValueError:
+            self._frag = None
+            self.n_malformed += 1  # pieces without their start (the outbox dropped it): skipped
+            return _MORE
 
     def retry_delivery(self):
         """Offer held events again (the receiver made room)."""
@@ -357,7 +442,7 @@ class Session:
             self.backoff = 1
             ev = self.events
             if ev and ack > ev[0][0]:
-                del ev[: ack - ev[0][0]]
+                ev.drop(ack - ev[0][0])
             frames = self.frames
             clean = True  # nothing this ack covers was sent twice: frames may grow
             last = None
@@ -434,13 +519,13 @@ class Session:
             self.events[0][0] if self.events else self.next_seq,
             self.peer_stream if cur else None,
             self.rcv_next if cur else None,
-            self.frame_max,
+            self.rx_max,
             self.rx_slots,
             nonce,
         ]
         if self.host and self.wall_ms is not None:
             fields.append(self.wall_ms())
-        return frame.encode("H" if self.host else "h", fields, json.dumps(self.info))
+        return frame.encode("H" if self.host else "h", fields, json.dumps(self.info) if self.info else None)
 
     def _on_hello(self, fields, payload, now):
         if fields[0] != PROTO:
@@ -489,6 +574,7 @@ class Session:
             self.peer_stream = ps
             self.rcv_next = first
             self.rx = {}
+            self._frag = None
             if self.journal is not None:
                 self.journal.cursor(ps, first)
         elif first > self.rcv_next:
@@ -525,15 +611,6 @@ class Session:
     def _set_state_event(self, up):
         if self.on_state is not None:
             self.on_state(up)
-
-    def restore(self, stream, next_seq, events, peer_stream, rcv_next):
-        """Continue a stream saved by a journal: same ids, the unacknowledged events replayed."""
-        self.stream = stream
-        self.events = events[-self.outbox_max :]
-        self.next_seq = next_seq
-        self.tx_next = self.peer_ack = self.events[0][0] if self.events else next_seq
-        self.peer_stream = peer_stream
-        self.rcv_next = rcv_next
 
     # Timers and output
 
@@ -586,8 +663,10 @@ class Session:
     def _emit_ack(self):
         fields = [self.rcv_next, self._win(), self.echo]
         self.echo = None
+        base = self.rcv_next
         for first in sorted(self.rx)[:_SACKS]:
-            fields.append((first, first + len(self.rx[first])))
+            if first >= base:
+                fields.append((first - base, len(self.rx[first])))
         self.adv_win = fields[1]
         self._emit("A" if self.host else "a", fields)
         self.ack_at = None
@@ -600,11 +679,14 @@ class Session:
                 self._resend(f, now)
                 hit = True
         if hit:
-            # Loss on a serial line is noise, not congestion: back off a little, shrink frames a lot.
+            # Loss on a serial line is noise, not congestion: back off a little.
             self.backoff = min(self.backoff * 2, 2)
-            self.limit = max(_MIN_LIMIT, self.limit >> 1)
 
     def _resend(self, f, now):
+        # A loss: frames get smaller (at most once a round trip), as noise hits long lines hardest.
+        if _age(now, self._shrunk) > self.srtt:
+            self._shrunk = now
+            self.limit = max(_MIN_LIMIT, (self.limit * 3) >> 2)
         n = self._fit(f[0] - self.events[0][0])
         if n < f[1]:
             # The frame limit shrank since it was built: send it as two smaller frames.
@@ -709,8 +791,11 @@ def _check(v, depth):
         raise TypeError("event content must be JSON: a %s is not" % t.__name__)
 
 
+_MORE = object()  # a piece of a large event was taken; the event is not complete yet
+
+
 def _parse_records(payload):
-    """[topics, index, content, ...] -> list of (topic, content, channel, priority)."""
+    """[topics, index, content, ...] -> list of (topic, content, channel, priority[, piece])."""
     data = json.loads(payload)
     topics = data[0]
     out = []
@@ -721,7 +806,12 @@ def _parse_records(payload):
     while i < n:
         ti = data[i]
         if isinstance(ti, list):
-            out.append((topics[ti[0]], data[i + 1], ti[1], ti[2]))
+            if len(ti) > 3:
+                if ti[3] not in (1, 2) or not isinstance(data[i + 1], str):
+                    raise ValueError("bad piece")
+                out.append((topics[ti[0]], data[i + 1], ti[1], ti[2], ti[3]))
+            else:
+                out.append((topics[ti[0]], data[i + 1], ti[1], ti[2]))
         else:
             out.append((topics[ti], data[i + 1], _DEFAULT, 0))
         i += 2

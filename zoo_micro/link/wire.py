@@ -18,6 +18,7 @@ class Wire:
         self._poll = select.poll()
         self._poll.register(rx, select.POLLIN)
         self._idle = 1
+        self.fast = False  # set while an answer is awaited: idle polling stays at 1 ms
         self.bytes_in = 0
         self.bytes_out = 0
 
@@ -35,7 +36,7 @@ class Wire:
             else:
                 # Idle polling starts at 1 ms and slows to 16 ms, so a quiet line costs little.
                 await asyncio.sleep(self._idle / 1000)
-                if self._idle < 16:
+                if self._idle < 16 and not self.fast:
                     self._idle <<= 1
 
     def _take(self):
