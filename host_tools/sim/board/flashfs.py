@@ -1,5 +1,5 @@
 # The virtual board's flash: a host folder (os.VfsPosix) mounted at /, with the board's capacity, so a
-# write past it fails with ENOSPC as on a full LittleFS.
+# write past it fails with ENOSPC as on a full LittleFS. As there, each file takes whole 4 KB blocks.
 import io
 import os
 
@@ -28,7 +28,7 @@ class Flash:
             if entry[1] == 0x4000:
                 total += self.used(full)
             else:
-                total += self._fs.stat(full)[6]
+                total += _blocks(self._fs.stat(full)[6])
         return total
 
     def statvfs(self, path):
@@ -39,7 +39,8 @@ class Flash:
     def open(self, path, mode):
         f = self._fs.open(path, mode)
         if "w" in mode or "a" in mode or "+" in mode:
-            return _Capped(f, self.capacity - self.used())
+            size = 0 if "w" in mode else self._fs.stat(path)[6]
+            return _Capped(f, self.capacity - self.used(), size)
         return f
 
     def ilistdir(self, path):
@@ -78,18 +79,23 @@ class Flash:
         return self._fs.stat(path)
 
 
+def _blocks(size):
+    return (size + BLOCK - 1) // BLOCK * BLOCK
+
+
 class _Capped(io.IOBase):
     """A file open for writing that refuses to grow the flash past its capacity."""
 
-    def __init__(self, f, free):
+    def __init__(self, f, free, size):
         self._f = f
-        self._free = free
+        self._room = free + _blocks(size)  # bytes this file may take in all
+        self._size = size
 
     def write(self, buf):
-        if len(buf) > self._free:
+        if _blocks(self._size + len(buf)) > self._room:
             raise OSError(ENOSPC)
         n = self._f.write(buf)
-        self._free -= n
+        self._size += n
         return n
 
     def read(self, *args):

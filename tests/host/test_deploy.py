@@ -1,0 +1,244 @@
+"""zoo-micro deploy against virtual boards: what it copies, what it keeps, and how it fails."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import serial
+
+from host_tools.cli.main import main as cli
+from host_tools.deploy import MANIFEST, STAGE, deploy, plan_files
+from host_tools.errors import UserError
+
+ZOO = [sys.executable, "-m", "host_tools.cli.main"]
+LIB_FILES = sorted(p.name for p in (Path(__file__).resolve().parents[2] / "zoo_micro").rglob("*.py"))
+
+
+def make_app(folder: Path, version: str, extra: dict[str, str] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "main.py").write_text(f"import helper\nprint('app', {version!r}, helper.NAME)\n")
+    (folder / "helper.py").write_text("NAME = 'helper'\n")
+    for name, text in (extra or {}).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+def blank_board(zoo_board, tmp_path: Path, **options):
+    """A freshly flashed board: MicroPython and an empty filesystem."""
+    return zoo_board(None, install_lib=False, link=tmp_path / "port", **options)
+
+
+def on_board(board) -> set[str]:
+    return {p.relative_to(board.flash).as_posix() for p in board.flash.rglob("*") if p.is_file()}
+
+
+def test_first_deploy_copies_zoo_micro_and_the_app_then_runs_it(zoo_board, tmp_path):
+    board = blank_board(zoo_board, tmp_path)
+    app = make_app(
+        tmp_path / "blink", "v1", {"tests/test_app.py": "def test(): pass\n", "data/cal.json": "{}"}
+    )
+    result = deploy(app, board.port)
+    assert board.wait_for_event("app") == "app v1 helper"
+    files = on_board(board)
+    assert {"main.py", "helper.py", "data/cal.json", MANIFEST.lstrip("/")} <= files
+    assert not any(f.startswith("tests/") for f in files)  # an app's tests stay on the host
+    assert sorted(Path(f).name for f in files if f.startswith("lib/zoo_micro/")) == LIB_FILES
+    assert sorted(result.copied) == sorted(f for f in files if f != MANIFEST.lstrip("/"))
+    assert result.skipped == [] and result.removed == []
+    assert result.bytes_copied == sum((board.flash / f).stat().st_size for f in result.copied)
+
+
+def test_unchanged_redeploy_copies_nothing_and_restarts_the_app(zoo_board, tmp_path):
+    board = blank_board(zoo_board, tmp_path)
+    app = make_app(tmp_path / "blink", "v1")
+    first = deploy(app, board.port)
+    board.wait_for_event("app v1")
+    again = deploy(app, board.port)
+    assert again.copied == [] and again.removed == [] and again.bytes_copied == 0
+    assert sorted(again.skipped) == sorted(first.copied)
+    board.wait_for_event("app v1")  # soft-reset: the app runs again
+
+
+def test_only_changed_files_are_copied_and_files_gone_from_the_app_are_removed(zoo_board, tmp_path):
+    board = blank_board(zoo_board, tmp_path)
+    app = make_app(tmp_path / "blink", "v1", {"extras/old.py": "X = 1\n"})
+    deploy(app, board.port)
+    (app / "main.py").write_text("import helper\nprint('app', 'v2', helper.NAME)\n")
+    (app / "extras" / "old.py").unlink()
+    (app / "extras").rmdir()
+    result = deploy(app, board.port)
+    assert result.copied == ["main.py"]
+    assert result.removed == ["extras/old.py"]
+    assert board.wait_for_event("app v2") == "app v2 helper"
+    assert not (board.flash / "extras").exists()
+    assert not (board.flash / STAGE.lstrip("/")).exists()
+
+
+def test_files_of_another_app_are_kept(zoo_board, tmp_path):
+    board = blank_board(zoo_board, tmp_path)
+    deploy(make_app(tmp_path / "one", "one", {"one_only.py": "\n"}), board.port)
+    result = deploy(make_app(tmp_path / "two", "two"), board.port)
+    assert result.removed == []
+    assert (board.flash / "one_only.py").is_file()
+    assert board.wait_for_event("app two") == "app two helper"
+
+
+def test_a_deploy_killed_half_way_leaves_the_previous_app_running(zoo_board, tmp_path):
+    board = blank_board(zoo_board, tmp_path)
+    app = make_app(tmp_path / "blink", "v1")
+    deploy(app, board.port)
+    board.wait_for_event("app v1")
+    # v2: a new main.py and enough data that copying takes a while
+    big = {f"assets/blob{i}.py": "DATA = %r\n" % ("x" * 30000) for i in range(4)}
+    make_app(app, "v2", big)
+    proc = subprocess.Popen(ZOO + ["deploy", str(app), "--port", board.port], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    stage = board.flash / STAGE.lstrip("/")
+    deadline = time.monotonic() + 30
+    while not any(stage.rglob("blob*")) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert any(stage.rglob("blob*")), "the deploy never started copying"
+    assert "'v1'" in (board.flash / "main.py").read_text()
+    assert not (board.flash / "assets").exists()
+    board.reset()  # what a person does next: press reset
+    assert board.wait_for_event("app ") == "app v1 helper"
+    result = deploy(app, board.port)  # and deploying again finishes the job
+    assert "main.py" in result.copied and len([p for p in result.copied if "blob" in p]) == 4
+    assert board.wait_for_event("app ") == "app v2 helper"
+    assert not stage.exists()
+
+
+def test_mpy_deploy_sends_bytecode_for_the_boards_arch_and_replaces_the_sources(zoo_board, tmp_path):
+    board = blank_board(zoo_board, tmp_path)
+    app = make_app(tmp_path / "blink", "v1")
+    deploy(app, board.port)
+    result = deploy(app, board.port, mpy=True)
+    files = on_board(board)
+    assert "main.py" in files and "helper.mpy" in files and "helper.py" not in files
+    assert not any(f.startswith("lib/zoo_micro/") and f.endswith(".py") for f in files)
+    assert "lib/zoo_micro/master.py" in result.removed and "lib/zoo_micro/master.mpy" in result.copied
+    assert (board.flash / "helper.mpy").read_bytes()[:2] == b"M\x06"  # the .mpy version the board loads
+    assert board.wait_for_event("app ") == "app v1 helper"
+    assert deploy(app, board.port, mpy=True).copied == []
+
+
+def test_dry_run_lists_the_changes_and_makes_none(zoo_board, tmp_path, capsys):
+    board = blank_board(zoo_board, tmp_path)
+    app = make_app(tmp_path / "blink", "v1")
+    deploy(app, board.port)
+    (app / "helper.py").write_text("NAME = 'changed'\n")
+    assert cli(["deploy", str(app), "--port", board.port, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "  copy    helper.py" in out
+    assert "would copy 1 files" in out
+    assert (board.flash / "helper.py").read_text() == "NAME = 'helper'\n"
+
+
+def test_deploy_summary_counts_copied_skipped_removed_and_bytes(zoo_board, tmp_path, capsys):
+    board = blank_board(zoo_board, tmp_path)
+    app = make_app(tmp_path / "blink", "v1")
+    assert cli(["deploy", str(app), "--port", board.port]) == 0
+    first = capsys.readouterr().out.strip().splitlines()[-1]
+    assert first.startswith(f"copied {len(LIB_FILES) + 2} files (")
+    assert cli(["deploy", str(app), "--port", board.port]) == 0
+    second = capsys.readouterr().out.strip().splitlines()[-1]
+    assert second.startswith(
+        f"copied 0 files (0 bytes), skipped {len(LIB_FILES) + 2} unchanged, removed 0 in "
+    )
+
+
+def error_line(argv: list[str], capsys) -> str:
+    code = cli(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_no_such_port(tmp_path, capsys):
+    app = make_app(tmp_path / "blink", "v1")
+    line = error_line(["deploy", str(app), "--port", str(tmp_path / "ttyUSB9")], capsys)
+    assert line.startswith(f"zoo-micro deploy: no such port {tmp_path / 'ttyUSB9'}: plug the board in")
+
+
+def test_port_busy(zoo_board, tmp_path, capsys):
+    board = blank_board(zoo_board, tmp_path)
+    app = make_app(tmp_path / "blink", "v1")
+    with serial.Serial(board.port, exclusive=True):
+        line = error_line(["deploy", str(app), "--port", board.port], capsys)
+    assert line.startswith(f"zoo-micro deploy: port {board.port} is busy: another program")
+
+
+def test_a_port_where_nothing_answers_the_raw_repl(tmp_path, capsys):
+    master, slave = os.openpty()  # a serial port with no MicroPython behind it
+    port = os.ttyname(slave)
+    try:
+        app = make_app(tmp_path / "blink", "v1")
+        line = error_line(["deploy", str(app), "--port", port, "--timeout", "1"], capsys)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert line.startswith(f"zoo-micro deploy: the board on {port} does not answer the raw REPL")
+
+
+def test_app_folder_without_main_py(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    line = error_line(["deploy", str(tmp_path / "empty"), "--port", "/dev/null"], capsys)
+    assert line == (
+        f"zoo-micro deploy: {tmp_path / 'empty'} has no main.py: a board runs main.py at boot; "
+        "add one, or start from zoo-micro new NAME"
+    )
+
+
+def test_full_filesystem_is_refused_before_anything_changes(zoo_board, tmp_path, capsys):
+    app = make_app(tmp_path / "blink", "v1")
+    need = sum(-(-len(f.data) // 4096) * 4096 for f in plan_files(app))  # in the sim's 4 KB blocks
+    board = blank_board(zoo_board, tmp_path, flash_kb=need // 1024 + 64)
+    deploy(app, board.port)
+    board.wait_for_event("app v1")
+    make_app(app, "v2", {"big.py": "DATA = %r\n" % ("x" * 100_000)})
+    line = error_line(["deploy", str(app), "--port", board.port], capsys)
+    assert line.startswith("zoo-micro deploy: the board's filesystem is full: the changed files need ")
+    assert "'v1'" in (board.flash / "main.py").read_text()
+    assert not (board.flash / "big.py").exists()
+    assert board.wait_for_event("app ") == "app v1 helper"  # the failed deploy restarted nothing new
+
+
+def test_syntax_error_is_refused_before_anything_changes(zoo_board, tmp_path, capsys):
+    board = blank_board(zoo_board, tmp_path)
+    app = make_app(tmp_path / "blink", "v1")
+    deploy(app, board.port)
+    (app / "helper.py").write_text("NAME = (\n")
+    line = error_line(["deploy", str(app), "--port", board.port], capsys)
+    assert re.fullmatch(
+        r"zoo-micro deploy: helper.py line \d+: SyntaxError: .*; nothing on the board changed: .*", line
+    )
+    assert (board.flash / "helper.py").read_text() == "NAME = 'helper'\n"
+
+
+def test_memory_error_on_the_board(zoo_board, tmp_path, capsys):
+    # boot.py runs before every REPL session, deploy's included: here it leaves almost no heap
+    eat = "import gc\nHOG = []\ngc.collect()\nwhile gc.mem_free() > 3000:\n    HOG.append(bytearray(256))\n"
+    hog = make_app(tmp_path / "hog", "hog", {"boot.py": eat})
+    board = zoo_board(hog, link=tmp_path / "port")
+    line = error_line(["deploy", str(make_app(tmp_path / "blink", "v1")), "--port", board.port], capsys)
+    assert line.startswith("zoo-micro deploy: the board ran out of memory while ")
+    assert "MemoryError" in line
+
+
+def test_deploy_refuses_mpy_for_a_board_of_another_mpy_version(monkeypatch):
+    from host_tools import deploy as deploy_module
+
+    with pytest.raises(UserError, match="loads .mpy version 5"):
+        deploy_module._device_arch(5 | (10 << 10))
+    assert deploy_module._device_arch(6 | (10 << 10)) == "xtensawin"
