@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -86,3 +87,34 @@ def test_link_serves_mpremote_until_ctrl_c(tmp_path):
     while link.is_symlink() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not link.is_symlink()
+
+
+def test_terminal_is_the_boards_console_with_ctrl_c_and_ctrl_bracket_quits(tmp_path):
+    app = app_with(tmp_path / "app", "import time\nprint('running')\nwhile True:\n    time.sleep(0.05)\n")
+    master, slave = os.openpty()
+    proc = subprocess.Popen(ZOO + ["sim", str(app)], stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    seen = b""
+
+    def read_until(token: bytes, timeout: float = 20) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while token not in seen:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                seen += os.read(master, 4096)
+
+    try:
+        read_until(b"running")
+        os.write(master, b"\x03")  # Ctrl-C goes to the board, not to zoo-micro
+        read_until(b"KeyboardInterrupt")
+        read_until(b">>> ")
+        os.write(master, b"print(40 + 2)\r")
+        read_until(b"42")
+        os.write(master, b"\x1d")  # Ctrl-] quits
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
