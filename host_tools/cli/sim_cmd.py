@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from host_tools.sim.control import ControlServer
 from host_tools.sim.session import app_error_line, attach_terminal, run_until_done
 from host_tools.sim.virtual_board import VirtualBoard
 
@@ -18,6 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="make PATH a link to the board's serial port, for mpremote, zoo-micro deploy and watch",
     )
     p.add_argument("--flash", metavar="DIR", help="keep the board's filesystem in DIR (default: a temporary)")
+    p.add_argument(
+        "--control", metavar="PATH", help="script the peripherals from other programs over this unix socket"
+    )
     p.add_argument("--seconds", type=float, metavar="N", help="stop after N seconds")
     p.add_argument("--heap-kb", type=int, metavar="KB", help="heap size instead of the board's")
     p.add_argument("--flash-kb", type=int, metavar="KB", help="filesystem size instead of the board's")
@@ -47,19 +51,24 @@ def run(args: argparse.Namespace) -> int:
         on_status=None if show else _err,
     )
     with board:
-        what = args.app or "a blank board"
-        if args.link:
-            print(
-                f"virtual {board.profile.id} running {what}; serial port {args.link} -> {board.pty}; "
-                "Ctrl-C stops it",
-                flush=True,
-            )
-            run_until_done(board, args.seconds, stop_on_error=False)
-        elif interactive:
-            _err(f"virtual {board.profile.id} running {what}; this terminal is its serial port; Ctrl-] quits")
-            attach_terminal(board, args.seconds, _err)
-        else:
-            run_until_done(board, args.seconds, stop_on_error=True)
+        control = ControlServer(board, args.control) if args.control else None
+        try:
+            what = args.app or "a blank board"
+            if args.link:
+                print(
+                    f"virtual {board.profile.id} running {what}; serial port {args.link} -> {board.pty}; "
+                    "Ctrl-C stops it",
+                    flush=True,
+                )
+                run_until_done(board, args.seconds, stop_on_error=False)
+            elif interactive:
+                _err(f"virtual {board.profile.id} running {what}; this terminal is its console; Ctrl-] quits")
+                attach_terminal(board, args.seconds, _err)
+            else:
+                run_until_done(board, args.seconds, stop_on_error=True)
+        finally:
+            if control is not None:
+                control.close()
     errors = [e for e in board.errors if not e["error"].startswith("KeyboardInterrupt")]
     if errors and args.link:
         _err(app_error_line(board, errors[-1]))

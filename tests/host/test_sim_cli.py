@@ -118,3 +118,50 @@ def test_terminal_is_the_boards_console_with_ctrl_c_and_ctrl_bracket_quits(tmp_p
         if proc.poll() is None:
             proc.kill()
         os.close(master)
+
+
+def test_another_program_scripts_the_peripherals_over_the_control_socket(tmp_path):
+    from host_tools.sim.control import ControlClient
+
+    app = app_with(
+        tmp_path / "app",
+        "import time\nfrom machine import I2C, Pin\nb = Pin(4, Pin.IN)\n"
+        "b.irq(lambda p: print('edge', p.value()))\nprint('ready')\n"
+        "while True:\n    time.sleep(0.05)\n",
+    )
+    ctl = tmp_path / "board.ctl"
+    link = tmp_path / "board"
+    cmd = ZOO + ["sim", str(app), "--link", str(link), "--control", str(ctl), "--seconds", "60"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        proc.stdout.readline()
+        client = ControlClient(ctl)
+        deadline = time.monotonic() + 20
+        seen = ""
+        while "ready" not in seen and time.monotonic() < deadline:
+            seen += client.call("output")
+        client.call("set_pin", pin=4, value=1)
+        while "edge 1" not in seen and time.monotonic() < deadline:
+            seen += client.call("output")
+        assert "edge 1" in seen
+        client.call("i2c_device", address=0x48, kind="tmp102", temperature=19.5)
+        client.call("i2c_set", address=0x48, name="temperature", value=22.0)
+        read = (
+            "import machine\nr = machine.I2C(0).readfrom_mem(72, 0, 2)\nprint((r[0] << 4 | r[1] >> 4) / 16)"
+        )
+        out = subprocess.run([sys.executable, "-m", "mpremote", "connect", str(link), "exec", read],
+                             capture_output=True, text=True, timeout=30)  # fmt: skip
+        assert out.stdout.strip() == "22.0", out.stderr
+        client.call("reset")
+        assert client.call("resets") == ["power", "soft", "hard"]
+        try:
+            client.call("fly")
+        except RuntimeError as e:
+            assert "unknown op 'fly'" in str(e)
+        else:
+            raise AssertionError("an unknown op was accepted")
+        client.close()
+    finally:
+        os.kill(proc.pid, signal.SIGINT)
+        proc.wait(20)
+    assert not ctl.exists()
