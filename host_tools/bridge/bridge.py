@@ -11,13 +11,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import zoo_micro
 from host_tools.bridge.cursor_store import CursorStore
 from host_tools.bridge.serial_port import SerialPort
 from host_tools.bridge.sink import Sink
 from zoo_micro import port as zport
 from zoo_micro.link import frame
-from zoo_micro.link.session import CAPS, Session
+from zoo_micro.link.session import Session
 
 STATE = "zoo.state"
 STATE_SYNC = "zoo.state.sync"
@@ -92,7 +91,8 @@ class Bridge:
             return self
         for s in self.sinks:
             s.attach(self)
-        self.port.open()
+        if not self.port.open():
+            log.warning("port %s is not there yet (%s); waiting for it", self.port.url, self.port.last_error)
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="zoo-bridge", daemon=True)
         self._thread.start()

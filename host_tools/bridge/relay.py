@@ -86,6 +86,12 @@ class Relay:
         with self._dev_lock:
             self._dev = fd
 
+    def inject(self, data: bytes) -> None:
+        """Write raw bytes to the node, between whole chunks of the host's traffic."""
+        with self._dev_lock:
+            if self._dev is not None:
+                os.write(self._dev, data)
+
     def unplug(self, seconds: float) -> None:
         """Cut the host off now and refuse it for `seconds`, like pulling a USB cable."""
         self._plugged.clear()

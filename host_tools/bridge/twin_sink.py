@@ -25,7 +25,10 @@ class TwinSink(Sink):
     def __init__(
         self, master: Master | None = None, down: list[str] | tuple[str, ...] = (), timeout: float = 5.0
     ):
-        self.master = master or Master({"name": "twin", "state_path": None, "svm_check_interval": 0})
+        # threads: host code publishes into the twin from its own threads.
+        self.master = master or Master(
+            {"name": "twin", "state_path": None, "svm_check_interval": 0, "threads": True}
+        )
         self.down = list(down)
         self.timeout = timeout
         self.received = 0

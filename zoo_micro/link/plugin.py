@@ -248,9 +248,11 @@ class BridgePlugin(Plugin):
             self.refused += 1
             return True  # acknowledged and dropped: the host may not send this topic here
         m = self.master
-        if m.bus.pending >= m.config["queue_size"]:
+        if m.bus.pending >= (m.config["queue_size"] * 3) >> 2:
+            # A quarter of the bus stays free for what handlers publish in turn; the event waits,
+            # unacknowledged, until the bus drains.
             self._held = True
-            return False  # the bus is full: the event waits, unacknowledged
+            return False
         ev = EventNode(topic, content, channel, priority)
         ev.remote = True  # came from the host: never sent back up
         m.emit(ev)
@@ -325,6 +327,7 @@ class BridgePlugin(Plugin):
         st = s.stats() if s is not None else {}
         d = self.decoder
         st["bad_frames"] = d.bad_crc + d.malformed + d.oversized
+        st["noise_lines"] = d.text_lines
         st["refused"] = self.refused
         st["unsendable"] = self.unsendable
         st["errors"] = self.errors

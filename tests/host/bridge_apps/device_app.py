@@ -1,0 +1,102 @@
+# A node for the bridge tests (MicroPython): it sends test.up 0..N-1 as fast as its outbox takes
+# them, echoes every test.down back as test.got, mirrors its progress in the state store, prints
+# text and a traceback between frames, and restarts itself when the host asks.
+# usage: micropython device_app.py SETTINGS.json
+import json
+import sys
+
+from zoo_micro import BaseWorker, Master, log, port
+from zoo_micro.state import StateMachineManager
+
+with open(sys.argv[1]) as f:
+    settings = json.load(f)
+N = settings["up"]
+progress_path = settings["progress"]
+try:
+    with open(progress_path) as f:
+        progress = json.load(f)
+except OSError:
+    progress = {"next": 0, "restarts": 0}
+
+bridge_cfg = {
+    "stream": "stdio",
+    "up": ["test.#"],
+    "down": ["test.down", "test.restart"],
+    "outbox": settings.get("outbox", 256),
+}
+if settings.get("journal"):
+    bridge_cfg["journal"] = settings["journal"]
+master = Master(
+    {
+        "name": settings["node"],
+        "state_path": None,
+        "svm_check_interval": settings.get("health_every", 5),
+        "bridge": bridge_cfg,
+    }
+)
+store = StateMachineManager()
+dispatched = [progress["next"]]  # test.up events that went through the bus (and so into the outbox)
+
+
+class Generator(BaseWorker):
+    delay_time = 0.002
+
+    def __init__(self, props=None):
+        super().__init__(props)
+        self.i = progress["next"]
+
+    def _execute(self):
+        b = master.plugins.get("bridge")
+        # Room is left for what the app adds besides: echoes of a burst of host events, logs, health.
+        room = b.room() - master.bus.pending - 128
+        # ... and the bus queue must have room too, or the bus itself drops what is published.
+        k = min(room, master.bus.queue_size - master.bus.pending - 8, 16, N - self.i)
+        for _ in range(k):
+            if not master.publish("test.up", self.i):
+                raise RuntimeError("the bus dropped test.up %d" % self.i)
+            self.i += 1
+            if self.i % 1000 == 0:
+                print("progress", self.i)  # text on the same line as the frames
+            if self.i == 500 and not progress["restarts"]:
+                port.print_exception(ValueError("a traceback printed between frames"))
+                log.warn("half a thousand sent")
+
+
+def counted(ev):
+    dispatched[0] = ev.content + 1
+    if dispatched[0] % 1000 == 0:
+        store.set_state("app", "progress", dispatched[0])
+
+
+def echo(ev):
+    if not master.publish("test.got", ev.content):
+        raise RuntimeError("the bus dropped test.got %d" % ev.content)
+
+
+restart = []
+
+
+def on_restart(ev):
+    restart.append(ev.content["unacked_at_least"])
+
+
+class Restarter(BaseWorker):
+    # Ends the process abruptly, as a reset would, once enough events wait unacknowledged.
+    delay_time = 0.01
+
+    def _execute(self):
+        if restart and len(master.plugins.get("bridge").session.events) >= restart[0]:
+            with open(progress_path, "w") as f:
+                unacked = len(master.plugins.get("bridge").session.events)
+                json.dump(
+                    {"next": dispatched[0], "restarts": progress["restarts"] + 1, "unacked": unacked}, f
+                )
+            raise SystemExit(3)
+
+
+master.subscribe("test.up", counted)
+master.subscribe("test.down", echo)
+master.subscribe("test.restart", on_restart)
+master.register_worker("gen", Generator)
+master.register_worker("restarter", Restarter)
+master.run()

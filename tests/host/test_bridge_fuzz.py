@@ -1,0 +1,184 @@
+"""Fuzzing the link: the host decoder and sessions with hypothesis, and a real node on the unix port
+fed random bytes, mutated frames and frames it must refuse."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bridge_apps.nodes import device_node
+from host_tools.bridge import Bridge, Sink
+from host_tools.bridge.relay import Relay
+from zoo_micro.link import frame
+from zoo_micro.link.session import Session
+
+kinds = st.sampled_from("DAPQHRBdapqhrbxZ")
+# A lone empty field reads back as no fields (the protocol never sends one).
+fields = st.lists(
+    st.one_of(st.none(), st.integers(0, 2**40), st.tuples(st.integers(0, 99), st.integers(0, 99)))
+).filter(lambda f: f != [None])
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=10,
+)
+payloads = st.one_of(st.none(), json_values.map(lambda v: json.dumps(v, ensure_ascii=False)))
+text_lines = st.binary(max_size=60).map(
+    lambda b: b.replace(b"\x1e", b"").replace(b"\n", b"").replace(b"\r", b"")
+)
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.frames: list = []
+        self.text: list = []
+        self.d = frame.Decoder(4096, on_frame=self.on_frame, on_text=self.text.append, text_max=4096)
+
+    def on_frame(self, kind, fields, payload):
+        self.frames.append((kind, fields, payload))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2000), st.integers(1, 64))
+def test_host_decoder_takes_any_bytes_in_any_chunks(data: bytes, chunk: int):
+    c = Collect()
+    for i in range(0, len(data), chunk):
+        c.d.feed(data[i : i + chunk])
+    for kind, fs, payload in c.frames:  # anything it delivers passed the CRC: a letter and parsed fields
+        assert kind.isalpha() and isinstance(fs, list)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.tuples(kinds, fields, payloads), text_lines), max_size=12),
+    st.integers(1, 50),
+)
+def test_frames_and_text_lines_come_out_as_they_went_in(items: list, chunk: int):
+    stream = b""
+    want_frames, want_text = [], []
+    for item in items:
+        if isinstance(item, bytes):
+            stream += item + b"\n"
+            if item:
+                want_text.append(item)
+        else:
+            kind, fs, payload = item
+            stream += frame.encode(kind, fs, payload)
+            want_frames.append((kind, fs, payload.encode() if payload is not None else None))
+    c = Collect()
+    for i in range(0, len(stream), chunk):
+        c.d.feed(stream[i : i + chunk])
+    assert c.frames == want_frames
+    assert c.text == want_text
+    assert c.d.bad_total() == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(kinds, fields, payloads, st.data())
+def test_a_changed_byte_is_never_delivered(kind, fs, payload, data):
+    line = bytearray(frame.encode(kind, fs, payload))
+    i = data.draw(st.integers(0, len(line) - 1))
+    new = data.draw(st.integers(0, 255).filter(lambda b: b != line[i]))
+    line[i] = new
+    good = frame.encode("p", [1])
+    c = Collect()
+    c.d.feed(bytes(line) + b"\n" + good)
+    assert c.frames == [("p", [1], None)]  # only the intact frame after it
+    assert c.d.bad_total() + c.d.text_lines >= 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            kinds,
+            fields,
+            st.one_of(
+                st.none(),
+                st.binary(max_size=80),
+                payloads.map(lambda p: p.encode() if p is not None else None),
+            ),
+        ),
+        max_size=20,
+    )
+)
+def test_sessions_never_raise_on_any_frame(frames: list):
+    host = Session("host", lambda *a: True)
+    device = Session("device", lambda *a: True)
+    for kind, fs, payload in frames:
+        host.on_frame(kind, fs, payload)
+        device.on_frame(kind, fs, payload)
+        host.poll()
+        device.poll()
+    for s in (host, device):
+        st_ = s.stats()
+        assert all(v >= 0 for v in st_.values() if isinstance(v, int))
+
+
+class Health(Sink):
+    def __init__(self) -> None:
+        self.up: list = []
+        self.health: dict = {}
+        self.changed = threading.Event()
+
+    def event(self, node, topic, content, channel, priority, seq):
+        if topic == "test.up":
+            self.up.append(content)
+        elif topic == "zoo.svm.health":
+            self.health = content
+            self.changed.set()
+        return True
+
+
+def test_a_node_on_the_unix_port_counts_garbage_and_never_acts_on_it(tmp_path: Path):
+    node = device_node(tmp_path, up=3000, journal=False, health_every=0.5)
+    relay = Relay(node.start()).start()
+    sink = Health()
+    bridge = Bridge(relay.url, [sink]).start()
+    rnd = random.Random(3)
+    try:
+        assert bridge.wait_for_node("n1", timeout=10)
+        before = (tmp_path / "marker").exists()
+        # Random bytes, marks and line ends, as a noisy line or a confused host would send.
+        for _ in range(200):
+            relay.inject(
+                bytes(rnd.choice(b'\x1e\n\x03\x04ab{}[]"0123456789') for _ in range(rnd.randrange(1, 80)))
+            )
+        relay.inject(b"\n")
+        # Real frame lines with one byte changed: each must be refused and counted.
+        mutated = 0
+        for k in range(300):
+            line = bytearray(frame.encode("D", [k, None, 1, 0], '[["test.down"],0,%d]' % k))
+            i = rnd.randrange(1, len(line) - 1)
+            old = line[i]
+            while line[i] in (old, 0x1E, 0x0A):
+                line[i] = rnd.randrange(256)
+            relay.inject(bytes(line))
+            mutated += 1
+        # Sound frames the node must not act on: code as text, and a topic it does not allow down.
+        relay.inject(b"open('marker', 'w').write('x')\r\nimport os; os.remove('device.json')\n")
+        bridge.send("test.exec", "open('marker', 'w').write('x')")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            link = sink.health.get("link", {})
+            if link.get("bad_frames", 0) >= mutated and link.get("refused", 0) >= 1 and len(sink.up) == 3000:
+                break
+            sink.changed.wait(0.5)
+            sink.changed.clear()
+        link = sink.health["link"]
+        assert link["bad_frames"] >= mutated, link
+        assert link["refused"] == 1  # test.exec was acknowledged and dropped: not an allowed topic
+        assert node.exited() is None  # still running
+        assert sink.up == list(range(3000))  # and its own traffic got through all along
+        assert link["noise_lines"] >= 2  # lines without a mark: counted, never run
+        assert not before and not (tmp_path / "marker").exists() and (tmp_path / "device.json").exists()
+    finally:
+        bridge.stop()
+        node.stop()
+        relay.stop()
