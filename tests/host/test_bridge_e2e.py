@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from bridge_apps.nodes import Node, device_node, framework_app
+
 from host_tools.bridge.relay import Faults, Relay
 
 

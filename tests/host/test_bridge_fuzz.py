@@ -9,10 +9,10 @@ import threading
 import time
 from pathlib import Path
 
+from bridge_apps.nodes import device_node
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge_apps.nodes import device_node
 from host_tools.bridge import Bridge, Sink
 from host_tools.bridge.relay import Relay
 from zoo_micro.link import frame
@@ -50,7 +50,7 @@ def test_host_decoder_takes_any_bytes_in_any_chunks(data: bytes, chunk: int):
     c = Collect()
     for i in range(0, len(data), chunk):
         c.d.feed(data[i : i + chunk])
-    for kind, fs, payload in c.frames:  # anything it delivers passed the CRC: a letter and parsed fields
+    for kind, fs, _ in c.frames:  # anything it delivers passed the CRC: a letter and parsed fields
         assert kind.isalpha() and isinstance(fs, list)
 
 

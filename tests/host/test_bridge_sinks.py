@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from bridge_apps.nodes import device_node
+
 from host_tools.bridge import Bridge, TwinSink
 from host_tools.bridge.relay import Relay
 from host_tools.interpreter import PROJECT_ROOT
