@@ -115,7 +115,8 @@ class VirtualBoard:
         self._port_fd: int | None = None
         self._port_connected = False
         self._stopping = False
-        self._stopped = False
+        self._stopped = False  # the supervisor thread has ended
+        self._closed = False
         self._state_dir: Path | None = None
         self._owns_flash = False
 
@@ -162,7 +163,7 @@ class VirtualBoard:
 
     def stop(self) -> None:
         """Power the board off and release its port; a temporary flash folder is deleted."""
-        if self._thread is None or self._stopped:
+        if self._thread is None or self._closed:
             return
         self._stopping = True
         if self._thread.is_alive():
@@ -172,6 +173,7 @@ class VirtualBoard:
                 pass
             self._thread.join(5)
         self._stopped = True
+        self._closed = True
         self._close_all()
 
     def __enter__(self) -> VirtualBoard:
@@ -378,6 +380,9 @@ class VirtualBoard:
                     self._dispatch(key.data, mask)
                 self._tick()
         finally:
+            if self._proc is not None and self._proc.poll() is None:
+                os.killpg(self._proc.pid, signal.SIGKILL)  # nothing may outlive its supervisor
+                self._proc.wait()
             with self._cond:
                 self._stopped = True
                 self._cond.notify_all()
@@ -744,8 +749,10 @@ def compiled_board_modules() -> Path:
     for name in BOARD_MODULES + ("boot_sim",):
         digest.update((BOARD_DIR / f"{name}.py").read_bytes())
     folder = Path(tempfile.gettempdir()) / f"zoo-sim-board-{digest.hexdigest()[:16]}"
-    if folder.is_dir():
+    wanted = [f"{name}.mpy" for name in BOARD_MODULES] + ["boot_sim.py"]
+    if all((folder / name).is_file() for name in wanted):
         return folder
+    shutil.rmtree(folder, ignore_errors=True)  # a part of it was cleaned away
     scratch = Path(tempfile.mkdtemp(prefix="zoo-sim-board-"))
     for name in BOARD_MODULES:
         shown = f"{folder}/{name}.py"  # tracebacks name the folder the boot script runs from
