@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from host_tools.sim.control import ControlServer
-from host_tools.sim.session import app_error_line, attach_terminal, run_until_done
+from host_tools.sim.session import app_error_line, console, raw_terminal, run_until_done
 from host_tools.sim.virtual_board import VirtualBoard
 
 
@@ -50,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
         echo=echo if show else None,
         on_status=None if show else _err,
     )
-    with board:
+    # The terminal goes raw before the board starts: a Ctrl-C typed early must reach the board.
+    terminal = raw_terminal(sys.stdin.fileno()) if interactive else contextlib.nullcontext()
+    with terminal, board:
         control = ControlServer(board, args.control) if args.control else None
         try:
             what = args.app or "a blank board"
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
                 run_until_done(board, args.seconds, stop_on_error=False)
             elif interactive:
                 _err(f"virtual {board.profile.id} running {what}; this terminal is its console; Ctrl-] quits")
-                attach_terminal(board, args.seconds, _err)
+                console(board, args.seconds, _err, sys.stdin.fileno())
             else:
                 run_until_done(board, args.seconds, stop_on_error=True)
         finally:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
-import sys
 import termios
 import time
 import tty
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from host_tools.errors import UserError
 from host_tools.sim.virtual_board import VirtualBoard
@@ -46,31 +46,33 @@ def run_until_done(board: VirtualBoard, seconds: float | None, stop_on_error: bo
             raise UserError(app_error_line(board, error))
 
 
-def attach_terminal(
-    board: VirtualBoard, seconds: float | None, on_error: Callable[[str], None], stdin_fd: int | None = None
-) -> None:
-    """The terminal becomes the board's serial console (keys go to the board, Ctrl-C included);
-    Ctrl-] quits."""
-    fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
+@contextlib.contextmanager
+def raw_terminal(fd: int) -> Iterator[None]:
+    """Keys reach the board as typed (Ctrl-C included) while output still starts new lines."""
     saved = termios.tcgetattr(fd)
-    deadline = None if seconds is None else time.monotonic() + seconds
-    reported = 0
     try:
         tty.setraw(fd)
         mode = termios.tcgetattr(fd)
         mode[1] = saved[1]  # keep output processing, so the board's "\n" starts a new line
         termios.tcsetattr(fd, termios.TCSANOW, mode)
-        while deadline is None or time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.05)
-            if ready:
-                data = os.read(fd, 1024)
-                if not data or QUIT in data:
-                    break
-                board.write(data)
-            while reported < len(board.errors):
-                error = board.errors[reported]
-                reported += 1
-                if not error["error"].startswith("KeyboardInterrupt"):
-                    on_error(app_error_line(board, error))
+        yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def console(board: VirtualBoard, seconds: float | None, on_error: Callable[[str], None], fd: int) -> None:
+    """The terminal (in raw_terminal) is the board's serial console; Ctrl-] quits."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    reported = 0
+    while deadline is None or time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if ready:
+            data = os.read(fd, 1024)
+            if not data or QUIT in data:
+                break
+            board.write(data)
+        while reported < len(board.errors):
+            error = board.errors[reported]
+            reported += 1
+            if not error["error"].startswith("KeyboardInterrupt"):
+                on_error(app_error_line(board, error))

@@ -260,21 +260,23 @@ def test_periodic_timer_fires_while_main_sleeps_and_one_shot_fires_once(zoo_boar
         ticks = []
         once = []
         periodic = Timer(0)
+        t0 = time.ticks_ms()
         periodic.init(period=20, mode=Timer.PERIODIC, callback=lambda t: ticks.append(1))
         Timer(1, mode=Timer.ONE_SHOT, period=30, callback=lambda t: once.append(1))
         time.sleep(0.5)
         periodic.deinit()
         n = len(ticks)
+        elapsed = time.ticks_diff(time.ticks_ms(), t0)
         time.sleep(0.2)
-        print("ticks", n, "after deinit", len(ticks) - n, "one-shot", len(once))
+        print("ticks", n, "in", elapsed, "after deinit", len(ticks) - n, "one-shot", len(once))
         """,
     )
     board = zoo_board(app)
     line = board.wait_for_event("ticks").split()
-    # 25 periods of 20 ms in 0.5 s; a loaded machine may run late, never early
-    assert 10 <= int(line[1]) <= 26
-    assert line[4] == "0"
-    assert line[6] == "1"
+    ticks, elapsed = int(line[1]), int(line[3])
+    assert 3 <= ticks <= elapsed // 20  # fires again and again, never before its period
+    assert line[6] == "0"
+    assert line[8] == "1"
 
 
 def test_timer_callback_is_a_soft_interrupt_that_wakes_asyncio(zoo_board, tmp_path):
@@ -304,10 +306,10 @@ def test_watchdog_not_fed_resets_the_board_and_fed_does_not(zoo_board, tmp_path)
         """
         import machine, time
         print("cause", machine.reset_cause())
-        wdt = machine.WDT(timeout=200)
+        wdt = machine.WDT(timeout=600)
         if machine.reset_cause() != machine.WDT_RESET:
             print("feeding")
-            for _ in range(10):
+            for _ in range(20):
                 time.sleep(0.05)
                 wdt.feed()
             print("stopped feeding")
@@ -317,7 +319,7 @@ def test_watchdog_not_fed_resets_the_board_and_fed_does_not(zoo_board, tmp_path)
     board = zoo_board(app)
     assert board.wait_for_event("cause") == "cause 1"
     board.wait_for_event("stopped feeding")
-    assert board.resets == ["power"]  # 0.5 s of feeding every 50 ms outlived a 200 ms watchdog
+    assert board.resets == ["power"]  # 1 s of feeding every 50 ms outlived a 600 ms watchdog
     assert board.wait_for_reset() == "wdt"
     assert board.wait_for_event("cause") == "cause 3"
     assert board.wait_for_reset() == "wdt"  # not fed after the reset either
