@@ -10,7 +10,7 @@ from typing import Any
 
 from zoo_framework.event.event_channel_manager import EventChannelManager
 from zoo_framework.fifo.node import EventNode
-from zoo_framework.reactor import EventReactor
+from zoo_framework.reactor import EventReactor, EventReactorManager
 from zoo_framework.statemachine.state_machine_manager import StateMachineManager
 from zoo_framework.utils import LogUtils
 
@@ -26,7 +26,8 @@ class FrameworkSink(Sink):
     App events on the `down` topics go to the nodes (content {"node": id, "content": c} goes to that
     node only, with content c). zoo-framework matches whole topics, so `down` lists topics, not
     patterns. The node's state is mirrored in the framework's StateMachineManager: scope = node id,
-    key = "<node scope>.<key>", value = the node's value.
+    key = "<node scope>.<key>", value = the node's value. Events on topics no reactor listens to are
+    counted in `unheard` rather than queued (the framework would dead-letter each one).
     """
 
     def __init__(self, down: list[str] | tuple[str, ...] = (), state: bool = True) -> None:
@@ -40,6 +41,8 @@ class FrameworkSink(Sink):
         self.mirror_state = state
         self.received = 0
         self.forwarded = 0
+        self.unheard = 0  # events on topics no reactor listens to
+        self._unheard_topics: set[str] = set()
 
     def attach(self, bridge: Bridge) -> None:
         super().attach(bridge)
@@ -50,6 +53,13 @@ class FrameworkSink(Sink):
             manager.refresh_channel("default", topic, reactor)
 
     def event(self, node: str, topic: str, content: Any, channel: str, priority: int, seq: int) -> bool:
+        if not EventReactorManager.get_reactor(topic):
+            # zoo-framework dead-letters (and logs an error for) every event no reactor takes.
+            self.unheard += 1
+            if topic not in self._unheard_topics:
+                self._unheard_topics.add(topic)
+                LogUtils.info(f"zoo-micro bridge: no reactor for {topic}; its events are counted, not queued")
+            return True
         ev = EventNode(
             topic, {"node": node, "content": content, "seq": seq}, channel_name=channel, priority=priority
         )

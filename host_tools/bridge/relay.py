@@ -44,6 +44,8 @@ class Relay:
         seed: int = 0,
     ) -> None:
         self.baud = baud
+        # Paced, bytes move in slices of about 10 ms, as they trickle out of a UART.
+        self._chunk = max(16, baud // 1000) if baud else 4096
         self.up_faults = up or Faults()  # node -> host
         self.down_faults = down or Faults()  # host -> node
         self.up = Counters()
@@ -194,7 +196,7 @@ class Relay:
                 r, _, _ = select.select([fd], [], [], 0.05)
                 if not r:
                     continue
-                data = os.read(fd, 4096)
+                data = os.read(fd, self._chunk)
             except OSError:
                 time.sleep(0.01)  # the node went away; wait for set_device()
                 continue
@@ -227,7 +229,7 @@ class Relay:
                 r, _, _ = select.select([c], [], [], 0.05)
                 if not r:
                     continue
-                data = c.recv(4096)
+                data = c.recv(self._chunk)
             except (OSError, ValueError):
                 continue
             if not data:

@@ -356,3 +356,17 @@ def test_a_large_event_travels_in_pieces_and_arrives_whole_over_noise():
     assert len(p.dev.events) > 5  # pieces, each small enough to get through the noise
     p.run_until(lambda: not p.dev.events)
     assert p.up == [big, 1], p.up
+
+
+def test_node_clock_follows_the_wall_clock_the_host_gives_it():
+    from zoo_micro import clock, port
+
+    p = Pair()
+    p.run_until(lambda: p.dev.state == UP)
+    clock.set_ms(p.times[-1])  # what the bridge plugin does with on_time
+    assert clock.synced()
+    t0 = clock.time_ms()
+    port.sleep_ms(30)
+    t1 = clock.time_ms()
+    assert t0 >= 1700000000000 and t1 - t0 >= 30, (t0, t1)  # ticks carry it forward
+    assert clock.time() == t1 // 1000

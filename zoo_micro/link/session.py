@@ -123,7 +123,7 @@ class Session:
         self.next_seq = rand24() >> 4  # a fresh stream starts at a random seq, so stale frames miss
         self.events = Ring(outbox + 1)  # (seq, topic_json, content_json, extra_json or None)
         self._topics = {}
-        self.frames = []  # [first_seq, count, last_sent_ms, sends, sacked]
+        self.frames = []  # [first_seq, count, last_sent_ms, sends, sacked, line bytes]
         self.tx_next = self.next_seq  # first seq not yet put in a frame
         self.peer_ack = self.next_seq
         self.peer_max = frame.DEFAULT_MAX
@@ -690,42 +690,55 @@ class Session:
         n = self._fit(f[0] - self.events[0][0])
         if n < f[1]:
             # The frame limit shrank since it was built: send it as two smaller frames.
-            rest = [f[0] + n, f[1] - n, now, f[3] + 1, False]
+            rest = [f[0] + n, f[1] - n, now, f[3] + 1, False, 0]
             self.frames.insert(self.frames.index(f) + 1, rest)
             f[1] = n
-            self.out.append(self._data_line(rest))
+            self._put(rest)
         f[2] = now
         f[3] += 1
         self.n_retransmits += 1
-        self.out.append(self._data_line(f))
+        self._put(f)
         self.ack_at = None
+
+    def _put(self, f):
+        line = self._data_line(f)
+        f[5] = len(line)
+        self.out.append(line)
 
     def _send_new(self, now):
         ev = self.events
         if not ev:
             return
-        while self._unsacked() < self.window and len(self.frames) < max(self.peer_win, 1):
+        # At most `window` frames and four full frames' bytes unacknowledged: enough to keep a
+        # line busy, little enough that a deep buffer on the way does not swell the round trip.
+        cap = 4 * min(self.frame_max, self.peer_max)
+        while len(self.frames) < max(self.peer_win, 1):
+            frames, size = self._unsacked()
+            if frames >= self.window or size >= cap:
+                return
             start = self.tx_next - ev[0][0]
             waiting = len(ev) - start
             if waiting <= 0:
                 return
             n = self._fit(start)
             # A part-filled frame waits while another is unacknowledged: under load, batches grow.
-            if n == waiting and self._unsacked():
+            if n == waiting and frames:
                 return
-            f = [self.tx_next, n, now, 1, False]
+            f = [self.tx_next, n, now, 1, False, 0]
             self.frames.append(f)
             self.tx_next += n
             self.n_sent += n
-            self.out.append(self._data_line(f))
+            self._put(f)
             self.ack_at = None if not self.rx else self.ack_at
 
     def _unsacked(self):
         n = 0
+        size = 0
         for f in self.frames:
             if not f[4]:
                 n += 1
-        return n
+                size += f[5]
+        return n, size
 
     def bye(self):
         """A last line telling the peer this end is going away."""
