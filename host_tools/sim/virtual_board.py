@@ -40,7 +40,7 @@ from host_tools.sim.peripherals import Peripherals, PinId
 from host_tools.sim.profile import SimProfile, sim_profile
 
 BOARD_DIR = Path(__file__).resolve().parent / "board"
-BOARD_MODULES = ("simboot", "simlink", "machine", "select", "time", "flashfs")
+BOARD_MODULES = ("simboot", "simlink", "simthread", "machine", "select", "time", "flashfs")
 SIM_HEAP_KB = 64  # room for the simulator's own modules (~40 KB); the rest is held back at boot
 TICK = 0.02  # seconds between checks for a client opening the port
 MAX_BUFFER = 4 << 20  # bytes held for a slow reader before output is dropped, as a board's USB would
@@ -472,6 +472,7 @@ class VirtualBoard:
             "uid": self._uid,
             "rtc": self.peripherals.rtc_offset,
             "heap_free": self.profile.heap_kb * 1024,
+            "max_threads": self.profile.max_threads,
         }
         board_dir = compiled_board_modules()
         env = micropython_env([board_dir])

@@ -214,3 +214,29 @@ def test_link_points_at_the_port_and_goes_away_on_stop(tmp_path):
         assert Path(board.pty).exists()
         assert link.resolve() == Path(board.pty).resolve()
     assert not link.exists() and not link.is_symlink()
+
+
+def test_the_board_runs_no_more_threads_than_it_has(zoo_board, tmp_path):
+    app = make_app(
+        tmp_path / "app",
+        """
+        import _thread, time
+        lock = _thread.allocate_lock()
+        lock.acquire()
+        started = 0
+        try:
+            for _ in range(6):
+                _thread.start_new_thread(lock.acquire, ())
+                started += 1
+        except OSError as e:
+            print("refused after", started, e)
+        lock.release()
+        time.sleep(0.1)
+        _thread.start_new_thread(print, ("a finished thread frees its place",))
+        """,
+    )
+    pico = zoo_board(app, board="pico")
+    esp32 = zoo_board(app, board="esp32")
+    assert pico.wait_for_event("refused") == "refused after 1 can't create thread: this board runs at most 1"
+    assert esp32.wait_for_event("refused") == "refused after 4 can't create thread: this board runs at most 4"
+    pico.wait_for_event("a finished thread frees its place")

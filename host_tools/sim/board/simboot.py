@@ -19,7 +19,10 @@ def boot(g):
     import simlink
 
     gc.collect()
-    simlink.hello()
+    simlink.hello()  # the link's own thread is started here, outside the board's thread count
+    import simthread
+
+    sys.modules["_thread"] = simthread
     os.umount("/")
     os.mount(flashfs.Flash(simlink.cfg["flash"], simlink.cfg["flash_kb"] * 1024), "/")
     os.chdir("/")
