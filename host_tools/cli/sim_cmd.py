@@ -6,10 +6,6 @@ import argparse
 import contextlib
 import sys
 
-from host_tools.sim.control import ControlServer
-from host_tools.sim.session import app_error_line, console, raw_terminal, run_until_done
-from host_tools.sim.virtual_board import VirtualBoard
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("app", nargs="?", help="the app folder (with main.py); leave out for a blank board")
@@ -34,6 +30,11 @@ def _err(line: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here: every zoo-micro command pays for what its neighbours import at the top
+    from host_tools.sim.control import ControlServer
+    from host_tools.sim.session import app_error_line, console, raw_terminal, run_until_done
+    from host_tools.sim.virtual_board import VirtualBoard
+
     interactive = args.link is None and sys.stdin.isatty()
     show = args.link is None
 
