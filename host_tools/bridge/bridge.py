@@ -29,6 +29,10 @@ def wall_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+
+
 class NodeLink:
     """The host's side of one node: its session, what it said in its hello, and whether it is online."""
 
@@ -233,6 +237,8 @@ class Bridge:
             dead_ms=self.timeout_ms,
             wall_ms=wall_ms,
             on_state=lambda up: self._on_state(holder[0], up),
+            # UTF-8 rather than \u escapes: MicroPython's json does not join surrogate pairs.
+            dumps=_dumps,
         )
         if self.cursors is not None:
             saved = self.cursors.get(node)

@@ -1,4 +1,8 @@
-"""Running a bridge with one of the three sinks until a time limit: what `zoo-micro bridge` does."""
+"""Running a bridge with one sink until a time limit: what `zoo-micro bridge` does.
+
+The events come from a serial port (`Bridge`) or, with `source`, from nodes on an MQTT broker
+(`host_tools.mqtt.MqttSource`); both feed the same sinks and take the same `send()`.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ log = logging.getLogger("zoo_micro.bridge")
 
 
 def launch(
-    port: str,
+    port: str | None,
     sink: str = "json",
     seconds: float | None = None,
     baudrate: int = 115200,
@@ -28,77 +32,85 @@ def launch(
     app: str | None = None,
     commands: IO[str] | None = None,
     out: IO[str] | None = None,
+    source: str | None = None,
 ) -> dict[str, Any]:
-    """Bridge `port` to `sink` for `seconds` (until Ctrl-C when None); returns the bridge's stats.
+    """Carry events from `port` (or the broker `source`) to `sink` for `seconds` (until Ctrl-C when
+    None); returns the carrier's stats.
 
     json: events as JSON lines on `out`; JSON lines read from `commands` ({"topic", "content",
     "node"?}) go down to the nodes. twin: a host-side zoo_micro Master; events are logged.
     framework: a zoo-framework Master runs `app` (a Python file with @event reactors) in this process.
+    mqtt://HOST:PORT: the port's nodes appear on that broker (see docs/fleet.md).
     """
-    down = list(down or [])
-    if sink not in SINKS:
-        raise UserError(f"unknown sink {sink!r}; choose one of {', '.join(SINKS)}")
+    if (port is None) == (source is None):
+        raise UserError("give a serial --port, or --from mqtt://HOST:PORT for nodes on a broker")
     if app is not None and sink != "framework":
         raise UserError("--app goes with --sink framework (it names the zoo-framework app to run)")
-    if sink == "json":
-        return _run_json(port, seconds, baudrate, state_file, commands, out)
-    if sink == "twin":
-        return _run_twin(port, seconds, baudrate, down, state_file)
-    return _run_framework(port, seconds, baudrate, down, state_file, app)
+    if sink.startswith(("mqtt://", "mqtts://")):
+        if source is not None:
+            raise UserError("--from a broker and --sink a broker: pick one end on the broker")
+        from host_tools.mqtt.sink import MqttSink
 
+        sinks: list = [MqttSink(sink)]
+    elif sink == "json":
+        sinks = [JsonSink(out)]
+    elif sink == "twin":
+        from host_tools.bridge.twin_sink import TwinSink
 
-def _bridge(port: str, sinks: list, baudrate: int, state_file: str | None) -> Bridge:
-    return Bridge(port, sinks, baudrate=baudrate, state_path=state_file)
-
-
-def _run_json(port, seconds, baudrate, state_file, commands, out) -> dict[str, Any]:
-    bridge = _bridge(port, [JsonSink(out)], baudrate, state_file)
-    bridge.start()
+        twin = TwinSink(down=list(down or []))
+        twin.master.subscribe(
+            "#", lambda ev: log.info("%s %s %s", getattr(ev, "node", "twin"), ev.topic, ev.content)
+        )
+        sinks = [twin]
+    elif sink == "framework":
+        return _run_framework(_carrier(port, source, baudrate, state_file), seconds, down, app)
+    else:
+        raise UserError(
+            f"unknown sink {sink!r}; choose one of {', '.join(SINKS)}, or a broker mqtt://HOST:PORT"
+        )
+    carrier = _carrier(port, source, baudrate, state_file)
+    carrier.sinks = sinks
+    carrier.start()
     if commands is not None:
-        threading.Thread(target=_read_commands, args=(bridge, commands), daemon=True).start()
-    try:
-        bridge.run(seconds)
-    finally:
-        bridge.stop()
-    return bridge.stats()
+        threading.Thread(target=_read_commands, args=(carrier, commands), daemon=True).start()
+    carrier.run(seconds)
+    return carrier.stats()
 
 
-def _read_commands(bridge: Bridge, commands: IO[str]) -> None:
+def _carrier(port: str | None, source: str | None, baudrate: int, state_file: str | None) -> Any:
+    if source is not None:
+        from host_tools.mqtt.source import MqttSource
+
+        return MqttSource(source, state_path=state_file)
+    return Bridge(port, baudrate=baudrate, state_path=state_file)  # type: ignore[arg-type]
+
+
+def _read_commands(carrier: Any, commands: IO[str]) -> None:
     for line in commands:
         line = line.strip()
         if not line:
             continue
         try:
             cmd = json.loads(line)
-            bridge.send(cmd["topic"], cmd.get("content"), node=cmd.get("node"))
+            carrier.send(cmd["topic"], cmd.get("content"), node=cmd.get("node"))
         except (ValueError, KeyError, TypeError) as e:
             log.error('input line not sent: %s (write {"topic": "led.set", "content": 1})', e)
 
 
-def _run_twin(port, seconds, baudrate, down, state_file) -> dict[str, Any]:
-    from host_tools.bridge.twin_sink import TwinSink
-
-    twin = TwinSink(down=down)
-    twin.master.subscribe(
-        "#", lambda ev: log.info("%s %s %s", getattr(ev, "node", "twin"), ev.topic, ev.content)
-    )
-    bridge = _bridge(port, [twin], baudrate, state_file)
-    bridge.run(seconds)
-    return bridge.stats()
-
-
-def _run_framework(port, seconds, baudrate, down, state_file, app) -> dict[str, Any]:
+def _run_framework(
+    carrier: Any, seconds: float | None, down: list[str] | None, app: str | None
+) -> dict[str, Any]:
     if not Path("config.json").exists():
         log.warning("no config.json here: zoo-framework runs on its defaults (events dispatched every 5 s)")
     from zoo_framework.core import Master
 
     from host_tools.bridge.framework_sink import FrameworkSink
 
+    carrier.sinks = [FrameworkSink(down=list(down or []))]
     if app is not None:
         _load_app(app)
-    bridge = _bridge(port, [FrameworkSink(down=down)], baudrate, state_file)
     master = Master()
-    bridge.start()
+    carrier.start()
     if seconds is not None:
         timer = threading.Timer(seconds, master.shutdown)
         timer.daemon = True
@@ -106,8 +118,8 @@ def _run_framework(port, seconds, baudrate, down, state_file, app) -> dict[str, 
     try:
         master.run()
     finally:
-        bridge.stop()
-    return bridge.stats()
+        carrier.stop()
+    return carrier.stats()
 
 
 def _load_app(path: str) -> None:

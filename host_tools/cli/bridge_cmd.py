@@ -1,4 +1,4 @@
-"""zoo-micro bridge: carry a node's events to a zoo-framework app, a twin, or JSON lines."""
+"""zoo-micro bridge: carry nodes' events to a zoo-framework app, a twin, JSON lines or a broker."""
 
 from __future__ import annotations
 
@@ -11,10 +11,19 @@ from host_tools.bridge.launch import SINKS, launch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--port", required=True, help="device path or pyserial URL (socket://HOST:PORT, loop://)"
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--port", help="the node's serial port: a device path or pyserial URL (socket://HOST:PORT)"
     )
-    parser.add_argument("--sink", choices=SINKS, default="json", help="where node events go (default: json)")
+    where.add_argument(
+        "--from", dest="source", metavar="URL", help="nodes on an MQTT broker: mqtt://HOST:PORT"
+    )
+    parser.add_argument(
+        "--sink",
+        default="json",
+        metavar="SINK",
+        help=f"where node events go: {', '.join(SINKS)} (default: json), or a broker mqtt://HOST:PORT",
+    )
     parser.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     parser.add_argument(
         "--baud", type=int, default=115200, help="baud rate of a serial port (default: 115200)"
@@ -46,10 +55,9 @@ def run(args: argparse.Namespace) -> int:
         state_file=args.state_file,
         app=args.app,
         commands=sys.stdin if args.sink == "json" and not sys.stdin.isatty() else None,
+        source=args.source,
     )
-    nodes = stats["nodes"]
-    summary = {
-        n: {"delivered": s["delivered"], "sent": s["sent"], "online": s["online"]} for n, s in nodes.items()
-    }
-    print(f"bridge {stats['port']}: {len(nodes)} node(s) {json.dumps(summary)}", file=sys.stderr)
+    nodes = stats.get("nodes", {})
+    summary = {n: {k: s[k] for k in ("delivered", "sent", "online") if k in s} for n, s in nodes.items()}
+    print(f"bridge {args.port or args.source}: {len(nodes)} node(s) {json.dumps(summary)}", file=sys.stderr)
     return 0

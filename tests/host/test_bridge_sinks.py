@@ -52,11 +52,12 @@ def node_on_relay(tmp_path: Path):
 def test_json_sink_prints_events_and_sends_stdin_lines_down(tmp_path: Path, node_on_relay):
     _, relay = node_on_relay
     proc = cli(["--port", relay.url, "--sink", "json", "--seconds", "6"], tmp_path, stdin=subprocess.PIPE)
-    lines = "".join(json.dumps({"topic": "test.down", "content": i}) + "\n" for i in range(20))
+    down = list(range(20)) + ["caf\u00e9 \U0001f600 \x7f"]  # UTF-8 both ways, astral and DEL included
+    lines = "".join(json.dumps({"topic": "test.down", "content": c}) + "\n" for c in down)
     out, err = proc.communicate(lines + "not json\n", timeout=30)
     assert proc.returncode == 0, err
     assert events(out, "test.up") == list(range(1000))
-    assert events(out, "test.got") == list(range(20))  # sent down from stdin, echoed back by the node
+    assert events(out, "test.got") == down  # sent down from stdin, echoed back by the node
     assert all(json.loads(line)["node"] == "n1" for line in out.splitlines())
     assert "[n1] progress 1000" in err  # the node's print() output, shown as a log line, not an event
     assert "input line not sent" in err
@@ -124,6 +125,7 @@ def test_too_large_event_is_refused_with_a_clear_error(node_on_relay):
     "args, message",
     [
         (["--port", "nope://x"], "protocol 'nope' not known"),
+        (["--port", "loop://", "--sink", "nope"], "unknown sink 'nope'"),
         (["--port", "loop://", "--sink", "json", "--app", "a.py"], "--app goes with --sink framework"),
         (["--port", "loop://", "--sink", "framework", "--down", "led.*"], "list each one"),
     ],

@@ -370,3 +370,16 @@ def test_node_clock_follows_the_wall_clock_the_host_gives_it():
     t1 = clock.time_ms()
     assert t0 >= 1700000000000 and t1 - t0 >= 30, (t0, t1)  # ticks carry it forward
     assert clock.time() == t1 // 1000
+
+
+def test_text_with_del_and_non_ascii_arrives_intact():
+    p = Pair()
+    p.run_until(lambda: p.dev.state == UP)
+    text = "del\x7f caf\u00e9 \u65e5\u672c"
+    p.host.send("led.set", text)
+    lines = p.host.poll()
+    assert all(b"\x7f" not in line for line in lines)
+    for line in lines:
+        p.h2d.send(line)
+    p.run_until(lambda: not p.host.events)
+    assert p.down == [text]

@@ -94,6 +94,7 @@ class Session:
         on_state=None,
         journal=None,
         clock=None,
+        dumps=None,
     ):
         if frame_max < frame.MIN_MAX or (rx_max is not None and rx_max < frame.MIN_MAX):
             raise ValueError("frame sizes must be at least %d bytes" % frame.MIN_MAX)
@@ -117,6 +118,7 @@ class Session:
         self.on_state = on_state
         self.journal = journal
         self.clock = clock or port.ticks_ms
+        self.dumps = dumps or json.dumps  # a host passes one that writes UTF-8, not \u escapes
         self.state = UP if self.host else HELLO
         # Sending: my stream, my events not yet acknowledged (seq-contiguous), frames on the wire.
         self.stream = rand24()
@@ -173,10 +175,13 @@ class Session:
         t = type(content)
         if t is not int and t is not str and t is not bool and content is not None:
             _check(content, 0)  # json.dumps on a node writes something for any object; refuse those
-        cj = json.dumps(content)
+        dumps = self.dumps
+        cj = dumps(content)
+        if "\x7f" in cj:
+            cj = cj.replace("\x7f", "\\u007f")  # DEL erases on a terminal that is not raw
         tj = self._topics.get(topic)
         if tj is None:
-            tj = json.dumps(topic)
+            tj = dumps(topic)
             if len(self._topics) < 32:
                 self._topics[topic] = tj  # one string per topic, not one per event
         need = len(tj) + len(cj) + _HEAD
@@ -186,7 +191,7 @@ class Session:
                 "event on %s needs %d bytes but the link carries events up to %d: make it smaller or raise %s"
                 % (topic, need, self.event_max, "send_max" if not self.host else "event_max")
             )
-        head = json.dumps(channel) + "," + str(int(priority))
+        head = dumps(channel) + "," + str(int(priority))
         if len(cj) <= FRAGMENT:
             self._queue(tj, cj, head if channel != _DEFAULT or priority else None)
         else:
@@ -195,7 +200,7 @@ class Session:
             n = len(cj)
             for i in range(0, n, FRAGMENT):
                 last = i + FRAGMENT >= n
-                self._queue(tj, json.dumps(cj[i : i + FRAGMENT]), head + (",2" if last else ",1"))
+                self._queue(tj, dumps(cj[i : i + FRAGMENT]), head + (",2" if last else ",1"))
         return self.next_seq - 1
 
     def _queue(self, tj, cj, extra):

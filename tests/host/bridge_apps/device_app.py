@@ -70,7 +70,7 @@ def counted(ev):
 
 def echo(ev):
     if not master.publish("test.got", ev.content):
-        raise RuntimeError("the bus dropped test.got %d" % ev.content)
+        raise RuntimeError("the bus dropped test.got %r" % (ev.content,))
 
 
 restart = []
