@@ -127,11 +127,12 @@ class DeployResult:
     dry_run: bool = False
 
 
-def deploy_to_folder(root: Path, app: Path | None, lib: bool = True) -> DeployResult:
-    """The same sync into a local folder (a virtual board's flash), with the same manifest."""
+def deploy_to_folder(root: Path, app: Path | None, lib: bool = True, mpy: bool = False) -> DeployResult:
+    """The same sync into a local folder (a virtual board's flash), with the same manifest; mpy
+    compiles to bytecode-only .mpy, which any MicroPython of this .mpy version loads."""
     t0 = time.monotonic()
     result = DeployResult()
-    files = plan_files(app, lib)
+    files = plan_files(app, lib, "" if mpy else None)
     name = app.resolve().name if app is not None else ""
     manifest = root / MANIFEST.lstrip("/")
     old = manifest.read_text() if manifest.is_file() else None

@@ -30,6 +30,8 @@ def main():
     # A burst of failed reads every 40: a run of a few seconds shows degraded mode and recovery.
     m, readings, mode = build(CONFIG, verbose=events is None, fail_every=0 if events else 40, core=core)
     print("sensor node %s: %s" % (m.name, "core" if core else "mode " + mode.state))
+    if m.get_worker("sampler").sensor.simulated:
+        print("no TMP102 at 0x48 on I2C(0): simulating readings")
     if events is None:
         if mode:
             mode.trigger("booted")

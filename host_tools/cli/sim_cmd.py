@@ -22,6 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, metavar="N", help="stop after N seconds")
     p.add_argument("--heap-kb", type=int, metavar="KB", help="heap size instead of the board's")
     p.add_argument("--flash-kb", type=int, metavar="KB", help="filesystem size instead of the board's")
+    p.add_argument(
+        "--mpy",
+        action="store_true",
+        help="install zoo_micro and the app as .mpy, as `zoo-micro deploy --mpy` does (less heap at import)",
+    )
 
 
 def _err(line: str) -> None:
@@ -49,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         link=args.link,
         heap_kb=args.heap_kb,
         flash_kb=args.flash_kb,
+        mpy=args.mpy,
         echo=echo if show else None,
         on_status=None if show else _err,
     )

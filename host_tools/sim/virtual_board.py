@@ -74,6 +74,7 @@ class VirtualBoard:
         heap_kb: int | None = None,
         flash_kb: int | None = None,
         install_lib: bool = True,
+        mpy: bool = False,
         echo: Callable[[bytes], None] | None = None,
         on_status: Callable[[str], None] | None = None,
     ) -> None:
@@ -83,6 +84,7 @@ class VirtualBoard:
         self._flash_arg = Path(flash_dir) if flash_dir is not None else None
         self.flash: Path | None = None
         self.install_lib = install_lib
+        self.mpy = mpy
         self.echo = echo
         self.on_status = on_status
         self.log = OutputLog()
@@ -135,7 +137,7 @@ class VirtualBoard:
             self.flash = self._flash_arg.resolve()
             self.flash.mkdir(parents=True, exist_ok=True)
         if self.app is not None or self.install_lib:
-            deploy_to_folder(self.flash, self.app, lib=self.install_lib)
+            deploy_to_folder(self.flash, self.app, lib=self.install_lib, mpy=self.mpy)
         self._uid = hashlib.sha256(str(self.flash).encode()).hexdigest()[:12]
         self._server = socket.create_server(("127.0.0.1", 0))
         self._server.setblocking(False)

@@ -78,3 +78,15 @@ def test_core_node_handles_10000_events_on_a_96k_heap_from_mpy(tmp_path):
     counts = dict(part.split("=") for part in last.split(";")[0].split()[1:])
     assert int(counts["published"]) >= 10000 and counts["delivered"] == counts["published"], last
     assert counts["dropped"] == "0", last
+
+
+def test_node_reads_a_tmp102_on_the_virtual_pico(zoo_board):
+    from host_tools.sim import TMP102
+
+    board = zoo_board(EXAMPLE, board="pico", start=False)
+    sensor = board.i2c_device(0x48, TMP102(temperature=22.0))
+    board.start()
+    board.wait_for_output("mode: sampling")
+    sensor.temperature = 31.5  # above the saved 28.0 threshold
+    assert board.wait_for_event("ALARM").startswith("ALARM 31.5 C")
+    assert "simulating readings" not in board.output
