@@ -171,12 +171,8 @@ class Decoder:
         if n < 9:
             self.malformed += 1
             return
-        try:
-            crc = int(str(mv[0:8], "ascii"), 16)
-        except (ValueError, UnicodeError):
-            self.bad_crc += 1
-            return
-        if binascii.crc32(mv[8:n]) & 0xFFFFFFFF != crc:
+        # Compared as text: exactly the 8 lowercase digits the sender wrote, so no other byte passes.
+        if ("%08x" % (binascii.crc32(mv[8:n]) & 0xFFFFFFFF)).encode() != mv[0:8]:
             self.bad_crc += 1
             return
         body = bytes(mv[8:n])
