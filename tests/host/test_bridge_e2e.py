@@ -78,7 +78,9 @@ def test_bad_line_unplugs_and_a_restart_lose_and_repeat_nothing(tmp_path: Path):
     assert progress["unacked"] >= 10  # the reset happened with events in flight: the journal replayed them
     n1 = r["bridge"]["nodes"]["n1"]
     assert r["bridge"]["losses"] == 3 and relay.unplugs == 3  # the host saw the port vanish three times
-    assert n1["sessions"] >= 3  # the first hello, one after the long unplug, one after the restart
+    # The first hello and the restart's at least; whether the long unplug also ended the session
+    # depends on where the node's timeout falls on a loaded machine, so it is not counted on.
+    assert n1["sessions"] >= 2
     assert n1["lost"] == 0 and r["health"]["link"]["dropped"] == 0
     # The faults really happened, and were caught rather than delivered.
     assert relay.up.corrupted > 1000 and relay.up.dropped > 100 and relay.up.duplicated > 10
