@@ -33,6 +33,12 @@ if MICROPYTHON:
     def reset_loop():
         asyncio.new_event_loop()  # forgets every task, including ones an exception tore through
 
+    kbd_intr = micropython.kbd_intr
+
+    def wait_readable(stream):
+        """Awaitable: returns once `stream` has bytes to read, without busy polling."""
+        return asyncio.StreamReader(stream).read(0)
+
     def mem_free():
         return gc.mem_free()
 
@@ -70,6 +76,20 @@ else:
 
     def reset_loop():
         pass  # asyncio.run() already cancelled and closed everything
+
+    def kbd_intr(ch):
+        pass  # Ctrl-C on CPython is a signal, not a byte on stdin
+
+    async def wait_readable(stream):
+        """Returns once `stream` has bytes to read, without busy polling."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        fd = stream.fileno()
+        loop.add_reader(fd, lambda: fut.done() or fut.set_result(None))
+        try:
+            await fut
+        finally:
+            loop.remove_reader(fd)
 
     def mem_free():
         return None  # CPython keeps no fixed heap to report

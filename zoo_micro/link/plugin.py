@@ -75,19 +75,6 @@ def open_stream(spec):
     raise ValueError("bridge stream must be 'stdio', 'uart:ID:BAUD' or a stream object, got %r" % (spec,))
 
 
-def _kbd_intr(ch):
-    # Ctrl-C (0x03) must not interrupt a node whose stdin carries the link.
-    f = getattr(port, "kbd_intr", None)
-    if f is None:
-        try:
-            import micropython
-
-            f = micropython.kbd_intr
-        except (ImportError, AttributeError):
-            return
-    f(ch)
-
-
 class BridgePlugin(Plugin):
     name = "bridge"
     version = "1.0.0"
@@ -150,7 +137,7 @@ class BridgePlugin(Plugin):
             self._store = StateMachineManager()
             self._store.listen(self._state)
         if self.stdio:
-            _kbd_intr(-1)
+            port.kbd_intr(-1)  # Ctrl-C (0x03) must not interrupt a node whose stdin carries the link
         self._tasks = [asyncio.create_task(self._rx_loop()), asyncio.create_task(self._tx_loop())]
         self._tasks.append(asyncio.create_task(self._ticker()))
 
@@ -171,7 +158,7 @@ class BridgePlugin(Plugin):
         if self._store is not None:
             self._store.unlisten(self._state)
         if self.stdio:
-            _kbd_intr(3)
+            port.kbd_intr(3)
         if self.journal is not None:
             self.journal.close()
         self.wire.close()
