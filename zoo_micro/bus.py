@@ -51,6 +51,11 @@ class Bus:
         if idx is not None:
             idx.remove(handler.topic, handler)
 
+    def room(self, channel="default"):
+        """Events that channel's queue takes now before it starts dropping."""
+        q = self._queues.get(channel)
+        return self.queue_size - (len(q) if q else 0)
+
     def handlers_for(self, topic, channel="default"):
         idx = self._index.get(channel)
         return idx.lookup(topic) if idx is not None else []

@@ -108,4 +108,17 @@ class SVM:
                 "uptime_ms": up,
             },
             "workers": {w.name: self.worker_health(w) for w in m.workers},
+            "plugins": self._plugin_stats(),
         }
+
+    def _plugin_stats(self):
+        # Plugins with counters of their own (a link's drops, retries...) show them here.
+        out = {}
+        plugins = self.master._plugins
+        for p in plugins._loaded if plugins is not None else ():
+            if hasattr(p, "stats"):
+                try:
+                    out[p.name] = p.stats()
+                except Exception as e:
+                    out[p.name] = {"error": repr(e)}
+        return out

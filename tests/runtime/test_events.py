@@ -274,3 +274,12 @@ async def test_unsubscribe_stops_delivery():
     await wait_until(lambda: m.stats()["no_subscriber"] == 1)
     await m.stop()
     assert got == [1]
+
+
+def test_room_tells_how_many_events_a_channel_takes_before_dropping():
+    m = Master({"queue_size": 4})
+    assert m.bus.room() == 4 and m.bus.room("ctl") == 4
+    m.publish("t", 1)
+    m.publish("t", 2, channel="ctl")
+    m.publish("t", 3, channel="ctl")
+    assert m.bus.room() == 3 and m.bus.room("ctl") == 2

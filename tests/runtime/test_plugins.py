@@ -120,3 +120,19 @@ async def test_plugin_that_fails_to_initialize_stops_the_start_cleanly():
         assert "broken failed to initialize" in str(e)
     assert log == ["init base", "destroy base"]
     assert m._tasks == []
+
+
+async def test_plugin_counters_appear_in_the_health_report():
+    class Counted(Plugin):
+        name = "counted"
+
+        def stats(self):
+            return {"sent": 7}
+
+    m = Master({"svm_check_interval": 0})
+    m.plugins.register(Counted)
+    m.plugins.register(Base)
+    await m.start()
+    report = m.get_health_report()
+    await m.stop()
+    assert report["plugins"] == {"counted": {"sent": 7}}  # plugins without stats() stay out

@@ -235,9 +235,9 @@ class BridgePlugin(Plugin):
             self.refused += 1
             return True  # acknowledged and dropped: the host may not send this topic here
         m = self.master
-        if m.bus.pending >= (m.config["queue_size"] * 3) >> 2:
-            # A quarter of the bus stays free for what handlers publish in turn; the event waits,
-            # unacknowledged, until the bus drains.
+        if m.bus.room(channel) <= m.bus.queue_size >> 2:
+            # A quarter of the channel stays free for what handlers publish in turn; the event
+            # waits, unacknowledged, until the bus drains.
             self._held = True
             return False
         ev = EventNode(topic, content, channel, priority)
