@@ -156,8 +156,16 @@ class MonitorSink(Sink):
 def show(port: str, seconds: float | None = None, once: bool = False, baudrate: int = 115200) -> MonitorSink:
     """Bridge the node on `port` and show it live (or one snapshot at the end) until Ctrl-C or
     `seconds` pass."""
-    from host_tools.bridge import Bridge
+    import os
 
+    from host_tools.bridge import Bridge
+    from host_tools.errors import UserError
+
+    if "://" not in port and not os.path.exists(port):
+        raise UserError(
+            f"no such port {port}: plug the board in (zoo-micro detect lists boards), "
+            f"or start a virtual one with zoo-micro sim APP --link {port}"
+        )
     monitor = MonitorSink()
     console = Console()
     live = not once and sys.stdout.isatty()
