@@ -22,7 +22,6 @@ COMMANDS = {
     "monitor": "live dashboard of a node",
     "bridge": "connect boards to the host framework",
     "fleet": "live table of nodes on an MQTT broker",
-    "example": "run the example sensor node on MicroPython",
 }
 
 
