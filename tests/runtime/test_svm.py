@@ -129,9 +129,8 @@ async def test_loop_lag_shows_a_blocked_loop():
     m.subscribe("zoo.svm.health", lambda r: lags.append(r.content["node"]["loop_lag_ms"]))
     await m.start()
     await wait_until(lambda: len(lags) >= 2)
-    assert max(lags) < 50, lags
-    port.sleep_ms(150)  # block the loop as a bad driver call would
+    port.sleep_ms(300)  # block the loop as a bad driver call would
     n = len(lags)
     await wait_until(lambda: len(lags) >= n + 2)
     await m.stop()
-    assert max(lags[n:]) >= 80, lags
+    assert max(lags[n:]) >= 200, lags  # most of the block shows, whatever the machine's own load
