@@ -13,7 +13,7 @@ from typing import Any
 
 from host_tools.bridge.cursor_store import CursorStore
 from host_tools.bridge.serial_port import SerialPort
-from host_tools.bridge.sink import Sink
+from host_tools.bridge.sink import Sink, SinkFeeder
 from zoo_micro import port as zport
 from zoo_micro.link import frame
 from zoo_micro.link.session import Session
@@ -44,7 +44,7 @@ class NodeLink:
         self.partial: tuple[int, set[int]] | None = None  # an event some sinks took and one refused
 
 
-class Bridge:
+class Bridge(SinkFeeder):
     """Carries events between the node on `port` and `sinks`, across unplugs, resets and restarts.
 
     port: a device path or a pyserial URL (`/dev/ttyACM0`, `socket://127.0.0.1:7000`, `loop://`).
@@ -114,25 +114,7 @@ class Bridge:
                 self.port.write(self.current.session.bye())
             self._save_cursors(force=True)
         self.port.close()
-        for s in self.sinks:
-            try:
-                s.close()
-            except Exception:
-                log.exception("sink %s failed to close", type(s).__name__)
-
-    def run(self, seconds: float | None = None) -> None:
-        """Bridge until `seconds` pass (or forever), Ctrl-C ends it cleanly."""
-        self.start()
-        try:
-            self._stop.wait(seconds)
-        finally:
-            self.stop()
-
-    def __enter__(self) -> Bridge:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._close_sinks()
 
     # Host -> node
 

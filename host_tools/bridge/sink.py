@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,3 +48,38 @@ class Sink:
 
     def close(self) -> None:
         """The bridge stopped."""
+
+
+class SinkFeeder:
+    """What a source of node events (a serial Bridge, an MQTT source) shares: its sinks and a
+    life cycle of start/stop, run(seconds) and `with`. Subclasses set `sinks` and `_stop`."""
+
+    sinks: list[Sink]
+    _stop: threading.Event
+
+    def start(self) -> SinkFeeder:
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 2.0) -> None:
+        raise NotImplementedError
+
+    def run(self, seconds: float | None = None) -> None:
+        """Feed the sinks until `seconds` pass (or forever); Ctrl-C ends it cleanly."""
+        self.start()
+        try:
+            self._stop.wait(seconds)
+        finally:
+            self.stop()
+
+    def __enter__(self) -> SinkFeeder:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _close_sinks(self) -> None:
+        for s in self.sinks:
+            try:
+                s.close()
+            except Exception:
+                logging.getLogger("zoo_micro.bridge").exception("sink %s failed to close", type(s).__name__)

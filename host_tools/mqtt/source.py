@@ -19,7 +19,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from host_tools.bridge.cursor_store import CursorStore
-from host_tools.bridge.sink import Sink
+from host_tools.bridge.sink import Sink, SinkFeeder
 from host_tools.mqtt.broker import BrokerUrl, connect, make_client, parse_url
 from zoo_micro.mqtt import layout
 
@@ -72,7 +72,7 @@ class NodeState:
         self.info: dict[str, Any] = {}
 
 
-class MqttSource:
+class MqttSource(SinkFeeder):
     """Carries the nodes on `url` into `sinks` the way the serial Bridge does, and sends sinks'
     events down to nodes (`send`). `state_path` keeps each node's place across host restarts."""
 
@@ -139,24 +139,7 @@ class MqttSource:
             self._client.loop_stop()
         if self.dedupe.cursors is not None:
             self.dedupe.cursors.save(force=True)
-        for s in self.sinks:
-            try:
-                s.close()
-            except Exception:
-                log.exception("sink %s failed to close", type(s).__name__)
-
-    def run(self, seconds: float | None = None) -> None:
-        self.start()
-        try:
-            self._stop.wait(seconds)
-        finally:
-            self.stop()
-
-    def __enter__(self) -> MqttSource:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._close_sinks()
 
     # Broker -> sinks
 
