@@ -84,7 +84,10 @@ def test_frames_and_text_lines_come_out_as_they_went_in(items: list, chunk: int)
 def test_a_changed_byte_is_never_delivered(kind, fs, payload, data):
     line = bytearray(frame.encode(kind, fs, payload))
     i = data.draw(st.integers(0, len(line) - 1))
-    new = data.draw(st.integers(0, 255).filter(lambda b: b != line[i]))
+    # The line end may become anything but CR: an LF turned CR, followed by the LF added below, is
+    # a CRLF line end around an intact frame (boards print CRLF), and delivering that is right.
+    crlf = i == len(line) - 1
+    new = data.draw(st.integers(0, 255).filter(lambda b: b != line[i] and not (crlf and b == 13)))
     line[i] = new
     good = frame.encode("p", [1])
     c = Collect()
