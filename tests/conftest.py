@@ -11,8 +11,15 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from host_tools.interpreter import micropython_env, micropython_path
+
+# CI replays the same examples every run (a landing must not hinge on a lucky draw); local runs
+# keep exploring new ones.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_DIR = ROOT / "tests" / "runtime"
