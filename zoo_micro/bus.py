@@ -56,10 +56,6 @@ class Bus:
         q = self._queues.get(channel)
         return self.queue_size - (len(q) if q else 0)
 
-    def handlers_for(self, topic, channel="default"):
-        idx = self._index.get(channel)
-        return idx.lookup(topic) if idx is not None else []
-
     # Publishing
 
     def publish(self, topic, content=None, channel="default", priority=0):

@@ -91,11 +91,6 @@ class FIFO:
             self._head = (self._head + 1) % self._cap
             return value
 
-    def peek_value(self, default=None):
-        if self._head == self._tail:
-            return default
-        return self._buf[self._head]
-
     def clear(self):
         with self._lock:
             for i in range(self._cap):

@@ -41,9 +41,6 @@ class PluginManager:
         self._classes.append(cls)
         return cls
 
-    def registered(self):
-        return [c.name for c in self._classes]
-
     def get(self, name):
         for p in self._loaded:
             if p.name == name:

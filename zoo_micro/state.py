@@ -131,9 +131,6 @@ class StateMachineManager:
                     self._dirty = True
         self._notify(scope, changed, removed=True)
 
-    def scopes(self):
-        return list(self._leaves)
-
     def dump(self):
         """Everything, as {scope: {dotted key: {"value": v, "version": n}}}."""
         out = {}
