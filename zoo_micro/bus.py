@@ -142,6 +142,11 @@ class Bus:
             for inbox in (self._inbox, self._isr_inbox):
                 ev = inbox.pop_value()
                 while ev is not None:
+                    tries = 0
+                    while self.room(ev.channel) <= 0 and tries < self.thread_wait_ms:
+                        # The dispatcher makes room rather than a backlog being dropped (bounded wait).
+                        await asyncio.sleep(0.001 if tries else 0)
+                        tries += 1
                     self.put(ev)
                     moved = True
                     ev = inbox.pop_value()

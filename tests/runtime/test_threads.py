@@ -150,6 +150,30 @@ async def test_publish_from_plain_thread_needs_threads_enabled():
     assert got == list(range(50))
 
 
+async def test_backlog_from_threads_and_interrupts_waits_for_the_queue_instead_of_dropping():
+    # 45 events pile up in the inboxes while the loop is blocked; the queue holds 32 per channel.
+    got = []
+    m = Master({"threads": True})
+    m.subscribe("burst", lambda r: got.append(r.content))
+    await m.start()
+    done = []
+
+    def body():
+        for i in range(25):
+            m.publish("burst", i)
+        done.append(1)
+
+    port.start_thread(body, ())
+    for i in range(25, 45):
+        m.publish_isr("burst", i)
+    while not done:
+        port.sleep_ms(1)  # blocks the loop, as a long synchronous handler would
+    await wait_until(lambda: len(got) == 45)
+    await m.stop()
+    assert sorted(got) == list(range(45))
+    assert m.stats()["dropped"] == 0
+
+
 async def test_publish_from_thread_without_wakeup_raises():
     m = Master({"threads": False})
     await m.start()
