@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 APP = """
 from zoo_micro import BaseWorker, Master
 
@@ -30,13 +32,14 @@ def zoo_micro(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
     )
 
 
-def test_run_deploys_then_shows_the_node_live(zoo_board, tmp_path: Path):
+@pytest.mark.parametrize("form", [[], ["--mpy"]], ids=["py", "mpy"])
+def test_run_deploys_then_shows_the_node_live(zoo_board, tmp_path: Path, form: list[str]):
     app = tmp_path / "beater"
     app.mkdir()
     (app / "main.py").write_text(APP)
     board = zoo_board(None, board="pico", link=str(tmp_path / "board"))
-    # The link modules are too big to compile on the board: deploy them as .mpy, as boards should.
-    r = zoo_micro("run", str(app), "--port", board.port, "--mpy", "--seconds", "6", "--once")
+    # From .py the board compiles zoo_micro and its link itself, within the Pico's heap.
+    r = zoo_micro("run", str(app), "--port", board.port, *form, "--seconds", "6", "--once")
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout
     assert "copied" in out  # the deploy summary
