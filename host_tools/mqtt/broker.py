@@ -22,13 +22,15 @@ class BrokerUrl:
     password: str | None = None
     ca: str | None = None  # a CA file for mqtts; the system's CAs otherwise
     insecure: bool = False  # mqtts without checking the broker's certificate
+    cert: str | None = None  # a client certificate, for brokers that require one (AWS IoT, ...)
+    key: str | None = None  # its private key, unless the cert file holds it
 
     def __str__(self) -> str:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
 def parse_url(url: str) -> BrokerUrl:
-    """`mqtt://[user[:password]@]host[:port]`, or `mqtts://...[?ca=FILE][&insecure=1]`."""
+    """`mqtt://[user[:password]@]host[:port]`, or `mqtts://...[?ca=FILE][&cert=FILE&key=FILE][&insecure=1]`."""
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
         raise UserError(f"broker URL {url!r}: write mqtt://HOST:PORT (or mqtts://HOST:PORT for TLS)")
@@ -46,6 +48,8 @@ def parse_url(url: str) -> BrokerUrl:
         password=unquote(parts.password) if parts.password else None,
         ca=query.get("ca", [None])[0],
         insecure=query.get("insecure", ["0"])[0] in ("1", "true", "yes"),
+        cert=query.get("cert", [None])[0],
+        key=query.get("key", [None])[0],
     )
 
 
@@ -62,7 +66,15 @@ def make_client(
     if url.user is not None:
         client.username_pw_set(url.user, url.password)
     if url.tls:
-        client.tls_set(ca_certs=url.ca, cert_reqs=ssl.CERT_NONE if url.insecure else ssl.CERT_REQUIRED)
+        try:
+            client.tls_set(
+                ca_certs=url.ca,
+                certfile=url.cert,
+                keyfile=url.key,
+                cert_reqs=ssl.CERT_NONE if url.insecure else ssl.CERT_REQUIRED,
+            )
+        except (OSError, ssl.SSLError) as e:
+            raise UserError(f"broker URL {url}: cannot load its TLS files ({e})") from None
         client.tls_insecure_set(url.insecure)
     client.reconnect_delay_set(0.1, 5)  # type: ignore[arg-type]  # paho accepts float seconds
     return client

@@ -163,6 +163,8 @@ def test_broker_urls_carry_auth_and_tls_and_bad_ones_are_one_line_errors():
         "/etc/ca.pem",
     )
     assert parse_url("mqtt://10.0.0.2").port == 1883
+    c = parse_url("mqtts://b.local?ca=/c/ca.pem&cert=/c/me.pem&key=/c/me.key")
+    assert (c.ca, c.cert, c.key, c.insecure) == ("/c/ca.pem", "/c/me.pem", "/c/me.key", False)
     for bad in ("http://x", "mqtt://", "mqtt://h:99999"):
         with pytest.raises(UserError):
             parse_url(bad)

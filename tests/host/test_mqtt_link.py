@@ -7,9 +7,11 @@ import json
 import subprocess
 import time
 
+import pytest
 from mqtt_apps.broker import Mosquitto, free_port, micropython_node
 from mqtt_apps.collect import Collect
 
+from host_tools.errors import UserError
 from host_tools.fleet import Fleet
 from host_tools.mqtt.source import MqttSource
 
@@ -106,6 +108,98 @@ def test_user_and_password_reach_the_broker_and_a_wrong_one_is_reported(tmp_path
             assert fleet.wait(lambda f: f.node("a1") is not None and f.node("a1").online)
         lines = wait_line(bad, "cannot connect")
         assert "bad user name or password" in lines[-1] or "not authorised" in lines[-1], lines[-1]
+    finally:
+        for p in (good, bad):
+            if p is not None:
+                finish(p)
+        broker.stop()
+
+
+def tls_broker(tmp_path, client_certs=False):
+    """Mosquitto with a TLS listener, a certificate from a test CA, and a password file (or, with
+    client_certs, a certificate from the same CA required of every client)."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    ca_pem = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_pem))
+    chain, key = tmp_path / "broker.pem", tmp_path / "broker.key"
+    cert.private_key_pem.write_to_path(str(key))
+    for i, blob in enumerate(cert.cert_chain_pems):
+        blob.write_to_path(str(chain), append=i > 0)
+    passwd = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwd), "zoo", "s3cret"], check=True)
+    extra = f"cafile {ca_pem}\ncertfile {chain}\nkeyfile {key}\n"
+    if client_certs:
+        extra += "require_certificate true\n"
+        client = ca.issue_cert("t3")
+        client.cert_chain_pems[0].write_to_path(str(tmp_path / "client.pem"))
+        client.private_key_pem.write_to_path(str(tmp_path / "client.key"))
+    else:
+        extra += f"password_file {passwd}\n"
+    broker = Mosquitto(tmp_path / "broker", extra=extra)
+    if not client_certs:
+        conf = broker.conf.read_text()
+        broker.conf.write_text(conf.replace("allow_anonymous true", "allow_anonymous false"))
+    return broker.start(), ca_pem
+
+
+def tls_node(name: str, broker: Mosquitto, count: int, options: dict, cwd) -> subprocess.Popen:
+    """A node publishing `count` ticks at 50/s, with these MQTT options (tls, host, user, ...).
+
+    TLS files are named relative to the node's folder, as on a board: the unix port dies on a
+    command-line argument of 256 bytes or more."""
+    args = [name, str(broker.port), str(count), "50", "thread", "64", json.dumps(options)]
+    return micropython_node(args, cwd)
+
+
+def test_tls_with_a_checked_broker_certificate_carries_events_and_a_wrong_ca_is_refused(tmp_path):
+    import trustme
+
+    broker, ca_pem = tls_broker(tmp_path)
+    other_ca = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_ca))
+    url = f"mqtts://zoo:s3cret@127.0.0.1:{broker.port}?ca={ca_pem}"
+    creds = {"user": "zoo", "password": "s3cret"}
+    sink = Collect()
+    good = bad = None
+    try:
+        with MqttSource(url, [sink], client_id="host-t") as source, Fleet(url) as fleet:
+            opts = dict(creds, tls={"ca": "ca.pem", "verify": True}, host="localhost")
+            good = tls_node("t1", broker, 10, opts, tmp_path)
+            assert sink.wait(lambda: sink.ticks("t1") == list(range(1, 11))), sink.ticks("t1")
+            assert fleet.wait(lambda f: f.node("t1") is not None and f.node("t1").online)
+            assert source.stats()["duplicates"] == 0
+        wrong = dict(creds, tls={"ca": "other-ca.pem", "verify": True}, host="localhost")
+        bad = tls_node("t2", broker, 1, wrong, tmp_path)
+        lines = wait_line(bad, "cannot connect")
+        assert "t2" not in {n for n, *_ in sink.events}
+        assert "certificate is not correctly signed" in lines[-1], lines[-1]  # the reason, on one line
+    finally:
+        for p in (good, bad):
+            if p is not None:
+                finish(p)
+        broker.stop()
+
+
+def test_tls_client_certificate_is_presented_and_required(tmp_path):
+    broker, ca_pem = tls_broker(tmp_path, client_certs=True)
+    cert, key = tmp_path / "client.pem", tmp_path / "client.key"
+    url = f"mqtts://localhost:{broker.port}?ca={ca_pem}&cert={cert}&key={key}"
+    sink = Collect()
+    good = bad = None
+    try:
+        with MqttSource(url, [sink], client_id="host-c"):
+            opts = {"tls": {"ca": "ca.pem", "cert": "client.pem", "key": "client.key"}, "host": "localhost"}
+            good = tls_node("t3", broker, 5, opts, tmp_path)
+            assert sink.wait(lambda: sink.ticks("t3") == [1, 2, 3, 4, 5]), sink.ticks("t3")
+            no_cert = {"tls": {"ca": "ca.pem"}, "host": "localhost"}
+            bad = tls_node("t4", broker, 1, no_cert, tmp_path)
+            wait_line(bad, "cannot connect")
+            assert "t4" not in {n for n, *_ in sink.events}
+        with pytest.raises(UserError, match="cannot load its TLS files"):
+            MqttSource(f"mqtts://localhost:{broker.port}?cert={tmp_path}/missing.pem", [sink]).start()
     finally:
         for p in (good, bad):
             if p is not None:

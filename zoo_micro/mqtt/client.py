@@ -111,19 +111,57 @@ class Conn:
 
 
 def tls_context(tls, host):
-    """An SSLContext from the `tls` option: True, or {"ca", "cert", "key", "verify"}."""
+    """An SSLContext from the `tls` option: True, or {"ca", "cert", "key", "verify"} (PEM or DER files)."""
     import ssl
 
     opts = tls if isinstance(tls, dict) else {}
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ca = opts.get("ca")
     if ca:
-        ctx.load_verify_locations(cafile=ca)
+        if port.MICROPYTHON:
+            for der in _der_blocks(ca):
+                ctx.load_verify_locations(cadata=der)  # each call adds one CA
+        else:
+            ctx.load_verify_locations(cafile=ca)
     verify = opts.get("verify", bool(ca))
     ctx.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
-    if opts.get("cert"):
-        ctx.load_cert_chain(opts["cert"], opts.get("key"))
+    cert = opts.get("cert")
+    if cert:
+        key = opts.get("key")
+        if port.MICROPYTHON:
+            ctx.load_cert_chain(_der_blocks(cert)[0], _der_blocks(key or cert)[-1])
+        else:
+            ctx.load_cert_chain(cert, key)
     return ctx
+
+
+def _der_blocks(path):
+    # MicroPython's TLS reads DER only, and brokers hand out PEM: decode each PEM block (a CA
+    # bundle holds several). A DER file comes back whole.
+    from binascii import a2b_base64
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise OSError("tls file %s: %s" % (path, e)) from None
+    if b"-----BEGIN" not in data:
+        return [data]
+    out = []
+    body = None
+    for line in data.split(b"\n"):
+        line = line.strip()
+        if line.startswith(b"-----BEGIN"):
+            body = []
+        elif line.startswith(b"-----END"):
+            if body is not None:
+                out.append(a2b_base64(b"".join(body)))
+            body = None
+        elif body is not None:
+            body.append(line)
+    if not out:
+        raise ValueError("tls file %s: no complete PEM block" % path)
+    return out
 
 
 class Client(MQTTClient):

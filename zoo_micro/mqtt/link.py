@@ -150,7 +150,8 @@ class Link:
                 pass
         was_up = c is not None and self.failures == 0 and self.connects
         self.failures += 1
-        self.last_error = repr(ex)
+        why = " ".join(str(ex).split()) or repr(ex)  # TLS errors come wrapped in newlines
+        self.last_error = why
         if was_up:
             self.outages += 1
         # Exponential backoff with jitter, so a fleet does not reconnect to a restarted broker at once.
@@ -161,7 +162,7 @@ class Link:
         if was_up or self.failures == 1:
             log.warn(
                 "mqtt: %s (%s); retrying in %d ms"
-                % ("connection lost" if was_up else "cannot connect", ex, delay)
+                % ("connection lost" if was_up else "cannot connect", why, delay)
             )
 
     def close(self, linger_ms=0):
