@@ -30,7 +30,7 @@ class NodeView:
 
     @property
     def mqtt(self) -> dict:
-        return (self.health or {}).get("mqtt") or {}
+        return ((self.health or {}).get("plugins") or {}).get("mqtt") or {}
 
     @property
     def vitals(self) -> dict:
@@ -130,7 +130,7 @@ class Fleet:
     def _health(self, view: NodeView, health: dict) -> None:
         view.health = health
         uptime = (health.get("node") or {}).get("uptime_ms")
-        seq = (health.get("mqtt") or {}).get("seq")
+        seq = ((health.get("plugins") or {}).get("mqtt") or {}).get("seq")
         if not isinstance(uptime, int) or not isinstance(seq, int) or uptime <= 0:
             return
         prev = view._prev

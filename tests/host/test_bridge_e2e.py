@@ -50,7 +50,7 @@ def test_node_events_reach_zoo_framework_reactors_and_app_events_reach_the_node(
     assert r["nodes"] == ["n1"] and r["envelope_ok"]  # reactors see the node id and the node's content
     assert r["state"] == 2000  # the node's state store, mirrored under scope "n1"
     assert ["n1", "warn", "half a thousand sent"] in r["logs"]  # zoo log lines arrive as log lines
-    link = r["health"]["link"]  # the node's health report carries its link counters
+    link = r["health"]["plugins"]["bridge"]  # the node's health report carries its link counters
     assert link["dropped"] == 0 and link["state"] == "up"
     stats = r["bridge"]
     assert stats["bad_frames"] == 0 and stats["text_bytes"] > 0  # print() output and a traceback: text only
@@ -81,7 +81,7 @@ def test_bad_line_unplugs_and_a_restart_lose_and_repeat_nothing(tmp_path: Path):
     # The first hello and the restart's at least; whether the long unplug also ended the session
     # depends on where the node's timeout falls on a loaded machine, so it is not counted on.
     assert n1["sessions"] >= 2
-    assert n1["lost"] == 0 and r["health"]["link"]["dropped"] == 0
+    assert n1["lost"] == 0 and r["health"]["plugins"]["bridge"]["dropped"] == 0
     # The faults really happened, and were caught rather than delivered.
     assert relay.up.corrupted > 1000 and relay.up.dropped > 100 and relay.up.duplicated > 10
     assert r["bridge"]["bad_frames"] > 1000 and n1["duplicates"] > 0

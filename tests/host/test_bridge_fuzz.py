@@ -169,12 +169,12 @@ def test_a_node_on_the_unix_port_counts_garbage_and_never_acts_on_it(tmp_path: P
         bridge.send("test.exec", "open('marker', 'w').write('x')")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            link = sink.health.get("link", {})
+            link = sink.health.get("plugins", {}).get("bridge", {})
             if link.get("bad_frames", 0) >= mutated and link.get("refused", 0) >= 1 and len(sink.up) == 3000:
                 break
             sink.changed.wait(0.5)
             sink.changed.clear()
-        link = sink.health["link"]
+        link = sink.health["plugins"]["bridge"]
         assert link["bad_frames"] >= mutated, link
         assert link["refused"] == 1  # test.exec was acknowledged and dropped: not an allowed topic
         assert node.exited() is None  # still running

@@ -184,7 +184,7 @@ def test_fleet_command_prints_each_node_once_from_the_retained_topics(broker):
     health = {
         "node": {"name": "f1", "mem_free": 40960, "mem_alloc": 20480, "uptime_ms": 10000},
         "workers": {"w": {"status": "warning", "health_score": 70}},
-        "mqtt": {"seq": 50, "outbox": 2, "outbox_max": 64, "dropped": 1, "outages": 3},
+        "plugins": {"mqtt": {"seq": 50, "outbox": 2, "outbox_max": 64, "dropped": 1, "outages": 3}},
     }
     put(c, "zoo/f1/status", b"online", retain=True)
     put(c, "zoo/f1/info", b'{"board": "esp32"}', retain=True)

@@ -171,11 +171,7 @@ class BridgePlugin(Plugin):
         if ev is self._last or getattr(ev, "remote", False):
             return
         self._last = ev
-        content = ev.content
-        if ev.topic == HEALTH and isinstance(content, dict):
-            content = dict(content)
-            content["link"] = self.stats()
-        self._send(ev.topic, content, ev.channel, ev.priority)
+        self._send(ev.topic, ev.content, ev.channel, ev.priority)  # health carries plugins.bridge
 
     def _send(self, topic, content, channel="default", priority=0):
         try:

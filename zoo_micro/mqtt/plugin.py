@@ -161,9 +161,7 @@ class MqttPlugin(Plugin):
             return  # one event matching several `up` patterns goes once; commands never go back up
         self._last = ev
         if ev.topic == HEALTH and isinstance(ev.content, dict):
-            content = dict(ev.content)
-            content["mqtt"] = self.stats()
-            self._put_retained(self.base + "/" + layout.HEALTH, content)
+            self._put_retained(self.base + "/" + layout.HEALTH, ev.content)  # carries plugins.mqtt
             return
         try:
             topic = layout.event_topic(self.base, ev.topic).encode()

@@ -68,7 +68,8 @@ def on_health(req):
     node = req.content["node"]
     if node not in health_seen:
         health_seen.add(node)
-        record({"node": node, "health": sorted(req.content["content"])})
+        report = req.content["content"]
+        record({"node": node, "health": sorted(report), "plugins": sorted(report.get("plugins", {}))})
 
 
 @event("fleet.pong")
