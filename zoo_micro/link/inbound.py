@@ -9,7 +9,9 @@ _SACKS = 3  # held ranges in one ack
 
 
 class Inbound(Outbound):
-    """What a session receives: data frames to in-order events, and the acks that say so."""
+    """What a session receives: data frames to in-order events, and the acks that say so.
+
+    A layer of Session, not used alone: its attributes are set in Session.__init__."""
 
     def _on_data(self, fields, payload, now):
         seq = fields[0]

@@ -52,7 +52,9 @@ class Ring:
 
 
 class Outbound:
-    """What a session sends: events out, frames kept until acknowledged, resent when lost."""
+    """What a session sends: events out, frames kept until acknowledged, resent when lost.
+
+    A layer of Session, not used alone: its attributes are set in Session.__init__."""
 
     def send(self, topic, content=None, channel=DEFAULT, priority=0):
         """Queue an event for the peer; returns its seq. The oldest waiting event makes room."""

@@ -30,6 +30,9 @@ class Session(Inbound):
 
     deliver(topic, content, channel, priority, seq) -> bool: False means "no room now, offer it
     again later"; the event stays unacknowledged meanwhile.
+
+    All the session's state is set here; sending lives in Outbound, receiving in Inbound, and
+    the handshake, liveness and timers below.
     """
 
     def __init__(
