@@ -174,6 +174,33 @@ async def test_backlog_from_threads_and_interrupts_waits_for_the_queue_instead_o
     assert m.stats()["dropped"] == 0
 
 
+async def test_a_stuck_consumer_never_blocks_a_publishing_thread_for_good_and_counts_what_it_drops():
+    gate = asyncio.Event()
+    got = []
+
+    async def slow(req):
+        got.append(req.content)
+        await gate.wait()  # the dispatcher is stuck here until released
+
+    m = Master({"threads": True, "queue_size": 4})
+    m.subscribe("slow", slow)
+    await m.start()
+    sent = []
+
+    def body():
+        for i in range(12):
+            sent.append(m.publish("slow", i))
+
+    port.start_thread(body, ())
+    await wait_until(lambda: len(sent) == 12)  # the thread was never blocked for good
+    gate.set()
+    await wait_until(lambda: len(got) + m.stats()["dropped"] == 12)
+    await m.stop()
+    dropped = m.stats()["dropped"]
+    assert dropped > 0 and got[0] == 0  # some had to go, and each one is counted
+    assert got == sorted(got)  # what was kept arrives in order
+
+
 async def test_publish_from_thread_without_wakeup_raises():
     m = Master({"threads": False})
     await m.start()
