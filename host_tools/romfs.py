@@ -67,18 +67,19 @@ def image_size(data: bytes) -> int:
     if not data.startswith(HEADER):
         return 0
     size = 0
-    n = 0
-    for n, value in enumerate(data[3:], start=4):
+    at = 3
+    for value in data[3:]:
+        at += 1
         size = (size << 7) | (value & 0x7F)
         if not value & 0x80:
             break
-    return n + size
+    return at + size
 
 
 def mount_source(image: str | Path, at: str = MOUNT_POINT) -> str:
     """MicroPython code that mounts the image file at `at` on the unix port, as a board mounts its
-    ROMFS partition at boot, and puts `at` (and `at`/lib if the image has one) on sys.path after "" (the script's folder).
-    The image is read into the heap: the unix port has no memory-mapped flash."""
+    ROMFS partition at boot, and puts `at` (and `at`/lib if the image has one) on sys.path after ""
+    (the script's folder). The image is read into the heap: the unix port has no mapped flash."""
     lib = at + "/lib"
     return (
         "import os, sys, vfs\n"
