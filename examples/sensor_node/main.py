@@ -3,10 +3,13 @@
 #   micropython main.py --seconds 10    run for 10 seconds
 #   micropython main.py --events 10000  push 10,000 readings through the bus, then report
 #   micropython main.py --core ...      only the core node: no state, modes, watchdog or health
+#   micropython main.py --bridge ...    events and health go to a host running `zoo-micro bridge`
 import asyncio
 import sys
 
 from node import build, pump
+
+BRIDGE = False  # True: share readings with a host through `zoo-micro bridge` on this serial port
 
 CONFIG = {
     "name": "sensor-node",
@@ -27,6 +30,9 @@ def main():
     seconds = _arg("--seconds", None)
     events = _arg("--events", None)
     core = "--core" in getattr(sys, "argv", [])
+    if BRIDGE or "--bridge" in getattr(sys, "argv", []):
+        # Health goes up too (the plugin's default); print() output reaches the host as text.
+        CONFIG["bridge"] = {"stream": "stdio", "up": ["sampler_result", "sensor.#"]}
     # A burst of failed reads every 40: a run of a few seconds shows degraded mode and recovery.
     m, readings, mode = build(CONFIG, verbose=events is None, fail_every=0 if events else 40, core=core)
     print("sensor node %s: %s" % (m.name, "core" if core else "mode " + mode.state))
@@ -45,7 +51,7 @@ def main():
             await m.start()
             if mode:
                 mode.trigger("booted")
-            await pump(m, readings, int(events))
+            await pump(m, readings, int(events), m.plugins.get("bridge") if "bridge" in CONFIG else None)
             await m.stop()
 
         asyncio.run(load())

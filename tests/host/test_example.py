@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import tty
 from pathlib import Path
 
 import pytest
@@ -78,6 +80,56 @@ def test_core_node_handles_10000_events_on_a_96k_heap_from_mpy(tmp_path):
     counts = dict(part.split("=") for part in last.split(";")[0].split()[1:])
     assert int(counts["published"]) >= 10000 and counts["delivered"] == counts["published"], last
     assert counts["dropped"] == "0", last
+
+
+def test_bridged_node_waits_for_the_link_and_every_reading_reaches_the_host(tmp_path):
+    from host_tools.bridge import Bridge, Sink
+    from host_tools.bridge.relay import Relay
+
+    class Collect(Sink):
+        def __init__(self):
+            self.readings = 0
+            self.lines = []
+
+        def event(self, node, topic, content, channel, priority, seq):
+            self.readings += topic == "sampler_result"
+            return True
+
+        def text(self, port, line):
+            self.lines.append(line)
+
+    for f in EXAMPLE.glob("*.py"):
+        shutil.copy(f, tmp_path / f.name)
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    node = subprocess.Popen(
+        [micropython_path(), "-X", "heapsize=256K", "main.py", "--bridge", "--events", "1000"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=tmp_path,
+        env=micropython_env([PROJECT_ROOT, tmp_path]),
+    )
+    os.close(slave)
+    relay = Relay(master, baud=115200).start()  # a serial line: slower than the node publishes
+    sink = Collect()
+    bridge = Bridge(relay.url, [sink]).start()
+    try:
+        node.wait(120)
+        time.sleep(0.5)  # the node's last lines, still in the relay
+    finally:
+        if node.poll() is None:
+            node.kill()
+        bridge.stop()
+        relay.stop()
+        os.close(master)
+    assert node.returncode == 0, sink.lines[-20:]
+    summary = next((line for line in sink.lines if line.startswith("readings {")), None)
+    assert summary, sink.lines[-20:]
+    taken = int(summary.split("'count': ")[1].split(",")[0])  # the pump's 1,000 and the sampler's own
+    assert taken >= 1000 and sink.readings == taken, (sink.readings, summary)
+    # The default outbox holds 64 events: without waiting for room the link would have dropped most.
+    assert any(line.startswith("events published=") and "dropped=0" in line for line in sink.lines)
 
 
 def test_node_reads_a_tmp102_on_the_virtual_pico(zoo_board):
