@@ -1,6 +1,9 @@
 """zoo-micro deploy: sync an app and zoo_micro to a board over its serial port, with mpremote.
 
-zoo_micro goes to /lib/zoo_micro and the app to /. Only files whose SHA-256, computed on the board,
+zoo_micro goes to /lib/zoo_micro and the app to /, as .mpy compiled for the board's arch (as mip
+installs), but main.py and boot.py, which a board runs as source. With romfs, zoo_micro and the app's
+modules go as one ROMFS image into the board's ROMFS partition (mpremote's own writer), and only
+main.py, boot.py and data files to the filesystem. Only files whose SHA-256, computed on the board,
 differs from the local one are sent. New files are written under /.zoo_stage first and renamed into
 place only when every one arrived, so a deploy that fails half-way leaves the previous app runnable.
 A manifest (/.zoo_deploy.json, written last) lists what was deployed, so files an earlier deploy of
@@ -9,10 +12,16 @@ the same app left behind are removed.
 
 from __future__ import annotations
 
+import argparse
 import ast
+import contextlib
+import functools
 import hashlib
+import io
 import json
 import os
+import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -20,19 +29,26 @@ from pathlib import Path
 
 from host_tools.build import app_files, runtime_files
 from host_tools.errors import UserError
-from host_tools.interpreter import PROJECT_ROOT
+from host_tools.interpreter import PROJECT_ROOT, micropython_path
 from host_tools.mpy import compile_file
+from host_tools.romfs import make_image
 
 MANIFEST = "/.zoo_deploy.json"
 STAGE = "/.zoo_stage"
 LIB = "lib/zoo_micro"
-RUN_AS_SOURCE = ("main.py", "boot.py")  # a board runs these by name, so --mpy leaves them as .py
+RUN_AS_SOURCE = ("main.py", "boot.py")  # a board runs these by name, so they stay .py
 CHUNK = 2048  # bytes per raw-REPL write: fewer round trips than mpremote's 256, small for any board
 EEXIST = 17
 # mpy arch numbers (sys.implementation._mpy >> 10) as mpy-cross -march names them
 MPY_ARCH_NAMES = ("", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
                   "xtensa", "xtensawin", "rv32imc", "rv64imc")  # fmt: skip
 MPY_VERSION = 6
+ROM_PARTITION = 0
+UNCHANGED = "nothing on the board changed: fix it and deploy again"
+NO_ROMFS = (
+    "the board's firmware has no ROMFS partition: deploy without --romfs, or flash a MicroPython "
+    "(1.25 or later) built with one"
+)
 # A port's lock can outlive its last user for a moment: a process forked just then (a virtual board
 # restarting its interpreter) holds a copy of the descriptor until it execs.
 BUSY_GRACE = 1.0
@@ -97,6 +113,42 @@ def plan_files(app: Path | None, lib: bool = True, mpy_arch: str | None = None) 
     return out
 
 
+def plan_romfs(app: Path | None, arch: str | None, lib: bool = True) -> tuple[bytes, list[FileToCopy]]:
+    """zoo_micro and the app's modules as one ROMFS image of .mpy for arch, and the files that stay
+    on the filesystem: main.py, boot.py and data files."""
+    fs = []
+    with tempfile.TemporaryDirectory(prefix="zoo-romfs-") as tmp:
+        tree = Path(tmp) / "tree"
+        tree.mkdir()
+        for remote, src in source_files(app, lib):
+            if src.suffix != ".py" or remote in RUN_AS_SOURCE:
+                fs.append(_file(remote, src))
+                continue
+            (tree / remote).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, tree / remote)
+        make_image(tree, Path(tmp) / "romfs.img", mpy=True, arch=arch, then=UNCHANGED)
+        return (Path(tmp) / "romfs.img").read_bytes(), fs
+
+
+def empty_romfs() -> bytes:
+    """A valid image with nothing in it: what clears a ROMFS partition."""
+    with tempfile.TemporaryDirectory(prefix="zoo-romfs-") as tmp:
+        make_image(Path(tmp), Path(tmp) / "empty.img")
+        return (Path(tmp) / "empty.img").read_bytes()
+
+
+@functools.cache
+def unix_port_arch() -> str:
+    """The mpy-cross -march of the MicroPython unix port on this computer (what a virtual board runs)."""
+    proc = subprocess.run(
+        [micropython_path(), "-c", "import sys; print(sys.implementation._mpy)"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return _device_arch(int(proc.stdout.strip() or 0))
+
+
 def manifest_text(app_name: str, files: list[FileToCopy]) -> str:
     return json.dumps({"app": app_name, "files": {f.remote: f.sha256 for f in files}}, sort_keys=True)
 
@@ -124,14 +176,19 @@ class DeployResult:
     bytes_copied: int = 0
     seconds: float = 0.0
     dry_run: bool = False
+    romfs_bytes: int = 0  # size of the ROMFS image written (0: none, or the partition held it already)
 
 
-def deploy_to_folder(root: Path, app: Path | None, lib: bool = True, mpy: bool = False) -> DeployResult:
+def deploy_to_folder(root: Path, app: Path | None, lib: bool = True, mpy: bool = True) -> DeployResult:
     """The same sync into a local folder (a virtual board's flash), with the same manifest; mpy
-    compiles to bytecode-only .mpy, which any MicroPython of this .mpy version loads."""
+    compiles for the MicroPython unix port of this computer, which a virtual board runs."""
+    return sync_folder(root, app, plan_files(app, lib, unix_port_arch() if mpy else None))
+
+
+def sync_folder(root: Path, app: Path | None, files: list[FileToCopy]) -> DeployResult:
+    """Make the folder hold these files, as a sync to a board does (manifest, stale files)."""
     t0 = time.monotonic()
     result = DeployResult()
-    files = plan_files(app, lib, "" if mpy else None)
     name = app.resolve().name if app is not None else ""
     manifest = root / MANIFEST.lstrip("/")
     old = manifest.read_text() if manifest.is_file() else None
@@ -209,6 +266,22 @@ def _zd_mkdirs(ds):
         except OSError as e:
             if e.errno != 17:
                 raise
+def _zd_rom(n):
+    import vfs
+    if not hasattr(vfs, 'rom_ioctl') or vfs.rom_ioctl(1) <= 0:
+        return None
+    d = vfs.rom_ioctl(2, 0)
+    if isinstance(d, int):
+        return None
+    size = d.ioctl(4, 0) * d.ioctl(5, 0) if hasattr(d, 'ioctl') else len(d)
+    h = None
+    if 0 < n <= size:
+        try:
+            m = memoryview(d)[:n]
+        except TypeError:
+            m = d[:n]
+        h = binascii.hexlify(hashlib.sha256(m).digest()).decode()
+    return (size, h)
 def _zd_swap(moves, removes, dirs, manifest, text):
     for s, d in moves:
         try:
@@ -234,7 +307,7 @@ def _zd_swap(moves, removes, dirs, manifest, text):
         os.remove(manifest)
         os.rename(manifest + '.new', manifest)
 """
-_CLEANUP = "del _zd_hash, _zd_read, _zd_rmtree, _zd_mkdirs, _zd_swap"
+_CLEANUP = "del _zd_hash, _zd_read, _zd_rmtree, _zd_mkdirs, _zd_rom, _zd_swap"
 
 
 def open_transport(port: str, timeout: float = 10.0):
@@ -351,19 +424,26 @@ class BoardSession:
     def sync(
         self,
         app: Path,
-        mpy: bool = False,
+        mpy: bool = True,
         dry_run: bool = False,
         progress: Progress | None = None,
         soft_reset: bool = True,
+        romfs: bool = False,
     ) -> DeployResult:
-        """Make the board hold exactly this app and zoo_micro; the board must not be in raw REPL yet."""
+        """Make the board hold exactly this app and zoo_micro; the board must not be in raw REPL yet.
+        mpy: .py files but main.py and boot.py as .mpy for the board; romfs: those in its ROMFS."""
         progress = progress or Progress()
         t0 = time.monotonic()
         self.enter_raw_repl(soft_reset=soft_reset and not dry_run)
         self.exec(_PRELUDE, "preparing the board")
         info = self._query_device()
-        arch = _device_arch(info["mpy"]) if mpy else None
-        files = plan_files(app, True, arch)
+        image = None
+        if romfs:
+            image, files = plan_romfs(app, _device_arch(info["mpy"]))
+        else:
+            files = plan_files(app, True, _device_arch(info["mpy"]) if mpy else None)
+            if info["rom_zoo"]:
+                image = empty_romfs()  # zoo_micro in ROMFS comes first on sys.path: it would shadow /lib
         name = app.resolve().name
         hashes = self._hashes([f.remote for f in files])
         result = DeployResult(dry_run=dry_run)
@@ -372,13 +452,16 @@ class BoardSession:
         result.removed = stale_files(info["manifest"], name, files)
         result.copied = [f.remote for f in to_copy]
         result.bytes_copied = sum(len(f.data) for f in to_copy)
+        if image is not None and not self._rom_holds(image):
+            result.romfs_bytes = len(image)
         if dry_run:
             self.exec(_CLEANUP, "cleaning up")
             result.seconds = time.monotonic() - t0
             return result
-        if not mpy:
-            _check_syntax(to_copy)
+        _check_syntax(to_copy)  # what goes as source: everything with --py, else main.py and boot.py
         _check_space(info, to_copy, self.port)
+        if result.romfs_bytes:
+            self._write_romfs(image)
         progress.planned(to_copy, result.bytes_copied)
         self.exec(f"_zd_rmtree({STAGE!r})", "clearing an unfinished deploy")
         if to_copy:
@@ -404,11 +487,58 @@ class BoardSession:
         out = self.exec(
             "_zd_s = os.statvfs('/')\n"
             f"print(repr({{'mpy': getattr(sys.implementation, '_mpy', 0), 'bsize': _zd_s[0], "
-            f"'free': _zd_s[0] * _zd_s[4], 'manifest': _zd_read({MANIFEST!r})}}))\n"
+            f"'free': _zd_s[0] * _zd_s[4], 'manifest': _zd_read({MANIFEST!r}), "
+            f"'rom_zoo': _zd_hash('/rom/{LIB}/__init__.mpy') is not None}}))\n"
             "del _zd_s",
             "reading the board's filesystem",
         )
         return ast.literal_eval(out.decode().strip())
+
+    def _rom_holds(self, image: bytes) -> bool:
+        """Whether the ROMFS partition starts with this image already; a UserError if there is none,
+        or if the image does not fit."""
+        out = self.exec(f"print(repr(_zd_rom({len(image)})))", "reading the board's ROMFS partition")
+        found = ast.literal_eval(out.decode().strip())
+        if found is None:
+            raise UserError(NO_ROMFS)
+        size, digest = found
+        if len(image) > size:
+            raise UserError(
+                f"the ROMFS image is {len(image) // 1024} KB and the board's ROMFS partition "
+                f"{size // 1024} KB; deploy without --romfs, or flash a firmware with a larger partition"
+            )
+        return digest == hashlib.sha256(image).hexdigest()
+
+    def _write_romfs(self, image: bytes) -> None:
+        """The image into the ROMFS partition, with mpremote's own `romfs deploy`."""
+        from mpremote.commands import CommandError, _do_romfs_deploy
+        from mpremote.transport import TransportError, TransportExecError
+
+        class State:
+            transport = self.transport
+
+            def ensure_raw_repl(self) -> None:
+                pass
+
+            def did_action(self) -> None:
+                pass
+
+        with tempfile.TemporaryDirectory(prefix="zoo-romfs-") as tmp:
+            path = Path(tmp) / "romfs.img"
+            path.write_bytes(image)
+            args = argparse.Namespace(path=str(path), partition=ROM_PARTITION, mpy=False)
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):  # its progress, drawn with \r
+                    _do_romfs_deploy(State(), args)
+            except TransportExecError as e:
+                raise _board_error(e.error_output, "writing the ROMFS image") from None
+            except (TransportError, OSError) as e:
+                raise BoardLost(
+                    f"lost the board on {self.port} while writing its ROMFS image ({e}): reset it and "
+                    "deploy again"
+                ) from None
+            except (CommandError, SystemExit):
+                raise UserError(NO_ROMFS) from None
 
     def _hashes(self, remotes: list[str]) -> dict[str, str | None]:
         paths = ["/" + r for r in remotes]
@@ -432,7 +562,7 @@ class BoardSession:
             if e.errno == 28:
                 raise UserError(
                     f"the board's filesystem is full (writing {dest}); its previous app is still in place: "
-                    "remove files from it (mpremote fs rm) or deploy with --mpy for smaller files"
+                    "remove files from it (mpremote fs rm)"
                 ) from None
             raise UserError(
                 f"writing {dest} on the board failed: {e}; its previous app is still in place"
@@ -457,26 +587,26 @@ def _board_error(error_output: str, doing: str) -> UserError:
     if "ENOSPC" in error_output or "OSError: 28" in error_output:
         return UserError(
             f"the board's filesystem is full ({doing}); its previous app is still in place: remove files "
-            "from it (mpremote fs rm) or deploy with --mpy for smaller files"
+            "from it (mpremote fs rm)"
         )
     return UserError(f"the board failed while {doing}: {last}")
 
 
 def _device_arch(mpy_info: int) -> str:
     if not mpy_info:
-        raise UserError("this board does not say which .mpy files it loads; deploy without --mpy")
+        raise UserError("this board does not say which .mpy files it loads; deploy with --py")
     version = mpy_info & 0xFF
     if version != MPY_VERSION:
         raise UserError(
             f"the board loads .mpy version {version} but mpy-cross makes version {MPY_VERSION}; "
-            "deploy without --mpy, or update the board's MicroPython"
+            "deploy with --py, or update the board's MicroPython"
         )
     arch = mpy_info >> 10
     return MPY_ARCH_NAMES[arch] if arch < len(MPY_ARCH_NAMES) else ""
 
 
 def _compile(src: Path, dest: Path, arch: str | None, shown_as: str) -> None:
-    compile_file(src, dest, arch, shown_as, then="nothing on the board changed: fix it and deploy again")
+    compile_file(src, dest, arch, shown_as, then=UNCHANGED)
 
 
 def _check_syntax(files: list[FileToCopy]) -> None:
@@ -493,23 +623,25 @@ def _check_space(info: dict, to_copy: list[FileToCopy], port: str) -> None:
     if need > info["free"]:
         raise UserError(
             f"the board's filesystem is full: the changed files need {need // 1024} KB and {port} has "
-            f"{info['free'] // 1024} KB free; remove files from it (mpremote fs rm) or deploy with --mpy"
+            f"{info['free'] // 1024} KB free; remove files from it (mpremote fs rm)"
         )
 
 
 def deploy(
     app: str | Path,
     port: str,
-    mpy: bool = False,
+    mpy: bool = True,
     dry_run: bool = False,
     progress: Progress | None = None,
     timeout: float = 10.0,
+    romfs: bool = False,
 ) -> DeployResult:
-    """Sync the app and zoo_micro to the board on port, then soft-reset it so the app starts."""
+    """Sync the app and zoo_micro to the board on port, then soft-reset it so the app starts.
+    mpy=False sends source; romfs puts zoo_micro and the app's modules in the ROMFS partition."""
     path = check_app(app)
     with BoardSession(port, timeout) as session:
         try:
-            result = session.sync(path, mpy=mpy, dry_run=dry_run, progress=progress)
+            result = session.sync(path, mpy=mpy, dry_run=dry_run, progress=progress, romfs=romfs)
         except BoardLost:
             raise
         except UserError:

@@ -22,10 +22,17 @@ MOUNT_POINT = "/rom"
 SKIPPED_PARTS = ("__pycache__",)
 
 
-def make_image(src_dir: Path, out_path: Path, mpy: bool = True, arch: str | None = None) -> int:
+def make_image(
+    src_dir: Path,
+    out_path: Path,
+    mpy: bool = True,
+    arch: str | None = None,
+    *,
+    then: str = "fix it and build the image again",
+) -> int:
     """Pack src_dir into a ROMFS image at out_path; with mpy, every .py goes in as .mpy for arch
-    (mpy-cross's -march; None: bytecode only, which any port of this .mpy version loads).
-    Returns the image's size in bytes."""
+    (mpy-cross's -march; None: bytecode only, which any port of this .mpy version loads). A syntax
+    error is one line naming the file and line, then `then`. Returns the image's size in bytes."""
     from mpremote.romfs import make_romfs
 
     src_dir = Path(src_dir)
@@ -34,7 +41,7 @@ def make_image(src_dir: Path, out_path: Path, mpy: bool = True, arch: str | None
         raise UserError(f"{src_dir} is not a folder; give the folder to pack into the image")
     with tempfile.TemporaryDirectory(prefix="zoo-romfs-") as tmp:
         tree = Path(tmp) / "tree"
-        _stage(src_dir, tree, mpy, arch)
+        _stage(src_dir, tree, mpy, arch, then)
         with contextlib.redirect_stdout(io.StringIO()):  # make_romfs draws the tree on stdout
             data = make_romfs(str(tree), mpy_cross=False)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,7 +49,7 @@ def make_image(src_dir: Path, out_path: Path, mpy: bool = True, arch: str | None
     return len(data)
 
 
-def _stage(src_dir: Path, tree: Path, mpy: bool, arch: str | None) -> None:
+def _stage(src_dir: Path, tree: Path, mpy: bool, arch: str | None, then: str) -> None:
     """Copy src_dir to tree, .py compiled to .mpy; names must be ASCII, as ROMFS stores them."""
     tree.mkdir()
     for src in sorted(src_dir.rglob("*")):
@@ -55,8 +62,7 @@ def _stage(src_dir: Path, tree: Path, mpy: bool, arch: str | None) -> None:
         if src.is_dir():
             dest.mkdir(parents=True, exist_ok=True)
         elif mpy and src.suffix == ".py":
-            compile_file(src, dest.with_suffix(".mpy"), arch, rel.as_posix(),
-                         then="fix it and build the image again")  # fmt: skip
+            compile_file(src, dest.with_suffix(".mpy"), arch, rel.as_posix(), then=then)
         else:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest)

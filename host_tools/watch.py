@@ -38,7 +38,7 @@ def snapshot(app: Path) -> dict[Path, tuple[int, int, int]]:
 def watch(
     app: str | Path,
     port: str,
-    mpy: bool = False,
+    mpy: bool = True,
     stop: threading.Event | None = None,
     on_sync: Callable[[DeployResult], None] | None = None,
     on_output: Callable[[bytes], None] | None = None,

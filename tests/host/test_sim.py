@@ -33,9 +33,10 @@ def test_main_runs_at_boot_after_boot_py_with_zoo_micro_in_lib(zoo_board, tmp_pa
     board = zoo_board(app)
     line = board.wait_for_event("main after")
     assert "main after boot.py" in line
-    assert "lib /lib/zoo_micro/__init__.py" in line
+    assert "lib /lib/zoo_micro/__init__.mpy" in line  # installed as zoo-micro deploy does: .mpy
     assert board.resets == ["power"]
-    assert (board.flash / "lib" / "zoo_micro" / "master.py").is_file()
+    assert (board.flash / "lib" / "zoo_micro" / "master.mpy").is_file()
+    assert (board.flash / "boot.py").is_file() and (board.flash / "main.py").is_file()
 
 
 def test_app_starts_with_the_boards_heap_free(zoo_board, tmp_path):
@@ -54,6 +55,50 @@ def test_app_starts_with_the_boards_heap_free(zoo_board, tmp_path):
     # the heap the board file names, less what main.py itself took
     assert 110 * 1024 - 4096 < esp_free <= 110 * 1024
     assert 48 * 1024 - 4096 < small_free <= 48 * 1024
+
+
+def test_romfs_image_is_loaded_at_boot_and_the_app_still_has_the_boards_heap(zoo_board, tmp_path):
+    app = make_app(
+        tmp_path / "app",
+        """
+        import gc, sys
+        gc.collect()
+        free = gc.mem_free()
+        import helper, zoo_micro
+        print("free", free, helper.__file__, zoo_micro.__file__, sys.path)
+        """,
+        {"helper.py": "X = 1\n"},
+    )
+    board = zoo_board(app, board="esp32", romfs=True)
+    line = board.wait_for_event("free").split(" ", 2)
+    assert (
+        line[2]
+        == "/rom/helper.mpy /rom/lib/zoo_micro/__init__.mpy ['', '/rom', '/rom/lib', '.frozen', '/lib']"
+    )
+    # the image (tens of KB) sits in the interpreter's heap, which was grown by as much
+    assert board.rom_bytes > 40_000
+    assert 110 * 1024 - 4096 < int(line[1]) <= 110 * 1024
+    files = {p.relative_to(board.flash).as_posix() for p in board.flash.rglob("*") if p.is_file()}
+    assert "helper.mpy" not in files and not any(f.startswith("lib/") for f in files)
+    assert "main.py" in files
+
+
+def test_romfs_partition_survives_a_restart_with_a_kept_flash_folder(tmp_path):
+    app = make_app(tmp_path / "app", "import helper\nprint('from', helper.__file__)\n", {"helper.py": "\n"})
+    flash = tmp_path / "flash"
+    with VirtualBoard(app, flash_dir=flash, romfs=True) as board:
+        assert board.wait_for_event("from") == "from /rom/helper.mpy"
+    with VirtualBoard(None, flash_dir=flash, install_lib=False) as board:
+        board.reset()
+        assert board.wait_for_event("from") == "from /rom/helper.mpy"
+
+
+def test_an_image_larger_than_the_romfs_partition_is_refused(tmp_path):
+    app = make_app(tmp_path / "app", "print(1)\n")
+    with pytest.raises(
+        UserError, match=r"the ROMFS image is \d+ KB and the virtual esp32's ROMFS partition 8 KB"
+    ):
+        VirtualBoard(app, romfs=True, romfs_kb=8).start()
 
 
 def test_memory_error_in_main_is_reported_with_its_line(zoo_board, tmp_path):

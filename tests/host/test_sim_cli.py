@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ZOO = [sys.executable, "-m", "host_tools.cli.main"]
 
 
@@ -54,16 +56,18 @@ def test_app_folder_without_main_py_is_one_line_and_a_nonzero_exit(tmp_path):
     )
 
 
-def test_flash_folder_keeps_files_between_runs(tmp_path):
+@pytest.mark.parametrize("form", [[], ["--py"]], ids=["mpy", "py"])
+def test_flash_folder_keeps_files_between_runs(tmp_path, form):
     app = app_with(
         tmp_path / "app",
         "try:\n    n = int(open('n').read())\nexcept OSError:\n    n = 0\nopen('n', 'w').write(str(n + 1))\n"
         "print('run', n + 1)\n",
     )
     flash = tmp_path / "flash"
-    assert "run 1" in sim(str(app), "--flash", str(flash), "--seconds", "0.5").stdout
-    assert "run 2" in sim(str(app), "--flash", str(flash), "--seconds", "0.5").stdout
-    assert (flash / "main.py").is_file() and (flash / "lib" / "zoo_micro" / "master.py").is_file()
+    assert "run 1" in sim(str(app), "--flash", str(flash), "--seconds", "0.5", *form).stdout
+    assert "run 2" in sim(str(app), "--flash", str(flash), "--seconds", "0.5", *form).stdout
+    runtime = "master.py" if form else "master.mpy"  # .mpy by default, as zoo-micro deploy installs
+    assert (flash / "main.py").is_file() and (flash / "lib" / "zoo_micro" / runtime).is_file()
 
 
 def test_link_serves_mpremote_until_ctrl_c(tmp_path):
@@ -165,3 +169,28 @@ def test_another_program_scripts_the_peripherals_over_the_control_socket(tmp_pat
         os.kill(proc.pid, signal.SIGINT)
         proc.wait(20)
     assert not ctl.exists()
+
+
+def test_romfs_installs_the_modules_in_the_boards_romfs_partition(tmp_path):
+    app = app_with(tmp_path / "app", "import helper, zoo_micro\nprint(helper.__file__, zoo_micro.__file__)\n")
+    (app / "helper.py").write_text("\n")
+    proc = sim(str(app), "--romfs", "--seconds", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "/rom/helper.mpy /rom/lib/zoo_micro/__init__.mpy" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["--py", "--romfs"], "zoo-micro sim: --py and --romfs contradict each other; give one"),
+        (["--heap-kb", "0"], "zoo-micro sim: --heap-kb must be a positive number of KB"),
+        (["--romfs", "--romfs-kb", "8"], "zoo-micro sim: the ROMFS image is "),
+    ],
+    ids=["py-and-romfs", "no-heap", "small-partition"],
+)
+def test_bad_install_options_are_one_line(tmp_path, args, line):
+    app = app_with(tmp_path / "app", "print(1)\n")
+    proc = sim(str(app), *args, "--seconds", "1")
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.strip().startswith(line)

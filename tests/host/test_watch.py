@@ -86,8 +86,8 @@ def test_each_saved_change_is_copied_alone_and_the_app_restarts_with_it(zoo_boar
         assert w.syncs[-1].copied == ["main.py"]
     (app / "util.py").unlink()
     w.wait()
-    assert w.syncs[-1].removed == ["util.py"] and w.syncs[-1].copied == []
-    assert not (board.flash / "util.py").exists()
+    assert w.syncs[-1].removed == ["util.mpy"] and w.syncs[-1].copied == []  # .mpy by default
+    assert not (board.flash / "util.mpy").exists()
 
 
 def test_a_broken_save_keeps_the_previous_app_running_until_it_is_fixed(zoo_board, watcher, tmp_path):

@@ -5,6 +5,7 @@ import os
 
 ENOSPC = 28
 BLOCK = 4096
+ROMFS_FILE = ".zoo_romfs0"  # the ROMFS partition kept beside the files; not part of the filesystem
 
 
 class Flash:
@@ -24,6 +25,8 @@ class Flash:
         total = 0
         for entry in self._fs.ilistdir(path or "/"):
             name = entry[0]
+            if not path and name == ROMFS_FILE:
+                continue
             full = (path + "/" + name) if path else "/" + name
             if entry[1] == 0x4000:
                 total += self.used(full)
@@ -47,6 +50,8 @@ class Flash:
         # with sizes, as LittleFS gives them (VfsPosix does not), so `mpremote fs ls` shows them
         base = path.rstrip("/")
         for entry in self._fs.ilistdir(path):
+            if not base and entry[0] == ROMFS_FILE:
+                continue
             if entry[1] == 0x4000:
                 yield (entry[0], entry[1], entry[2], 0)
             else:

@@ -2,6 +2,15 @@
 # run boot.py and then main.py (not after a soft reset from the raw REPL), then return to the REPL.
 
 
+def exists_dir(path):
+    import os
+
+    try:
+        return os.stat(path)[0] & 0x4000
+    except OSError:
+        return False
+
+
 def boot(g):
     import micropython
 
@@ -21,12 +30,20 @@ def boot(g):
     gc.collect()
     simlink.hello()  # the link's own thread is started here, outside the board's thread count
     import simthread
+    import simvfs
 
     sys.modules["_thread"] = simthread
+    sys.modules["vfs"] = simvfs
+    rom = simvfs.image()  # the host gave the interpreter this much more heap
     os.umount("/")
     os.mount(flashfs.Flash(simlink.cfg["flash"], simlink.cfg["flash_kb"] * 1024), "/")
     os.chdir("/")
     sys.path[:] = ["", ".frozen", "/lib"]
+    if rom is not None:
+        # as a firmware with a ROMFS partition does at boot
+        os.mount(simvfs.VfsRom(memoryview(rom)), "/rom")
+        sys.path[1:1] = ["/rom", "/rom/lib"] if exists_dir("/rom/lib") else ["/rom"]
+    del rom
     del sys.modules["flashfs"]
     del sys.modules["simboot"]
     gc.collect()
