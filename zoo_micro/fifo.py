@@ -108,7 +108,9 @@ class FIFO:
         while self._head == self._tail:
             if self._threadsafe:
                 if self._waker is None:
-                    self._waker = port.Waker()
+                    from zoo_micro.waker import Waker
+
+                    self._waker = Waker()
                     continue  # a push may have landed before the waker existed
                 await self._waker.wait()
             else:

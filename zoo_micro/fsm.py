@@ -24,7 +24,8 @@ class StateMachine:
 
     transitions: [{"trigger", "source" (a state, a list, or "*"), "dest", "conditions"?}].
     on_enter/on_exit: {state: action}; actions (plain or async) receive the trigger's data.
-    persist=True resumes in the last saved state after a reset.
+    persist=True resumes in the last saved state after a reset. With master=, transitions and
+    invalid triggers are announced on zoo.fsm.transition and zoo.fsm.invalid.
     """
 
     def __init__(
@@ -57,13 +58,6 @@ class StateMachine:
     @property
     def state(self):
         return self._store.get_state(SCOPE, self.name)
-
-    def _master(self):
-        if self.master is None:
-            from zoo_micro import master
-
-            self.master = master.current()
-        return self.master
 
     def triggers(self, state=None):
         """Triggers valid from `state` (default: the current one)."""
@@ -108,13 +102,12 @@ class StateMachine:
                 log.warn("machine %s: async action %r needs a running loop; skipped" % (self.name, action))
 
     def _announce(self, topic, content):
-        m = self._master()
-        if m is not None:
-            m.publish(topic, content)
+        if self.master is not None:
+            self.master.publish(topic, content)
 
     def bind(self, topic, trigger, master=None):
         """Fire `trigger` with the event's content whenever `topic` is published."""
-        m = master or self._master()
+        m = master or self.master
         if m is None:
             raise MachineError("machine %s: bind() needs a Master (pass master=...)" % self.name)
         from zoo_micro.events import RetryNever

@@ -5,46 +5,42 @@ import sys
 from zoo_micro import events, log, port, workers
 from zoo_micro.bus import Bus
 from zoo_micro.config import CONFIG_PLUGINS, load_config
-from zoo_micro.events import EventNode
+from zoo_micro.port import const
+from zoo_micro.workers import BaseWorker
 
-WORKER_FAILED = "zoo.worker.failed"
-
-_current = None
-
-
-def current():
-    """The most recently created Master (a node has one)."""
-    return _current
-
+_DUE = const(9)  # in a worker's record (workers.py)
 
 class Master:
     """Runs workers and delivers events between them; one per node."""
 
+    svm = None
+    started_ms = None
+    _plugins = None
+    _wake_run = None
+    _running = False
+    _stopping = False
+
     def __init__(self, config=None):
-        global _current
         self.config = c = load_config(config)
         self.name = c["name"]
-        self.bus = Bus(c["queue_size"], c["retry_delay"], c["retry_backoff_max"], c["max_pending_retries"])
-        self.publish = self.bus.publish  # the hot path, one call shorter
+        self.bus = b = Bus(c["queue_size"], c["retry_delay"], c["retry_backoff_max"], c["max_pending_retries"])
+        # publish(topic, content=None, channel="default", priority=0): queue an event from anywhere
+        # (a task, plain code or a thread); False if it was dropped. The bus's own, one call shorter.
+        self.publish = b.publish
+        self.emit = b.emit  # emit(node): queue a prepared EventNode (to choose its response mechanism)
         self.workers = []
         self._tasks = []
+        self._runs = []  # tasks of async runs in progress
         self._threads = []  # thread workers whose _thread has not exited yet
         self._threads_lock = port.allocate_lock()
-        self._stopping = False
-        self._running = False
-        self._stopped = None
-        self.svm = None
-        self.started_ms = None
-        self._plugins = None
         for key in CONFIG_PLUGINS:
             if c.get(key):
                 where, name = CONFIG_PLUGINS[key]
                 self.plugins.register(getattr(__import__(where, None, None, [name]), name))
-        for h in events.default_handlers:
-            self.bus.subscribe(h)
+        for topic, channel, h in events.default_handlers:
+            b.subscribe(topic, h, channel)
         for name, cls, count, props in workers.default_registry:
             self.register_worker(name, cls, count, props)
-        _current = self
 
     @property
     def plugins(self):
@@ -59,13 +55,13 @@ class Master:
 
     def register_worker(self, name, worker, count=1, props=None):
         """Add `count` workers from a BaseWorker subclass (or one ready instance)."""
-        if isinstance(worker, workers.BaseWorker):
+        if isinstance(worker, BaseWorker):
             if count != 1:
                 raise ValueError("worker %s: count must be 1 when registering an instance" % name)
             if name:
                 worker.name = name
             made = [worker]
-        elif isinstance(worker, type) and issubclass(worker, workers.BaseWorker):
+        elif isinstance(worker, type) and issubclass(worker, BaseWorker):
             made = []
             for i in range(count):
                 p = dict(props or {})
@@ -76,20 +72,16 @@ class Master:
         for w in made:
             if self.get_worker(w.name) is not None:
                 raise ValueError("a worker named %s is already registered" % w.name)
-        threads = [w for w in self.workers + made if w.mode == "thread"]
-        if threads and not port.HAS_THREAD:
-            for w in made:
-                if w.mode == "thread":
-                    log.warn("worker %s: this port has no _thread; running it on asyncio" % w.name)
-                    w.mode = "async"
-        elif len(threads) > self.config["max_threads"]:
-            raise ValueError(
-                "%d thread workers registered but this board allows %d; make some mode 'async'"
-                % (len(threads), self.config["max_threads"])
-            )
-        self.workers.extend(made)
-        if self._running:
-            for w in made:
+        for w in made:
+            if w.mode == "thread":
+                from zoo_micro.threads import check_threads  # only nodes with threads pay for it
+
+                check_threads(self, made)
+                break
+        for w in made:
+            w._zoo = ["created", 0, 0, 0, 0, 0, 0, 0, None, None, 0, False]  # see workers.py
+            self.workers.append(w)
+            if self._running:
                 self._launch(w)
         return made[0] if len(made) == 1 else made
 
@@ -101,61 +93,39 @@ class Master:
 
     def _launch(self, w):
         if w.mode == "thread":
-            task = self.bus.arm_threads()
+            from zoo_micro.threads import arm, run_thread
+
+            task = arm(self.bus)
             if task is not None:
                 self._tasks.append(task)
             with self._threads_lock:
                 self._threads.append(w)
-            port.start_thread(workers.run_thread, (self, w))
+            port.start_thread(run_thread, (self, w))
         else:
-            self._tasks.append(asyncio.create_task(workers.run_async(self, w)))
-
-    def _thread_exited(self, w):
-        with self._threads_lock:
-            if w in self._threads:
-                self._threads.remove(w)
-
-    def _worker_failed(self, w):
-        log.error("worker %s failed after %d restarts" % (w.name, w.restarts))
-        self.publish(WORKER_FAILED, {"worker": w.name, "restarts": w.restarts, "errors": w.errors})
+            w._zoo[_DUE] = port.ticks_ms()
+            self._wake.set()
 
     # Events
 
     def subscribe(self, topic, fn, channel="default", **options):
-        """Subscribe fn (plain or async) to topic; options as for @event. Returns the handler."""
-        return self.bus.subscribe(events.Handler(fn, topic, channel, **options))
+        """Subscribe fn (plain or async) to topic; options as for @event. Returns the handle for
+        unsubscribe()."""
+        return self.bus.subscribe(topic, events.handler(fn, options), channel)
 
-    def unsubscribe(self, handler):
-        self.bus.unsubscribe(handler)
-
-    def publish(self, topic, content=None, channel="default", priority=0):
-        """Queue an event from anywhere: a task, plain code or a thread. False if dropped."""
-        return self.bus.put(EventNode(topic, content, channel, priority))  # see __init__
-
-    def emit(self, node):
-        """Queue a prepared EventNode (to choose its response mechanism)."""
-        return self.bus.put(node)
+    def unsubscribe(self, handle):
+        self.bus.unsubscribe(handle)
 
     def publish_isr(self, topic, content=None, channel="default", priority=0):
         """Publish from a soft interrupt handler (Pin.irq, Timer callbacks)."""
-        return self.bus.put_isr(EventNode(topic, content, channel, priority))
+        from zoo_micro.threads import push
+
+        return push(self.bus, channel, (topic, content, priority) if priority else (topic, content), True)
 
     def stats(self):
-        b = self.bus
-        return {
-            "published": b.published,
-            "delivered": b.delivered,
-            "dropped": b.dropped_total(),
-            "no_subscriber": b.no_subscriber,
-            "retries": b.retries,
-            "dead_lettered": b.dead_lettered,
-            "handler_errors": b.handler_errors,
-            "queued": b.pending,
-            "workers": {
-                w.name: {"status": w.status, "runs": w.runs, "errors": w.errors, "restarts": w.restarts}
-                for w in self.workers
-            },
-        }
+        """published, delivered, dropped... and per worker status, runs, errors, restarts, fails."""
+        from zoo_micro.svm import stats
+
+        return stats(self)
 
     # Running
 
@@ -165,18 +135,22 @@ class Master:
             return
         self._stopping = False
         self._stopped = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._alarm = None
         self.started_ms = port.ticks_ms()
-        self._tasks = [asyncio.create_task(self.bus.run())]
+        self._tasks = [asyncio.create_task(self.bus.run()), asyncio.create_task(workers.supervise(self))]
         if self.config["svm_check_interval"]:
             from zoo_micro.svm import SVM
 
             self.svm = SVM(self, self.config["svm_check_interval"])
             self._tasks.append(self.svm.start())
         if self.config["threads"] is True:
-            self._tasks.append(self.bus.arm_threads())
-        store = self._state_store()
-        if store is not None:
-            store.attach(self.config)
+            from zoo_micro.threads import arm
+
+            self._tasks.append(arm(self.bus))
+        st = sys.modules.get("zoo_micro.state")  # only a node that uses the state store loads it
+        if st is not None:
+            st.StateMachineManager().attach(self.config)
         self._running = True
         if self._plugins is not None:
             try:
@@ -188,13 +162,8 @@ class Master:
             self._launch(w)
         await asyncio.sleep(0)  # let the dispatcher and workers take their first step
 
-    def _state_store(self):
-        # Only a node that uses the state store pays for it (the module is not imported otherwise).
-        st = sys.modules.get("zoo_micro.state")
-        return st.StateMachineManager() if st is not None else None
-
     def get_health_report(self):
-        """{"node": {...}, "workers": {name: {...}}}; see docs/health.md for the fields."""
+        """{"node": {...}, "workers": {name: {...}}, "plugins": {...}}; see docs/health.md."""
         if self.svm is None:
             from zoo_micro.svm import SVM
 
@@ -207,7 +176,11 @@ class Master:
             return
         self._running = False
         self._stopping = True
-        tasks, self._tasks = self._tasks, []
+        tasks = self._tasks + self._runs
+        if self._alarm is not None:
+            tasks.append(self._alarm)
+        self._tasks = []
+        self._runs = []
         for t in tasks:
             t.cancel()
         for t in tasks:
@@ -217,43 +190,39 @@ class Master:
                 pass
             except Exception as e:
                 log.error("task ended with %r" % (e,))
-        await self._join_threads()
-        self._finish()
-        for w in self.workers:
-            r = self._destroy(w)
-            if port.is_coro(r):
-                await r
-
-    def _destroy(self, w):
-        try:
-            return w._destroy()
-        except Exception as e:
-            log.error("worker %s: _destroy raised %r" % (w.name, e))
-
-    def _finish(self):
-        for w in self._threads:
-            log.error("worker %s: thread still running at stop; threads cannot be killed" % w.name)
-        if self._plugins is not None:
-            self._plugins.unload_all()
-        store = self._state_store()
-        if store is not None:
-            store.stop()
-        self.bus.stop()
-        self._stopped.set()
-
-    async def _join_threads(self):
         limit = int(self.config["thread_join_timeout"] * 1000)
         t0 = port.ticks_ms()
         while self._threads and port.ticks_diff(port.ticks_ms(), t0) < limit:
             await asyncio.sleep(0.005)
+        await self._finish()
+
+    async def _finish(self):
+        for w in self._threads:
+            log.error("worker %s: thread still running at stop; threads cannot be killed" % w.name)
+        if self._plugins is not None:
+            self._plugins.unload_all()
+        st = sys.modules.get("zoo_micro.state")
+        if st is not None:
+            st.StateMachineManager().stop()
+        self.bus.stop()
+        self._stopped.set()
+        for w in self.workers:
+            r = w._zoo
+            r[_DUE] = None
+            if r[0] not in ("done", "failed") and w.mode != "thread":
+                r[0] = "stopped"
+            try:
+                d = w._destroy()
+                if port.is_coro(d):
+                    await d
+            except Exception as e:
+                log.error("worker %s: _destroy raised %r" % (w.name, e))
 
     def shutdown(self):
         """Ask a running node to stop; run() returns once everything has stopped."""
         self._stopping = True
         if self._wake_run is not None:
             self._wake_run.set()
-
-    _wake_run = None
 
     async def _run(self, duration):
         self._wake_run = asyncio.Event()
@@ -275,22 +244,16 @@ class Master:
         try:
             asyncio.run(self._run(duration))
         except KeyboardInterrupt:
-            self._stop_after_interrupt()
+            # Ctrl-C tore through the loop mid-step, so its tasks cannot be awaited: drop them,
+            # then stop what outlives the loop (thread workers) without it.
+            self._running = False
+            self._stopping = True
+            self._tasks = []
+            self._runs = []
+            port.reset_loop()
+            limit = int(self.config["thread_join_timeout"] * 1000)
+            t0 = port.ticks_ms()
+            while self._threads and port.ticks_diff(port.ticks_ms(), t0) < limit:
+                port.sleep_ms(5)
+            asyncio.run(self._finish())
             raise
-
-    def _stop_after_interrupt(self):
-        # Ctrl-C tore through the loop mid-step, so its tasks cannot be awaited: drop them,
-        # then stop what outlives the loop (thread workers) without it.
-        self._running = False
-        self._stopping = True
-        self._tasks = []
-        port.reset_loop()
-        limit = int(self.config["thread_join_timeout"] * 1000)
-        t0 = port.ticks_ms()
-        while self._threads and port.ticks_diff(port.ticks_ms(), t0) < limit:
-            port.sleep_ms(5)
-        self._finish()
-        for w in self.workers:
-            r = self._destroy(w)
-            if port.is_coro(r):
-                asyncio.run(r)

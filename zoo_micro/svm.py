@@ -1,17 +1,28 @@
 # SVM health monitoring, fed by the runtime: per-worker health, node vitals, stuck detection.
 import asyncio
 
-from zoo_micro import log, port, workers
+from zoo_micro import log, port
+from zoo_micro.port import const
 
 HEALTH_TOPIC = "zoo.svm.health"
 STUCK_TOPIC = "zoo.worker.stuck"
 
-# Thresholds (documented in docs/health.md).
-WARN_ERROR_RATE = 0.1  # recent error rate at which a worker is "warning"
-BAD_ERROR_RATE = 0.5  # ... and "unhealthy"
+# Thresholds (documented in docs/health.md); error rates in per mille.
+WARN_ERROR_RATE = 100  # recent error rate at which a worker is "warning"
+BAD_ERROR_RATE = 500  # ... and "unhealthy"
 BAD_FAILS = 3  # consecutive failures that make a worker "unhealthy"
 STALL_RUNS = 3  # a loop worker that has not finished a run in this many delay_times is stuck
-SMOOTHING = 0.5  # weight of the newest check in the recent error rate
+
+# A worker's record (see workers.py).
+_RUNS = const(1)
+_ERRORS = const(2)
+_RESTARTS = const(3)
+_FAILS = const(4)
+_TIME_US = const(5)
+_LAST_US = const(6)
+_MAX_US = const(7)
+_STARTED = const(8)
+_RECENT = const(10)
 
 
 class SVM:
@@ -20,13 +31,10 @@ class SVM:
     def __init__(self, master, interval):
         self.master = master
         self.interval = interval
-        self._seen = {}  # worker name -> [runs, errors, recent error rate] at the last check
         self.loop_lag_ms = 0
-        self._task = None
 
     def start(self):
-        self._task = asyncio.create_task(self._loop())
-        return self._task
+        return asyncio.create_task(self._loop())
 
     async def _loop(self):
         period = int(self.interval * 1000)
@@ -42,61 +50,57 @@ class SVM:
                 log.error("svm: check failed: %r" % (e,))
 
     def check(self):
-        """Update recent error rates and mark workers that stopped making progress as stuck."""
+        """Mark workers that stopped making progress as stuck."""
         now = port.ticks_ms()
         for w in self.master.workers:
-            seen = self._seen.get(w.name)
-            if seen is None:
-                seen = self._seen[w.name] = [0, 0, 0.0]
-            runs = w.runs - seen[0]
-            if runs:
-                rate = (w.errors - seen[1]) / runs
-                seen[2] = SMOOTHING * rate + (1 - SMOOTHING) * seen[2]
-            seen[0] = w.runs
-            seen[1] = w.errors
-            if w.status != workers.STUCK and self._stalled(w, now):
-                w.status = workers.STUCK
-                log.error("worker %s: stuck, no run finished in time" % w.name)
-                self.master.publish(STUCK_TOPIC, {"worker": w.name, "run_timeout": w.run_timeout})
-
-    def _stalled(self, w, now):
-        if w.status == workers.RUNNING and w.started is not None:
-            limit = w.run_timeout or (STALL_RUNS * w.delay_time if w.is_loop else 0)
-            return limit > 0 and port.ticks_diff(now, w.started) > limit * 1000
-        return False
+            r = w._zoo
+            if r[0] == "running" and r[_STARTED] is not None:
+                limit = w.run_timeout or (STALL_RUNS * w.delay_time if w.is_loop else 0)
+                if limit > 0 and port.ticks_diff(now, r[_STARTED]) > limit * 1000:
+                    r[0] = "stuck"
+                    log.error("worker %s: stuck, no run finished in time" % w.name)
+                    self.master.publish(STUCK_TOPIC, {"worker": w.name, "run_timeout": w.run_timeout})
 
     def worker_health(self, w):
-        seen = self._seen.get(w.name)
-        recent = seen[2] if seen else (w.errors / w.runs if w.runs else 0.0)
-        if w.status == workers.FAILED:
+        r = w._zoo
+        state = r[0]
+        recent = r[_RECENT]
+        fails = r[_FAILS]
+        if state == "failed":
             status, score = "failed", 0
-        elif w.status == workers.STUCK:
+        elif state == "stuck":
             status, score = "stuck", 10
         else:
-            score = int(100 * (1 - recent)) - 10 * min(w.fails, 5)
-            if recent >= BAD_ERROR_RATE or w.fails >= BAD_FAILS:
+            score = 100 - recent // 10 - 10 * min(fails, 5)
+            if recent >= BAD_ERROR_RATE or fails >= BAD_FAILS:
                 status = "unhealthy"
-            elif recent >= WARN_ERROR_RATE or w.fails:
+            elif recent >= WARN_ERROR_RATE or fails:
                 status = "warning"
             else:
                 status = "running"
-        runs = w.runs
+        runs = r[_RUNS]
         return {
             "status": status,
-            "state": w.status,
+            "state": state,
             "health_score": max(0, min(100, score)),
             "execute_count": runs,
-            "error_count": w.errors,
-            "error_rate": round(recent, 3),
-            "avg_execute_time": (w.time_us / runs / 1000000) if runs else 0,
-            "max_execute_time": w.max_us / 1000000,
-            "last_execute_time": w.last_us / 1000000,
-            "restarts": w.restarts,
+            "error_count": r[_ERRORS],
+            "error_rate": recent / 1000,
+            "avg_execute_time": (r[_TIME_US] / runs / 1000000) if runs else 0,
+            "max_execute_time": r[_MAX_US] / 1000000,
+            "last_execute_time": r[_LAST_US] / 1000000,
+            "restarts": r[_RESTARTS],
         }
 
     def report(self):
         m = self.master
-        up = port.ticks_diff(port.ticks_ms(), m.started_ms) if m.started_ms is not None else 0
+        out = {}
+        for p in m._plugins._loaded if m._plugins is not None else ():
+            if hasattr(p, "stats"):  # plugins with counters of their own (a link's drops...)
+                try:
+                    out[p.name] = p.stats()
+                except Exception as e:
+                    out[p.name] = {"error": repr(e)}
         return {
             "node": {
                 "name": m.name,
@@ -105,20 +109,27 @@ class SVM:
                 "queue_depth": m.bus.pending,
                 "dropped": m.bus.dropped_total(),
                 "loop_lag_ms": self.loop_lag_ms,
-                "uptime_ms": up,
+                "uptime_ms": port.ticks_diff(port.ticks_ms(), m.started_ms) if m.started_ms is not None else 0,
             },
             "workers": {w.name: self.worker_health(w) for w in m.workers},
-            "plugins": self._plugin_stats(),
+            "plugins": out,
         }
 
-    def _plugin_stats(self):
-        # Plugins with counters of their own (a link's drops, retries...) show them here.
-        out = {}
-        plugins = self.master._plugins
-        for p in plugins._loaded if plugins is not None else ():
-            if hasattr(p, "stats"):
-                try:
-                    out[p.name] = p.stats()
-                except Exception as e:
-                    out[p.name] = {"error": repr(e)}
-        return out
+
+def stats(m):
+    """Master.stats(): the bus's counters and each worker's status, runs, errors, restarts, fails."""
+    b = m.bus
+    return {
+        "published": b.published,
+        "delivered": b.delivered,
+        "dropped": b.dropped_total(),
+        "no_subscriber": b.no_subscriber,
+        "retries": b.retries,
+        "dead_lettered": b.dead_lettered,
+        "handler_errors": b.handler_errors,
+        "queued": b.pending,
+        "workers": {
+            w.name: {"status": w._zoo[0], "runs": w._zoo[1], "errors": w._zoo[2], "restarts": w._zoo[3], "fails": w._zoo[4]}
+            for w in m.workers
+        },
+    }

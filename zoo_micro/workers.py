@@ -1,19 +1,30 @@
-# Workers (animals): the base class, the @worker registry and the runners that supervise them.
+# Workers (animals): the base class, the @worker registry, and the one task that runs them.
 import asyncio
 
 from zoo_micro import log, port
+from zoo_micro.port import const
 
-MODES = ("async", "thread")
-RESTARTS = ("on_error", "always", "never")
+# A worker's bookkeeping is one list the Master attaches as w._zoo, never a name an app may use:
+# [status, runs, errors, restarts, consecutive fails, total/last/longest run time (us),
+#  ticks_ms of the current run's start or None, ticks_ms of the next run or None (while it runs,
+#  once it ended, and for thread workers), recent error rate in per mille, _on_create has run].
+# Statuses: created, running, backoff, done, failed, stopped, stuck.
+_STATUS = const(0)
+_RUNS = const(1)
+_ERRORS = const(2)
+_RESTARTS = const(3)
+_FAILS = const(4)
+_TIME_US = const(5)
+_LAST_US = const(6)
+_MAX_US = const(7)
+_STARTED = const(8)
+_DUE = const(9)
+_RECENT = const(10)
+_HATCHED = const(11)
 
-# Statuses a worker moves through.
-CREATED = "created"
-RUNNING = "running"
-BACKOFF = "backoff"
-DONE = "done"
-FAILED = "failed"
-STOPPED = "stopped"
-STUCK = "stuck"
+
+def _nothing(self, *args):
+    pass
 
 
 class BaseWorker:
@@ -31,62 +42,31 @@ class BaseWorker:
     mode = "async"
     restart = "on_error"
     max_restarts = None
-    # Counters start on the class too: an instance only grows the ones that move.
-    status = CREATED
-    runs = 0
-    errors = 0
-    restarts = 0
-    fails = 0  # consecutive failures; a successful run resets it
-    time_us = 0  # total, last and longest run time
-    last_us = 0
-    max_us = 0
-    started = None  # ticks_ms when the current run began, else None
-    finished = None  # ticks_ms when the last run ended
 
     def __init__(self, props=None):
         props = props or {}
         self.name = props.get("name") or type(self).__name__
         for key in props:
-            if key == "name":
-                continue
-            if key not in ("is_loop", "delay_time", "run_timeout", "mode", "restart", "max_restarts"):
-                raise ValueError("worker %s: unknown prop %r" % (self.name, key))
-            setattr(self, key, props[key])
-        if self.mode not in MODES:
-            raise ValueError("worker %s: mode must be 'async' or 'thread', got %r" % (self.name, self.mode))
-        if self.restart not in RESTARTS:
+            if key != "name":
+                if key not in ("is_loop", "delay_time", "run_timeout", "mode", "restart", "max_restarts"):
+                    raise ValueError("worker %s: unknown prop %r" % (self.name, key))
+                setattr(self, key, props[key])
+        if self.mode not in ("async", "thread") or self.restart not in ("on_error", "always", "never"):
             raise ValueError(
-                "worker %s: restart must be 'on_error', 'always' or 'never', got %r"
-                % (self.name, self.restart)
+                "worker %s: mode must be async or thread and restart on_error, always or never; got %r, %r"
+                % (self.name, self.mode, self.restart)
             )
         if self.delay_time < 0 or self.run_timeout < 0:
             raise ValueError("worker %s: delay_time and run_timeout must not be negative" % self.name)
 
-    # Hooks, named as in the full framework.
-    def _on_create(self):
-        pass
-
     def _execute(self):
         raise NotImplementedError("worker %s must override _execute()" % self.name)
 
-    def _on_error(self, exc):
-        pass
-
-    def _on_done(self):
-        pass
-
-    def _destroy(self):
-        pass
-
-    @property
-    def result_topic(self):
-        return self.name.split(":")[0] + "_result"
-
-    def __repr__(self):
-        return "<%s %s %s>" % (type(self).__name__, self.name, self.status)
+    # Hooks, named as in the full framework; one shared no-op until a subclass overrides them.
+    _on_create = _on_error = _on_done = _destroy = _nothing
 
 
-# Classes registered with @worker; every Master created afterwards instantiates them.
+# (name, class, count, props) registered with @worker; every Master created afterwards makes them.
 default_registry = []
 
 
@@ -105,135 +85,153 @@ def worker(count=1, **props):
     return register
 
 
-def next_delay(w, ok, backoff_max):
-    """Apply the restart policy after a run; seconds to wait, or None when the worker ends."""
-    if ok:
-        if w.fails:
-            w.fails = 0
-        if w.is_loop or w.restart == "always":
-            return w.delay_time
-        w.status = DONE
-        return None
-    w.fails += 1
-    if w.restart == "never" or (w.max_restarts is not None and w.fails > w.max_restarts):
-        w.status = FAILED
-        return None
-    w.restarts += 1
-    w.status = BACKOFF
-    delay = max(w.delay_time, 0.1) * (1 << min(w.fails - 1, 16))
-    return delay if delay < backoff_max else backoff_max
-
-
-def _finish_run(master, w, t0_us, exc, r):
-    """Book-keeping after one run; returns seconds until the next run, or None when it ends."""
-    took = port.ticks_diff(port.ticks_us(), t0_us)
-    w.runs += 1
-    w.time_us += took
-    w.last_us = took
-    if took > w.max_us:
-        w.max_us = took
-    w.started = None
-    w.finished = port.ticks_ms()
-    if exc is not None:
-        w.errors += 1
-        if isinstance(exc, asyncio.TimeoutError):
-            log.warn("worker %s: run exceeded run_timeout %ss" % (w.name, w.run_timeout))
-        else:
-            log.error("worker %s: %r" % (w.name, exc))
-        try:
-            w._on_error(exc)
-        except Exception as e:
-            log.error("worker %s: _on_error raised %r" % (w.name, e))
-    elif r is not None:
-        master.publish(w.result_topic, r)
+def finish(master, w, t0, exc, res):
+    """Book-keeping after one run; seconds until the next run, or None when the worker ends."""
+    r = w._zoo
     try:
-        w._on_done()
+        took = port.ticks_diff(port.ticks_us(), t0)
+        r[_RUNS] += 1
+        r[_TIME_US] += took
+        r[_LAST_US] = took
+        if took > r[_MAX_US]:
+            r[_MAX_US] = took
+        r[_STARTED] = None
+        r[_RECENT] = (r[_RECENT] * 3 + (1000 if exc is not None else 0)) >> 2
+        if exc is not None:
+            r[_ERRORS] += 1
+            if isinstance(exc, asyncio.TimeoutError):
+                log.warn("worker %s: run exceeded run_timeout %ss" % (w.name, w.run_timeout))
+            else:
+                log.error("worker %s: %r" % (w.name, exc))
+            try:
+                w._on_error(exc)
+            except Exception as e:
+                log.error("worker %s: _on_error raised %r" % (w.name, e))
+        elif res is not None:
+            i = w.name.find(":")  # workers made with count > 1 share their class's result topic
+            master.publish((w.name if i < 0 else w.name[:i]) + "_result", res)
+        try:
+            w._on_done()
+        except Exception as e:
+            log.error("worker %s: _on_done raised %r" % (w.name, e))
+        # The restart policy.
+        if exc is None:
+            r[_FAILS] = 0
+            if not (w.is_loop or w.restart == "always"):
+                r[_STATUS] = "done"
+                return None
+            r[_STATUS] = "running"
+            delay = w.delay_time
+        else:
+            r[_FAILS] += 1
+            if w.restart == "never" or (w.max_restarts is not None and r[_FAILS] > w.max_restarts):
+                r[_STATUS] = "failed"
+                log.error("worker %s failed after %d restarts" % (w.name, r[_RESTARTS]))
+                master.publish("zoo.worker.failed", {"worker": w.name, "restarts": r[_RESTARTS], "errors": r[_ERRORS]})
+                return None
+            r[_RESTARTS] += 1
+            r[_STATUS] = "backoff"
+            delay = min(max(w.delay_time, 0.1) * (1 << min(r[_FAILS] - 1, 16)), master.config["backoff_max"])
     except Exception as e:
-        log.error("worker %s: _on_done raised %r" % (w.name, e))
-    delay = next_delay(w, exc is None, master.config["backoff_max"])
-    if delay is None and w.status == FAILED:
-        master._worker_failed(w)
+        # Even book-keeping can fail (a MemoryError on a full heap): the worker must live on.
+        port.collect()
+        log.error("worker %s: %r after its run" % (w.name, e))
+        delay = max(w.delay_time, 0.1)
+    if w.mode != "thread":
+        r[_DUE] = port.ticks_add(port.ticks_ms(), int(delay * 1000))
     return delay
 
 
-def _finish_safely(master, w, t0, exc, r):
-    # Even book-keeping can fail (a MemoryError on a full heap): the worker must live on.
+def run_once(master, w, thread=False):
+    """Start one run. A plain run ends here (its delay is returned); a coroutine's run goes on in
+    a task of its own, which books the result (None is returned)."""
+    r = w._zoo
+    r[_STATUS] = "running"
+    r[_STARTED] = port.ticks_ms()
+    r[_DUE] = None
+    t0 = port.ticks_us()
+    exc = res = None
     try:
-        return _finish_run(master, w, t0, exc, r)
+        if not r[_HATCHED]:
+            c = w._on_create()
+            if port.is_coro(c) and not thread:
+                master._runs.append(asyncio.create_task(_run_async(master, w, t0, c)))
+                return None
+            r[_HATCHED] = True
+        res = w._execute()
+        if port.is_coro(res):
+            if thread:
+                res.close()
+                raise TypeError("thread worker %s: _execute must be a plain def, not async" % w.name)
+            master._runs.append(asyncio.create_task(_run_async(master, w, t0, None, res)))
+            return None
+        if w.run_timeout and port.ticks_diff(port.ticks_us(), t0) > w.run_timeout * 1000000:
+            # A plain _execute cannot be interrupted; its overrun is reported when it returns.
+            raise asyncio.TimeoutError()
     except Exception as e:
-        port.collect()
-        log.error("worker %s: %r after its run" % (w.name, e))
-        return max(w.delay_time, 0.1)
+        exc = e
+        res = None
+    return finish(master, w, t0, exc, res)
 
 
-async def run_async(master, w):
-    """Drive one async-mode worker until it ends or the task is cancelled."""
-    created = False
+async def _run_async(master, w, t0, hatch, c=None):
+    exc = None
     try:
-        while True:
-            w.status = RUNNING
-            w.started = port.ticks_ms()
-            t0 = port.ticks_us()
-            exc = None
-            try:
-                if not created:
-                    r = w._on_create()
-                    if port.is_coro(r):
-                        await r
-                    created = True
-                r = w._execute()
-                if port.is_coro(r):
-                    if w.run_timeout:
-                        r = await asyncio.wait_for(r, w.run_timeout)
-                    else:
-                        r = await r
-                elif w.run_timeout and port.ticks_diff(port.ticks_us(), t0) > w.run_timeout * 1000000:
-                    # A plain _execute cannot be interrupted; its overrun is reported when it returns.
-                    raise asyncio.TimeoutError()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                exc = e
-                r = None
-            delay = _finish_safely(master, w, t0, exc, r)
-            if delay is None:
-                break
-            await asyncio.sleep(delay)
+        if hatch is not None:
+            await hatch
+            w._zoo[_HATCHED] = True
+            c = w._execute()
+        if port.is_coro(c):
+            c = await (asyncio.wait_for(c, w.run_timeout) if w.run_timeout else c)
     except asyncio.CancelledError:
-        w.status = STOPPED
         raise
+    except Exception as e:
+        exc = e
+        c = None
+    finish(master, w, t0, exc, c)
+    runs = master._runs
+    t = asyncio.current_task()
+    if t in runs:
+        runs.remove(t)
+    master._wake.set()
 
 
-def run_thread(master, w):
-    """Body of a thread-mode worker's _thread; stops when master._stopping is set."""
-    created = False
-    try:
-        while not master._stopping:
-            w.status = RUNNING
-            w.started = port.ticks_ms()
-            t0 = port.ticks_us()
-            exc = None
-            try:
-                if not created:
-                    w._on_create()
-                    created = True
-                r = w._execute()
-                if port.is_coro(r):
-                    r.close()
-                    raise TypeError("thread worker %s: _execute must be a plain def, not async" % w.name)
-            except Exception as e:
-                exc = e
-                r = None
-            delay = _finish_safely(master, w, t0, exc, r)
-            if delay is None:
-                break
-            # Sleep in slices so shutdown is noticed quickly.
-            left = int(delay * 1000)
-            while left > 0 and not master._stopping:
-                step = left if left < 20 else 20
-                port.sleep_ms(step)
-                left -= step
-    finally:
-        if w.status not in (DONE, FAILED):
-            w.status = STOPPED
-        master._thread_exited(w)
+async def _alarm(ms, wake):
+    await asyncio.sleep_ms(ms) if port.MICROPYTHON else await asyncio.sleep(ms / 1000)
+    wake.set()
+
+
+async def supervise(master):
+    """The one task that runs every async-mode worker when it is due: a plain run happens here, a
+    coroutine gets a task only while it runs, so a sleeping worker costs no task at all."""
+    wake = master._wake
+    alarm = None  # (ticks, task) of the pending wake-up
+    while True:
+        wake.clear()
+        now = port.ticks_ms()
+        nxt = None
+        for w in master.workers:
+            r = w._zoo
+            due = r[_DUE]
+            if due is None:
+                continue
+            if port.ticks_diff(due, now) <= 0:
+                run_once(master, w)
+                due = r[_DUE]
+                if due is None:
+                    continue
+                now = port.ticks_ms()
+            d = port.ticks_diff(due, now)
+            if nxt is None or d < nxt:
+                nxt = d
+        if nxt is not None and nxt <= 0:
+            await asyncio.sleep(0)  # a worker is due again at once: let the loop turn first
+            continue
+        if nxt is not None:
+            at = port.ticks_add(now, nxt)
+            if alarm is None or port.ticks_diff(alarm[0], at) > 0 or alarm[1].done():
+                if alarm is not None:
+                    alarm[1].cancel()
+                alarm = (at, asyncio.create_task(_alarm(nxt, wake)))
+                master._alarm = alarm[1]
+        await wake.wait()

@@ -56,15 +56,18 @@ class Sampler(BaseWorker):
         super().__init__(props)
         self.sensor = Thermometer()
         self.readings = None
+        self.failed_reads = 0  # in a row
 
     async def _execute(self):
         value = self.sensor.read()
+        self.failed_reads = 0
         self.readings.add(value)
         return value  # published on "sampler_result"
 
     def _on_error(self, exc):
-        # self.fails counts this failure too: consecutive errors drive the mode machine.
-        self.master.publish("sensor.error", self.fails + 1)
+        # Consecutive errors drive the mode machine.
+        self.failed_reads += 1
+        self.master.publish("sensor.error", self.failed_reads)
 
 
 class Logger(BaseWorker):

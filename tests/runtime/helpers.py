@@ -47,3 +47,8 @@ class Quiet:
         from zoo_micro import log
 
         log.quiet = self._was
+
+
+def st(m, w):
+    """A worker's bookkeeping as the Master reports it: status, runs, errors, restarts, fails."""
+    return m.stats()["workers"][w.name]

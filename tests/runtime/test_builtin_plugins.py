@@ -2,7 +2,7 @@
 import asyncio
 import sys
 
-from helpers import Quiet, wait_until
+from helpers import Quiet, st, wait_until
 from zoo_micro import BaseWorker, Master, scheduler
 
 
@@ -57,7 +57,7 @@ async def test_watchdog_is_fed_only_while_the_node_is_healthy():
         await wait_until(lambda: wdt.fed >= 2)
         with Quiet():
             sensor.broken = True
-            await wait_until(lambda: sensor.status == "failed")
+            await wait_until(lambda: st(m, sensor)["status"] == "failed")
             fed = wdt.fed
             await asyncio.sleep(0.1)  # ten feed periods
         assert wdt.fed <= fed + 1  # at most one feed already under way

@@ -1,7 +1,7 @@
 # Cages: one lock shared by _thread workers and asyncio tasks.
 import asyncio
 
-from helpers import raises, wait_until
+from helpers import raises, st, wait_until
 from zoo_micro import BaseWorker, Cage, Master, cage, port
 
 N_THREAD = 3000
@@ -52,7 +52,7 @@ async def test_thread_worker_and_tasks_hammering_one_caged_object_lose_nothing()
 
     await m.start()
     await asyncio.gather(task_side(), task_side())
-    await wait_until(lambda: h.status == "done", timeout=20)
+    await wait_until(lambda: st(m, h)["status"] == "done", timeout=20)
     await m.stop()
     assert tally.value == N_THREAD + 2 * N_TASK, tally.value
 

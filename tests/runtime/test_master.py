@@ -3,7 +3,7 @@ import asyncio
 import json
 import os
 
-from helpers import Counter, Quiet, raises, wait_until
+from helpers import Counter, Quiet, raises, st, wait_until
 from zoo_micro import BaseWorker, Master, port
 
 
@@ -102,7 +102,7 @@ def test_ctrl_c_stops_every_worker_including_threads():
     t = m.register_worker("t", Thread, props={"delay_time": 0.01})
     m.register_worker("k", CtrlC, props={"delay_time": 0.01})
     raises(KeyboardInterrupt, m.run)
-    assert m._threads == [] and t.status == "stopped"
+    assert m._threads == [] and st(m, t)["status"] == "stopped"
     n = t.n
     port.sleep_ms(50)
     assert t.n == n
@@ -121,11 +121,11 @@ async def test_stats_count_workers_and_events():
     m.publish("y")
     with Quiet():
         await m.start()
-        await wait_until(lambda: m.get_worker("bad").status == "failed")
+        await wait_until(lambda: st(m, m.get_worker("bad"))["status"] == "failed")
         await asyncio.sleep(0.05)
         await m.stop()
     s = m.stats()
     assert s["published"] == 3  # x, y, and the zoo.worker.failed announcement
     assert s["delivered"] == 1 and s["no_subscriber"] == 2
     assert s["workers"]["c"]["runs"] >= 3 and s["workers"]["c"]["errors"] == 0
-    assert s["workers"]["bad"] == {"status": "failed", "runs": 2, "errors": 2, "restarts": 1}
+    assert s["workers"]["bad"] == {"status": "failed", "runs": 2, "errors": 2, "restarts": 1, "fails": 2}

@@ -1,7 +1,7 @@
 # SVM health: fed by the runtime, every status transition, node vitals, periodic reports.
 import asyncio
 
-from helpers import Quiet, wait_until
+from helpers import Quiet, st, wait_until
 from zoo_micro import BaseWorker, Master, port
 
 FIELDS = (
@@ -62,18 +62,18 @@ async def test_status_moves_running_warning_unhealthy_and_back_to_running():
     m = Master({"svm_check_interval": 0})
     w = m.register_worker("w", Scripted, props={"delay_time": 0.01})
     await m.start()
-    await wait_until(lambda: w.runs >= 3)
+    await wait_until(lambda: st(m, w)["runs"] >= 3)
     assert health(m, "w")["status"] == "running"
     with Quiet():
         w.failing = True
-        await wait_until(lambda: w.fails >= 1)
+        await wait_until(lambda: st(m, w)["fails"] >= 1)
         h = health(m, "w")
         assert h["status"] in ("warning", "unhealthy") and h["health_score"] < 100
-        await wait_until(lambda: w.fails >= 3, timeout=5)
+        await wait_until(lambda: st(m, w)["fails"] >= 3, timeout=5)
         h = health(m, "w")
         assert h["status"] == "unhealthy", h
         w.failing = False
-        await wait_until(lambda: w.fails == 0 and w.runs > 6, timeout=10)
+        await wait_until(lambda: st(m, w)["fails"] == 0 and st(m, w)["runs"] > 6, timeout=10)
     seen = [health(m, "w")["status"]]
     for _ in range(8):  # the recent error rate decays as clean runs pile up
         await asyncio.sleep(0.03)
@@ -89,7 +89,7 @@ async def test_worker_that_stops_making_progress_becomes_stuck_within_one_check(
     w = m.register_worker("w", Scripted, props={"delay_time": 0.02})
     m.subscribe("zoo.worker.stuck", lambda r: stuck.append(r.content["worker"]))
     await m.start()
-    await wait_until(lambda: w.runs >= 2)
+    await wait_until(lambda: st(m, w)["runs"] >= 2)
     with Quiet():
         w.hang_s = 1  # no run finishes within 3 x delay_time any more
         await wait_until(lambda: stuck, timeout=1)
@@ -106,7 +106,7 @@ async def test_failed_worker_reports_failed_with_zero_score():
     w.failing = True
     with Quiet():
         await m.start()
-        await wait_until(lambda: w.status == "failed")
+        await wait_until(lambda: st(m, w)["status"] == "failed")
     h = health(m, "w")
     await m.stop()
     assert h["status"] == "failed" and h["health_score"] == 0 and h["restarts"] == 1

@@ -1,7 +1,7 @@
 # Thread workers: real _thread, publishing from threads, stuck detection, shutdown, limits.
 import asyncio
 
-from helpers import Quiet, raises, wait_until
+from helpers import Quiet, raises, st, wait_until
 from zoo_micro import BaseWorker, Master, port
 
 
@@ -42,7 +42,7 @@ async def test_thread_worker_stops_on_shutdown_and_nothing_keeps_running():
     n = w.n
     await asyncio.sleep(0.1)
     assert w.n == n
-    assert w.status == "stopped"
+    assert st(m, w)["status"] == "stopped"
 
 
 def test_run_with_duration_returns_with_thread_workers_stopped():
@@ -98,9 +98,9 @@ async def test_thread_worker_over_run_timeout_is_reported_stuck():
     with Quiet():
         await m.start()
         await wait_until(lambda: stuck)
-        assert w.status == "stuck"
+        assert st(m, w)["status"] == "stuck"
         w.release = True
-        await wait_until(lambda: w.status == "done")
+        await wait_until(lambda: st(m, w)["status"] == "done")
         await m.stop()
     assert stuck == ["hang"]
 

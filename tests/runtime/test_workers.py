@@ -1,7 +1,7 @@
 # Workers: loop and one-shot runs, results, hooks, registration.
 import asyncio
 
-from helpers import Counter, raises, wait_until
+from helpers import Counter, raises, st, wait_until
 from zoo_micro import BaseWorker, Master, worker
 
 
@@ -13,14 +13,14 @@ async def test_loop_worker_runs_every_delay_time():
     await m.stop()
     # ~12 runs expected in 0.25 s at 20 ms; generous bounds for a loaded machine
     assert 4 <= w.n <= 14, w.n
-    assert w.runs == w.n
+    assert st(m, w)["runs"] == w.n
 
 
 async def test_one_shot_worker_runs_once():
     m = Master()
     w = m.register_worker("once", Counter, props={"is_loop": False, "delay_time": 0})
     await m.start()
-    await wait_until(lambda: w.status == "done")
+    await wait_until(lambda: st(m, w)["status"] == "done")
     await asyncio.sleep(0.05)
     await m.stop()
     assert w.n == 1
@@ -71,7 +71,7 @@ async def test_worker_never_runs_concurrently_with_itself():
     m = Master()
     w = m.register_worker("slow", Slow, props={"delay_time": 0})
     await m.start()
-    await wait_until(lambda: w.runs >= 5)
+    await wait_until(lambda: st(m, w)["runs"] >= 5)
     await m.stop()
     assert w.most == 1
 

@@ -1,0 +1,122 @@
+# The rarer paths of delivering an event, loaded on first use: response mechanisms other than
+# "all", success and done callbacks, failed handlers, retries and dead letters.
+import asyncio
+
+from zoo_micro import events, log, port
+
+DEAD_LETTER = "zoo.dead_letter"
+
+
+def attempts_allowed(strategy, retry_time):
+    """Total attempts a handler gets; -1 means until success."""
+    if strategy == events.RetryNever:
+        return 1
+    if strategy == events.RetryOnce:
+        return 2
+    if strategy == events.RetryTimes:
+        return 1 + max(0, retry_time)
+    if strategy in (events.RetryForever, events.RetryAlways):
+        return -1
+    raise ValueError("unknown retry strategy %r" % (strategy,))
+
+
+class Handler:
+    """A subscription with options; a plain subscription is just its function, which costs less.
+
+    Options left at their default stay on the class."""
+
+    attempts = 2  # RetryOnce
+    done_callback = None
+    error_callback = None
+    success_callback = None
+    priority = 0
+    name = None
+
+    def __init__(
+        self,
+        fn,
+        retry_time=1,
+        retry_strategy=events.RetryOnce,
+        done_callback=None,
+        error_callback=None,
+        success_callback=None,
+        priority=0,
+        name=None,
+    ):
+        self.fn = fn
+        a = attempts_allowed(retry_strategy, retry_time)
+        if a != 2:
+            self.attempts = a
+        if done_callback:
+            self.done_callback = done_callback
+        if error_callback:
+            self.error_callback = error_callback
+        if success_callback:
+            self.success_callback = success_callback
+        if priority:
+            self.priority = priority
+        if name:
+            self.name = name
+
+    def __call__(self, ev):
+        return self.fn(ev)
+
+
+def name_of(h):
+    return getattr(h, "name", None) or getattr(getattr(h, "fn", h), "__name__", "handler")
+
+
+def select(ev, hs):
+    m = ev.response_mechanism
+    if m == events.FIRST:
+        return hs[:1]
+    if m == events.BY_PRIORITY:
+        return sorted(hs, key=lambda h: -getattr(h, "priority", 0))
+    return [h for h in hs if name_of(h) == ev.reactor_name]
+
+
+def _callback(cb, h, ev, *extra):
+    if cb is not None:
+        try:
+            cb(name_of(h), ev.topic, ev.content, *extra)
+        except Exception as e:
+            log.error("handler %s: callback raised %r" % (name_of(h), e))
+
+
+def succeeded(h, ev):
+    _callback(h.success_callback, h, ev)
+    _callback(h.done_callback, h, ev)
+
+
+def failed(bus, h, ev, exc, attempt):
+    bus.handler_errors += 1
+    log.error("handler %s on %s failed (attempt %d): %r" % (name_of(h), ev.topic, attempt, exc))
+    allowed = getattr(h, "attempts", 2)
+    if (allowed < 0 or attempt < allowed) and bus.retrying < bus.max_pending_retries:
+        bus.retries += 1
+        bus.retrying += 1
+        asyncio.create_task(_retry(bus, h, ev, attempt + 1))
+        return
+    bus.dead_lettered += 1
+    _callback(getattr(h, "error_callback", None), h, ev, exc)
+    _callback(getattr(h, "done_callback", None), h, ev)
+    if ev.topic != DEAD_LETTER:
+        bus.publish(DEAD_LETTER, {"topic": ev.topic, "content": ev.content, "handler": name_of(h), "error": repr(exc)})
+
+
+async def _retry(bus, h, ev, attempt):
+    delay = bus.retry_delay * (1 << min(attempt - 2, 16))
+    await asyncio.sleep(min(delay, bus.retry_backoff_max))
+    bus.retrying -= 1
+    try:
+        r = h(ev)
+        if port.is_coro(r):
+            await r
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        failed(bus, h, ev, exc, attempt)
+    else:
+        bus.delivered += 1
+        if type(h) is Handler:
+            succeeded(h, ev)

@@ -1,0 +1,115 @@
+# What only nodes with thread workers or interrupt publishers load: the inbox that carries their
+# events to the loop, and the body of a thread worker's _thread.
+import asyncio
+
+from zoo_micro import log, port
+from zoo_micro.fifo import DROP_NEWEST, FIFO
+from zoo_micro.waker import Waker
+from zoo_micro.workers import run_once
+
+
+def push(bus, ch, e, isr=False):
+    """Queue an event published off the loop's thread (or from an interrupt) for the pump."""
+    if bus.inbox is None:
+        raise RuntimeError(
+            "publish from another thread or an interrupt needs the thread wake-up: "
+            "add a thread worker or set config 'threads': true"
+        )
+    return bus.inbox.push((ch, e), isr)
+
+
+def arm(bus):
+    """Accept publishes from other threads and interrupts (call on the running loop); returns the
+    pump's task, or None when it runs already."""
+    if bus.inbox is None:
+        bus.inbox = Inbox(bus)
+        return asyncio.create_task(bus.inbox.pump())
+    return None
+
+
+class Inbox:
+    """Events published off the loop's thread wait here until the pump moves them onto the bus."""
+
+    wait_ms = 100  # how long a thread may wait for room (backpressure) before its event is dropped
+
+    def __init__(self, bus):
+        self.bus = bus
+        self.waker = Waker()
+        self.threads = FIFO(bus.queue_size, DROP_NEWEST)
+        # Interrupts get their own lock-free ring: a soft IRQ may run while a thread holds a lock.
+        self.isr = FIFO(bus.queue_size, DROP_NEWEST)
+        self.threads._waker = self.isr._waker = self.waker
+
+    def push(self, item, isr=False):
+        if isr:
+            return self.isr.push_isr(item)
+        fifo = self.threads
+        for _ in range(self.wait_ms):
+            if not fifo.is_full():
+                break
+            self.waker.set()
+            port.sleep_ms(1)
+        return fifo.push_value(item)
+
+    async def pump(self):
+        # Runs on the loop's thread, so the bus takes the local path.
+        bus = self.bus
+        while True:
+            moved = False
+            for fifo in (self.threads, self.isr):
+                item = fifo.pop_value()
+                while item is not None:
+                    ch, e = item
+                    tries = 0
+                    while bus.room(ch) <= 0 and tries < self.wait_ms:
+                        # The dispatcher makes room rather than a backlog being dropped (bounded wait).
+                        await asyncio.sleep(0.001 if tries else 0)
+                        tries += 1
+                    bus._put(ch, e, e[2] if len(e) > 2 else 0)
+                    moved = True
+                    item = fifo.pop_value()
+            if not moved:
+                await self.waker.wait()
+
+    def dropped(self):
+        return self.threads.dropped + self.isr.dropped
+
+    def close(self):
+        self.waker.close()
+
+
+def check_threads(master, made):
+    """Refuse more thread workers than the board hosts; a port without _thread runs them on asyncio."""
+    threads = [w for w in master.workers + made if w.mode == "thread"]
+    if not port.HAS_THREAD:
+        for w in made:
+            if w.mode == "thread":
+                log.warn("worker %s: this port has no _thread; running it on asyncio" % w.name)
+                w.mode = "async"
+    elif len(threads) > master.config["max_threads"]:
+        raise ValueError(
+            "%d thread workers registered but this board allows %d; make some mode 'async'"
+            % (len(threads), master.config["max_threads"])
+        )
+
+
+def run_thread(master, w):
+    """Body of a thread-mode worker's _thread; stops when master._stopping is set."""
+    r = w._zoo
+    try:
+        while not master._stopping:
+            delay = run_once(master, w, True)
+            if delay is None:
+                break
+            # Sleep in slices so shutdown is noticed quickly.
+            left = int(delay * 1000)
+            while left > 0 and not master._stopping:
+                step = left if left < 20 else 20
+                port.sleep_ms(step)
+                left -= step
+    finally:
+        if r[0] not in ("done", "failed"):
+            r[0] = "stopped"  # the status, in the worker's record (workers.py)
+        with master._threads_lock:
+            if w in master._threads:
+                master._threads.remove(w)
