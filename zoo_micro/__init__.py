@@ -5,7 +5,8 @@ __version__ = "0.1.0"
 # "module: names..." per line; one string costs less heap than a dict of names.
 _WHERE = """master: Master
 workers: BaseWorker worker
-events: event EventNode EventRetryStrategy RetryOnce RetryTimes RetryForever RetryNever RetryAlways
+events: event EventNode EventRetryStrategy
+events.EventRetryStrategy: RetryOnce RetryTimes RetryForever RetryNever RetryAlways
 cages: Cage cage
 fifo: FIFO FIFOFull
 delay_fifo: DelayFIFO
@@ -21,7 +22,10 @@ def __getattr__(name):
     for line in _WHERE.split("\n"):
         mod, names = line.split(":")
         if name in names.split():
-            value = getattr(__import__("zoo_micro." + mod, None, None, [name]), name)
+            mod = mod.split(".")
+            value = __import__("zoo_micro." + mod[0], None, None, [name])
+            for attr in mod[1:] + [name]:
+                value = getattr(value, attr)
             globals()[name] = value  # later lookups skip this function
             return value
     # MicroPython asks here before importing a submodule named in `from zoo_micro import x`.

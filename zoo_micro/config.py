@@ -18,13 +18,12 @@ DEFAULTS = {
     "state_save_interval": 5,  # seconds: at most one state save per interval
 }
 
-# Built-in plugins switched on by a config key of the same name, imported only then.
-CONFIG_PLUGINS = {
-    "bridge": ("zoo_micro.link.plugin", "BridgePlugin"),
-    "mqtt": ("zoo_micro.mqtt.plugin", "MqttPlugin"),
-    "watchdog": ("zoo_micro.watchdog", "WatchdogPlugin"),
-    "schedule": ("zoo_micro.scheduler", "SchedulerPlugin"),
-}
+# Built-in plugins switched on by a config key of the same name, imported only then:
+# "key module.Class" per line (one string costs less heap than a dict of tuples).
+CONFIG_PLUGINS = """bridge zoo_micro.link.plugin.BridgePlugin
+mqtt zoo_micro.mqtt.plugin.MqttPlugin
+watchdog zoo_micro.watchdog.WatchdogPlugin
+schedule zoo_micro.scheduler.SchedulerPlugin"""
 
 
 BOARD_FILES = ("/board.json", "board.json")  # written by zoo-micro build and the virtual board

@@ -9,18 +9,12 @@ NAMED = 4  # only the handler whose name is event.reactor_name
 
 class EventRetryStrategy:
     # Same names and numbers as the full framework; here each does what its name says.
+    # zoo_micro also exports each by itself (`from zoo_micro import RetryOnce`).
     RetryOnce = 0  # one more attempt
     RetryAlways = 1  # attempts until success (same as RetryForever)
     RetryNever = 2  # no second attempt
     RetryForever = 3  # attempts until success, backing off up to the cap
     RetryTimes = 4  # retry_time more attempts
-
-
-RetryOnce = 0
-RetryAlways = 1
-RetryNever = 2
-RetryForever = 3
-RetryTimes = 4
 
 
 class EventNode:
@@ -46,7 +40,9 @@ class EventNode:
 
     def set_response_mechanism(self, mechanism, reactor_name=None):
         if mechanism not in (FIRST, BY_PRIORITY, ALL, NAMED) or (mechanism == NAMED and not reactor_name):
-            raise ValueError("response mechanism must be 1, 2, 3 or 4 (4 with a reactor_name), got %r" % mechanism)
+            raise ValueError(
+                "response mechanism must be 1, 2, 3 or 4 (4 with a reactor_name), got %r" % mechanism
+            )
         self.response_mechanism = mechanism
         self.reactor_name = reactor_name
 

@@ -110,6 +110,6 @@ class StateMachine:
         m = master or self.master
         if m is None:
             raise MachineError("machine %s: bind() needs a Master (pass master=...)" % self.name)
-        from zoo_micro.events import RetryNever
-
-        return m.subscribe(topic, lambda req: self.trigger(trigger, req.content), retry_strategy=RetryNever)
+        return m.subscribe(
+            topic, lambda req: self.trigger(trigger, req.content), retry_strategy=2
+        )  # RetryNever

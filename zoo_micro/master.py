@@ -10,6 +10,7 @@ from zoo_micro.workers import BaseWorker
 
 _DUE = const(9)  # in a worker's record (workers.py)
 
+
 class Master:
     """Runs workers and delivers events between them; one per node."""
 
@@ -23,7 +24,9 @@ class Master:
     def __init__(self, config=None):
         self.config = c = load_config(config)
         self.name = c["name"]
-        self.bus = b = Bus(c["queue_size"], c["retry_delay"], c["retry_backoff_max"], c["max_pending_retries"])
+        self.bus = b = Bus(
+            c["queue_size"], c["retry_delay"], c["retry_backoff_max"], c["max_pending_retries"]
+        )
         # publish(topic, content=None, channel="default", priority=0): queue an event from anywhere
         # (a task, plain code or a thread); False if it was dropped. The bus's own, one call shorter.
         self.publish = b.publish
@@ -33,9 +36,10 @@ class Master:
         self._runs = []  # tasks of async runs in progress
         self._threads = []  # thread workers whose _thread has not exited yet
         self._threads_lock = port.allocate_lock()
-        for key in CONFIG_PLUGINS:
+        for line in CONFIG_PLUGINS.split("\n"):
+            key, where = line.split()
             if c.get(key):
-                where, name = CONFIG_PLUGINS[key]
+                where, name = where.rsplit(".", 1)
                 self.plugins.register(getattr(__import__(where, None, None, [name]), name))
         for topic, channel, h in events.default_handlers:
             b.subscribe(topic, h, channel)

@@ -16,7 +16,7 @@ try:
     allocate_lock = _thread.allocate_lock
     start_thread = _thread.start_new_thread
 except ImportError:
-    from zoo_micro.nothread import allocate_lock, get_ident, start_thread
+    from zoo_micro.nothread import allocate_lock, get_ident, start_thread  # noqa: F401
 
     HAS_THREAD = False
 ident = get_ident

@@ -8,14 +8,14 @@ DEAD_LETTER = "zoo.dead_letter"
 
 
 def attempts_allowed(strategy, retry_time):
-    """Total attempts a handler gets; -1 means until success."""
-    if strategy == events.RetryNever:
+    """Total attempts a handler gets; -1 means until success (EventRetryStrategy's numbers)."""
+    if strategy == 2:  # RetryNever
         return 1
-    if strategy == events.RetryOnce:
+    if strategy == 0:  # RetryOnce
         return 2
-    if strategy == events.RetryTimes:
+    if strategy == 4:  # RetryTimes
         return 1 + max(0, retry_time)
-    if strategy in (events.RetryForever, events.RetryAlways):
+    if strategy in (1, 3):  # RetryAlways, RetryForever
         return -1
     raise ValueError("unknown retry strategy %r" % (strategy,))
 
@@ -36,7 +36,7 @@ class Handler:
         self,
         fn,
         retry_time=1,
-        retry_strategy=events.RetryOnce,
+        retry_strategy=0,  # RetryOnce
         done_callback=None,
         error_callback=None,
         success_callback=None,
@@ -101,7 +101,9 @@ def failed(bus, h, ev, exc, attempt):
     _callback(getattr(h, "error_callback", None), h, ev, exc)
     _callback(getattr(h, "done_callback", None), h, ev)
     if ev.topic != DEAD_LETTER:
-        bus.publish(DEAD_LETTER, {"topic": ev.topic, "content": ev.content, "handler": name_of(h), "error": repr(exc)})
+        bus.publish(
+            DEAD_LETTER, {"topic": ev.topic, "content": ev.content, "handler": name_of(h), "error": repr(exc)}
+        )
 
 
 async def _retry(bus, h, ev, attempt):

@@ -109,7 +109,9 @@ class SVM:
                 "queue_depth": m.bus.pending,
                 "dropped": m.bus.dropped_total(),
                 "loop_lag_ms": self.loop_lag_ms,
-                "uptime_ms": port.ticks_diff(port.ticks_ms(), m.started_ms) if m.started_ms is not None else 0,
+                "uptime_ms": port.ticks_diff(port.ticks_ms(), m.started_ms)
+                if m.started_ms is not None
+                else 0,
             },
             "workers": {w.name: self.worker_health(w) for w in m.workers},
             "plugins": out,
@@ -129,7 +131,13 @@ def stats(m):
         "handler_errors": b.handler_errors,
         "queued": b.pending,
         "workers": {
-            w.name: {"status": w._zoo[0], "runs": w._zoo[1], "errors": w._zoo[2], "restarts": w._zoo[3], "fails": w._zoo[4]}
+            w.name: {
+                "status": w._zoo[0],
+                "runs": w._zoo[1],
+                "errors": w._zoo[2],
+                "restarts": w._zoo[3],
+                "fails": w._zoo[4],
+            }
             for w in m.workers
         },
     }

@@ -127,7 +127,9 @@ def finish(master, w, t0, exc, res):
             if w.restart == "never" or (w.max_restarts is not None and r[_FAILS] > w.max_restarts):
                 r[_STATUS] = "failed"
                 log.error("worker %s failed after %d restarts" % (w.name, r[_RESTARTS]))
-                master.publish("zoo.worker.failed", {"worker": w.name, "restarts": r[_RESTARTS], "errors": r[_ERRORS]})
+                master.publish(
+                    "zoo.worker.failed", {"worker": w.name, "restarts": r[_RESTARTS], "errors": r[_ERRORS]}
+                )
                 return None
             r[_RESTARTS] += 1
             r[_STATUS] = "backoff"
