@@ -7,6 +7,8 @@ Bundle layout (copy it to the board's root as is):
     lib/zoo_micro/*.mpy   the runtime
     board.json            the board's data, read by zoo_micro at run time
 With --freeze the .py sources go to freeze/ with a manifest.py instead, for a custom firmware.
+With --romfs every .mpy goes into romfs.img (for the board's ROMFS partition, MicroPython >= 1.25)
+and what stays on the filesystem (boot.py, main.py, board.json, data files) into fs/.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from host_tools.boards import Board, get_board
 from host_tools.errors import UserError
 from host_tools.interpreter import PROJECT_ROOT
 from host_tools.mpy import compile_file
+from host_tools.romfs import make_image
 
 RUNTIME_DIR = PROJECT_ROOT / "zoo_micro"
 TEMPLATES_DIR = PROJECT_ROOT / "firmware"
 PACKAGE_JSON = PROJECT_ROOT / "package.json"
 ENTRY_MODULE = "app_main"
+ROMFS_IMAGE = "romfs.img"
+FS_DIR = "fs"  # with --romfs: the files that go to the board's filesystem
 # Names the bundle itself owns; an app file with one of these would be overwritten or shadow the runtime.
 RESERVED = (
     "boot.py",
@@ -50,6 +55,7 @@ class Bundle:
     arch: str
     frozen: bool
     files: list[str] = field(default_factory=list)  # relative paths, sorted
+    romfs_bytes: int = 0  # size of romfs.img, with --romfs
 
 
 def mpy_cross(src: Path, dest: Path, arch: str | None, shown_as: str) -> None:
@@ -137,7 +143,8 @@ def _check_out(out: Path) -> None:
         return
     if not out.is_dir():
         raise UserError(f"--out {out} is a file; name a folder")
-    if any(out.iterdir()) and not (out / "board.json").is_file():
+    earlier = (out / "board.json").is_file() or (out / FS_DIR / "board.json").is_file()
+    if any(out.iterdir()) and not earlier:
         raise UserError(f"--out {out} is not empty and holds no earlier bundle; name a new or empty folder")
 
 
@@ -160,8 +167,12 @@ def build(
     freeze: bool = False,
     arch: str | None = None,
     boards_dir: Path | None = None,
+    romfs: bool = False,
 ) -> Bundle:
-    """Build the bundle for `board_id`; arch overrides the board's mpy-cross -march ("host": this PC)."""
+    """Build the bundle for `board_id`; arch overrides the board's mpy-cross -march ("host": this PC).
+    romfs packs the .mpy files into romfs.img and puts the rest in fs/."""
+    if freeze and romfs:
+        raise UserError("--freeze and --romfs contradict each other (code goes in the firmware or in ROMFS)")
     board = get_board(board_id, boards_dir)
     app_dir = Path(app_dir)
     if not app_dir.is_dir():
@@ -183,6 +194,7 @@ def build(
     work.chmod(0o755)
     try:
         _write_bundle(app_dir, layout, work, arch, freeze, call_main, board)
+        rom = _pack_romfs(work) if romfs else 0
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -190,7 +202,25 @@ def build(
         shutil.rmtree(out)
     work.rename(out)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    return Bundle(out, board, arch, freeze, files)
+    return Bundle(out, board, arch, freeze, files, rom)
+
+
+def _pack_romfs(work: Path) -> int:
+    """Move the bundle's .mpy files into romfs.img (already compiled) and the rest into fs/."""
+    rom, fs = work / ".rom", work / ".fs"
+    for p in sorted(work.rglob("*")):
+        if p.is_file():
+            dest = (rom if p.suffix == ".mpy" else fs) / p.relative_to(work)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            p.rename(dest)
+    size = make_image(rom, work / ROMFS_IMAGE, mpy=False)
+    shutil.rmtree(rom)
+    for p in sorted(work.iterdir()):
+        if p.is_dir() and p.name not in (".fs",):
+            shutil.rmtree(p)
+    fs.mkdir(exist_ok=True)
+    fs.rename(work / FS_DIR)
+    return size
 
 
 def _write_bundle(

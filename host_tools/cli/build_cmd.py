@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from host_tools.build import build
+from host_tools.build import FS_DIR, ROMFS_IMAGE, build
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,14 +17,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write sources and a manifest.py for a custom firmware instead of .mpy",
     )
     parser.add_argument(
+        "--romfs",
+        action="store_true",
+        help="pack the .mpy files into romfs.img for the board's ROMFS partition (MicroPython 1.25+)",
+    )
+    parser.add_argument(
         "--arch",
         help="mpy-cross -march instead of the board's (`host` builds for this computer's MicroPython)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    bundle = build(args.app, args.board, out=args.out, freeze=args.freeze, arch=args.arch)
+    bundle = build(args.app, args.board, out=args.out, freeze=args.freeze, arch=args.arch, romfs=args.romfs)
     kind = "frozen-firmware sources" if bundle.frozen else f"{bundle.arch} .mpy"
+    if bundle.romfs_bytes:
+        kind += f" in a {bundle.romfs_bytes}-byte ROMFS image"
     print(f"built {bundle.path} for {bundle.board.id} ({kind}, {len(bundle.files)} files)")
     if bundle.frozen:
         manifest = bundle.path.resolve() / "manifest.py"
@@ -32,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
         print(
             "flash that firmware, then copy the bundle but manifest.py and freeze/ (docs/build-and-flash.md)"
         )
+    elif bundle.romfs_bytes:
+        image = bundle.path / ROMFS_IMAGE
+        print(f"write the image to the board's ROMFS partition: mpremote romfs deploy {image}")
+        print(f"then copy the rest: cd {bundle.path / FS_DIR} && mpremote cp -r . :")
     else:
         print(f"copy it to the board: cd {bundle.path} && mpremote cp -r . :")
     return 0

@@ -27,6 +27,7 @@ from host_tools.build import (
 from host_tools.cli.main import main
 from host_tools.errors import UserError
 from host_tools.interpreter import micropython_env, micropython_path, run_micropython
+from host_tools.romfs import mount_source
 
 # MP_NATIVE_ARCH_* from MicroPython's py/persistentcode.h; the .mpy header stores it in byte 2, bits 2..7.
 NATIVE_ARCH = {"x64": 2, "armv6m": 4, "armv7emsp": 7, "xtensawin": 10, "rv32imc": 11}
@@ -381,3 +382,74 @@ def test_freeze_for_pico_w_keeps_its_board_manifest_with_the_wifi_modules(tmp_pa
     assert calls[0] == ("include", "$(BOARD_DIR)/manifest.py")
     manifest = (tmp_path / "out" / "manifest.py").resolve()
     assert f"make -C ports/rp2 BOARD=RPI_PICO_W FROZEN_MANIFEST={manifest}" in capsys.readouterr().out
+
+
+def test_romfs_bundle_packs_every_mpy_into_the_image_and_the_rest_into_fs(tmp_path):
+    bundle = build(make_app(tmp_path), "pico", out=tmp_path / "out", romfs=True)
+    assert set(bundle.files) == {
+        "romfs.img",
+        "fs/boot.py",
+        "fs/main.py",
+        "fs/board.json",
+        "fs/settings.json",
+    }
+    image = bundle.path / "romfs.img"
+    assert bundle.romfs_bytes == image.stat().st_size
+    probe = tmp_path / "probe" / "list.py"
+    probe.parent.mkdir()
+    probe.write_text(
+        mount_source(image) + "def walk(d):\n"
+        "    for n in sorted(os.listdir(d)):\n"
+        "        p = d + '/' + n\n"
+        "        if os.stat(p)[0] & 0x4000:\n"
+        "            walk(p)\n"
+        "        else:\n"
+        "            print(p[5:])\n"
+        "walk('/rom')\n"
+    )
+    proc = run_micropython([str(probe)], [], timeout=30)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    runtime = {f"lib/{p.with_suffix('.mpy').as_posix()}" for p in runtime_files()}
+    expected = runtime | {
+        f"{ENTRY_MODULE}.mpy",
+        "sensors.mpy",
+        "extra/__init__.mpy",
+        "extra/scale.mpy",
+        "lib/units/__init__.mpy",
+    }
+    assert set(proc.stdout.split()) == expected
+
+
+def test_romfs_bundle_runs_with_its_image_mounted_as_a_board_mounts_it(tmp_path):
+    bundle = build(make_app(tmp_path), "pico", out=tmp_path / "out", arch="host", romfs=True)
+    boot = tmp_path / "probe" / "power_on.py"
+    boot.parent.mkdir()
+    boot.write_text(mount_source(bundle.path / "romfs.img") + "exec(open('main.py').read())\n")
+    proc = run_micropython(
+        [str(boot)], [], heapsize=get_board("pico").heapsize, timeout=60, cwd=bundle.path / "fs"
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "zoo-app pico 1 [42]"
+
+
+def test_cli_build_romfs_says_how_to_write_the_image(tmp_path, capsys):
+    app = make_app(tmp_path)
+    assert main(["build", str(app), "--board", "esp32", "--out", str(tmp_path / "out"), "--romfs"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"built {tmp_path / 'out'} for esp32 (xtensawin .mpy in a ")
+    image = tmp_path / "out" / "romfs.img"
+    assert out[1] == f"write the image to the board's ROMFS partition: mpremote romfs deploy {image}"
+    assert out[2] == f"then copy the rest: cd {tmp_path / 'out' / 'fs'} && mpremote cp -r . :"
+    # a second build into the same folder replaces the first
+    assert main(["build", str(app), "--board", "esp32", "--out", str(tmp_path / "out"), "--romfs"]) == 0
+
+
+def test_freeze_and_romfs_together_is_one_line(tmp_path, capsys):
+    app = make_app(tmp_path)
+    argv = ["build", str(app), "--board", "esp32", "--out", str(tmp_path / "out"), "--romfs", "--freeze"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "zoo-micro build: --freeze and --romfs contradict each other (code goes in the firmware or in ROMFS)"
+    ]
+    assert not (tmp_path / "out").exists()
