@@ -11,10 +11,6 @@ ROUND = 32  # events taken from one channel before the next channel gets its tur
 get_ident = port.get_ident
 
 
-def _prio(e):
-    return e[2] if len(e) > 2 else 0
-
-
 class Bus:
     def __init__(self, queue_size=32, retry_delay=0.1, retry_backoff_max=10, max_pending_retries=16):
         self.queue_size = queue_size
@@ -59,14 +55,6 @@ class Bus:
                     idx[1].clear()
                     return
 
-    def _lookup(self, idx, topic):
-        found = tuple([s[1] for s in idx[0] if matches(s[0], topic)])
-        cache = idx[1]
-        if len(cache) >= 64:
-            cache.clear()  # bounded: a node publishing many topics re-resolves instead of growing
-        cache[topic] = found
-        return found
-
     def room(self, channel="default"):
         """Events that channel's queue takes now before it starts dropping."""
         q = self._queues.get(channel)
@@ -105,19 +93,20 @@ class Bus:
             self._order.append(ch)
         n = len(q)
         ok = True
-        if n < self.queue_size and (not n or len(q[n - 1]) == 2 and p <= 0 or p <= _prio(q[n - 1])):
-            q.append(e)  # the common case: room, and no higher priority than the tail
+        # A 2-tuple has priority 0, so the common case needs no priority lookup.
+        if n < self.queue_size and (not n or (p <= 0 if len(q[-1]) == 2 else p <= q[-1][2])):
+            q.append(e)  # room, and no higher priority than the tail
         else:
             if n >= self.queue_size:
                 # Full: the lowest-priority, newest event makes room, unless that is the new one.
                 self.dropped += 1
-                if _prio(q[n - 1]) >= p:
+                if (q[-1][2] if len(q[-1]) > 2 else 0) >= p:
                     return False
                 q.pop()
                 self.pending -= 1
                 n -= 1
                 ok = False
-            while n and _prio(q[n - 1]) < p:
+            while n and (q[n - 1][2] if len(q[n - 1]) > 2 else 0) < p:
                 n -= 1
             q.insert(n, e)
         self.pending += 1
@@ -156,9 +145,13 @@ class Bus:
                         t = ev.topic
                     hs = None
                     if idx is not None:
-                        hs = idx[1].get(t)
+                        cache = idx[1]
+                        hs = cache.get(t)
                         if hs is None:
-                            hs = self._lookup(idx, t)
+                            hs = tuple([s[1] for s in idx[0] if matches(s[0], t)])
+                            if len(cache) >= 64:
+                                cache.clear()  # bounded: many topics are resolved again, not kept
+                            cache[t] = hs
                     if not hs:
                         self.no_subscriber += 1
                         continue
@@ -189,10 +182,3 @@ class Bus:
 
     def dropped_total(self):
         return self.dropped + (self.inbox.dropped() if self.inbox is not None else 0)
-
-    def stop(self):
-        self._loop_ident = None
-        if self.inbox is not None:
-            self.dropped = self.dropped_total()
-            self.inbox.close()
-            self.inbox = None

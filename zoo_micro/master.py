@@ -31,6 +31,7 @@ class Master:
         # (a task, plain code or a thread); False if it was dropped. The bus's own, one call shorter.
         self.publish = b.publish
         self.emit = b.emit  # emit(node): queue a prepared EventNode (to choose its response mechanism)
+        self.unsubscribe = b.unsubscribe  # unsubscribe(handle): what subscribe() returned
         self.workers = []
         self._tasks = []
         self._runs = []  # tasks of async runs in progress
@@ -115,9 +116,6 @@ class Master:
         """Subscribe fn (plain or async) to topic; options as for @event. Returns the handle for
         unsubscribe()."""
         return self.bus.subscribe(topic, events.handler(fn, options), channel)
-
-    def unsubscribe(self, handle):
-        self.bus.unsubscribe(handle)
 
     def publish_isr(self, topic, content=None, channel="default", priority=0):
         """Publish from a soft interrupt handler (Pin.irq, Timer callbacks)."""
@@ -208,7 +206,12 @@ class Master:
         st = sys.modules.get("zoo_micro.state")
         if st is not None:
             st.StateMachineManager().stop()
-        self.bus.stop()
+        b = self.bus
+        b._loop_ident = None
+        if b.inbox is not None:
+            b.dropped = b.dropped_total()
+            b.inbox.close()
+            b.inbox = None
         self._stopped.set()
         for w in self.workers:
             r = w._zoo
