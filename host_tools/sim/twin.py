@@ -112,17 +112,21 @@ class Twin:
 
     def _watch_bus(self) -> None:
         # Every event queued on the loop thread; a thread's publish is seen when the bus takes it in.
-        bus = self.master.bus
-        put = bus.put
+        from zoo_micro.events import EventNode
 
-        def recording_put(ev):
+        bus = self.master.bus
+        put = bus._put
+
+        def recording_put(channel, e, priority):
             if self._loop is not None and self._thread is threading.current_thread():
+                # queued as (topic, content[, priority]), or (None, node, priority) for a prepared node
+                ev = e[1] if e[0] is None else EventNode(e[0], e[1], channel, priority)
                 with self._cond:
                     self.events.append(ev)
                     self._cond.notify_all()
-            return put(ev)
+            return put(channel, e, priority)
 
-        bus.put = recording_put
+        bus._put = recording_put
 
     def _run(self, started: threading.Event) -> None:
         async def main() -> None:
