@@ -107,10 +107,21 @@ def plan_files(app: Path | None, lib: bool = True, mpy_arch: str | None = None) 
             if src.suffix != ".py" or remote in RUN_AS_SOURCE:
                 out.append(_file(remote, src))
                 continue
-            dest = Path(tmp) / remote
-            _compile(src, dest.with_suffix(".mpy"), mpy_arch or None, remote)
-            out.append(_file(remote[:-3] + ".mpy", src, dest.with_suffix(".mpy").read_bytes()))
+            source = src.read_bytes()
+            key = (hashlib.sha256(source).digest(), mpy_arch, remote)
+            data = _COMPILED.get(key)
+            if data is None:
+                dest = Path(tmp) / remote
+                _compile(src, dest.with_suffix(".mpy"), mpy_arch or None, remote)
+                if len(_COMPILED) >= 1024:
+                    _COMPILED.clear()  # bounded: a long watch session saves many versions
+                data = _COMPILED[key] = dest.with_suffix(".mpy").read_bytes()
+            out.append(_file(remote[:-3] + ".mpy", src, data))
     return out
+
+
+# (source hash, arch, name) -> .mpy: watch and repeated deploys compile only what changed
+_COMPILED: dict[tuple[bytes, str, str], bytes] = {}
 
 
 def plan_romfs(app: Path | None, arch: str | None, lib: bool = True) -> tuple[bytes, list[FileToCopy]]:

@@ -148,10 +148,14 @@ class VirtualBoard:
         else:
             self.flash = self._flash_arg.resolve()
             self.flash.mkdir(parents=True, exist_ok=True)
-        if self.romfs:
-            self._install_romfs()
-        elif self.app is not None or self.install_lib:
-            deploy_to_folder(self.flash, self.app, lib=self.install_lib, mpy=self.mpy)
+        try:
+            if self.romfs:
+                self._install_romfs()
+            elif self.app is not None or self.install_lib:
+                deploy_to_folder(self.flash, self.app, lib=self.install_lib, mpy=self.mpy)
+        except BaseException:
+            shutil.rmtree(self._state_dir, ignore_errors=True)  # a temporary flash goes with it
+            raise
         # As on a board built by zoo-micro build: zoo_micro reads its thread limit from here.
         (self.flash / "board.json").write_text(json.dumps(get_board(self.profile.id).data))
         self._uid = hashlib.sha256(str(self.flash).encode()).hexdigest()[:12]
