@@ -5,8 +5,9 @@ __version__ = "0.1.0"
 # "module: names..." per line; one string costs less heap than a dict of names.
 _WHERE = """master: Master
 workers: BaseWorker worker
-events: event EventNode EventRetryStrategy
-events.EventRetryStrategy: RetryOnce RetryTimes RetryForever RetryNever RetryAlways
+events: event EventNode
+reactors: EventRetryStrategy
+reactors.EventRetryStrategy: RetryOnce RetryTimes RetryForever RetryNever RetryAlways
 cages: Cage cage
 fifo: FIFO FIFOFull
 delay_fifo: DelayFIFO

@@ -4,10 +4,11 @@
 import asyncio
 
 from zoo_micro import port
-from zoo_micro.events import ALL, EventNode
+from zoo_micro.events import EventNode
+from zoo_micro.port import const
 from zoo_micro.topics import matches
 
-ROUND = 32  # events taken from one channel before the next channel gets its turn
+_ROUND = const(32)  # events taken from one channel before the next channel gets its turn
 get_ident = port.get_ident
 
 
@@ -37,20 +38,20 @@ class Bus:
 
     # Subscriptions: a list per channel, resolved per topic once and cached.
 
-    def subscribe(self, topic, h, channel="default"):
+    def subscribe(self, topic, handler, channel="default"):
         idx = self._index.get(channel)
         if idx is None:
             idx = self._index[channel] = [[], {}]
-        idx[0].append((topic, h))
+        idx[0].append((topic, handler))
         idx[1].clear()
-        if getattr(h, "success_callback", None) or getattr(h, "done_callback", None):
-            self._cb.append(h)
-        return h
+        if getattr(handler, "success_callback", None) or getattr(handler, "done_callback", None):
+            self._cb.append(handler)
+        return handler
 
-    def unsubscribe(self, h):
+    def unsubscribe(self, handler):
         for idx in self._index.values():
             for s in idx[0]:
-                if s[1] is h:
+                if s[1] is handler:
                     idx[0].remove(s)
                     idx[1].clear()
                     return
@@ -73,40 +74,40 @@ class Bus:
             return push(self, channel, e)
         return self._put(channel, e, priority)
 
-    def emit(self, node):
-        if type(node.topic) is not str or not node.topic:
-            return self.publish(node.topic)  # the same error
-        e = (None, node, node.priority)
+    def emit(self, event):
+        if type(event.topic) is not str or not event.topic:
+            return self.publish(event.topic)  # the same error
+        e = (None, event, event.priority)
         li = self._loop_ident
         if li is not None and get_ident() != li:
             from zoo_micro.threads import push
 
-            return push(self, node.channel, e)
-        return self._put(node.channel, e, node.priority)
+            return push(self, event.channel, e)
+        return self._put(event.channel, e, event.priority)
 
-    def _put(self, ch, e, p):
+    def _put(self, channel, e, priority):
         """Queue on the loop's thread; False when it (or a lower-priority one) was dropped."""
         self.published += 1
-        q = self._queues.get(ch)
+        q = self._queues.get(channel)
         if q is None:
-            q = self._queues[ch] = []
-            self._order.append(ch)
+            q = self._queues[channel] = []
+            self._order.append(channel)
         n = len(q)
         ok = True
         # A 2-tuple has priority 0, so the common case needs no priority lookup.
-        if n < self.queue_size and (not n or (p <= 0 if len(q[-1]) == 2 else p <= q[-1][2])):
+        if n < self.queue_size and (not n or (priority <= 0 if len(q[-1]) == 2 else priority <= q[-1][2])):
             q.append(e)  # room, and no higher priority than the tail
         else:
             if n >= self.queue_size:
                 # Full: the lowest-priority, newest event makes room, unless that is the new one.
                 self.dropped += 1
-                if (q[-1][2] if len(q[-1]) > 2 else 0) >= p:
+                if (q[-1][2] if len(q[-1]) > 2 else 0) >= priority:
                     return False
                 q.pop()
                 self.pending -= 1
                 n -= 1
                 ok = False
-            while n and (q[n - 1][2] if len(q[n - 1]) > 2 else 0) < p:
+            while n and (q[n - 1][2] if len(q[n - 1]) > 2 else 0) < priority:
                 n -= 1
             q.insert(n, e)
         self.pending += 1
@@ -133,7 +134,7 @@ class Bus:
             for ch in self._order:
                 q = queues[ch]
                 idx = index.get(ch)
-                budget = ROUND
+                budget = _ROUND
                 while q and budget:
                     budget -= 1
                     e = q.pop(0)
@@ -157,7 +158,7 @@ class Bus:
                         continue
                     if ev is None:
                         ev = EventNode(t, e[1], ch, e[2] if len(e) > 2 else 0)
-                    elif ev.response_mechanism != ALL:
+                    elif ev.response_mechanism != 3:  # not "every handler": reactors.select
                         from zoo_micro import reactors
 
                         hs = reactors.select(ev, hs)

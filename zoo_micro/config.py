@@ -26,12 +26,9 @@ watchdog zoo_micro.watchdog.WatchdogPlugin
 schedule zoo_micro.scheduler.SchedulerPlugin"""
 
 
-BOARD_FILES = ("/board.json", "board.json")  # written by zoo-micro build and the virtual board
-
-
 def board_data():
     """The board's data file ({} when there is none): its thread limit and pins, for example."""
-    for path in BOARD_FILES:
+    for path in ("/board.json", "board.json"):  # written by zoo-micro build and the virtual board
         try:
             with open(path) as f:
                 data = json.load(f)

@@ -1,20 +1,5 @@
-# Events (food), their handlers (reactors, in the full framework's words) and the @event decorator.
-
-# How an event picks its handlers, numbered as in the full framework.
-FIRST = 1  # the first subscribed handler only
-BY_PRIORITY = 2  # every handler, highest handler priority first
-ALL = 3  # every handler, in subscription order (the default)
-NAMED = 4  # only the handler whose name is event.reactor_name
-
-
-class EventRetryStrategy:
-    # Same names and numbers as the full framework; here each does what its name says.
-    # zoo_micro also exports each by itself (`from zoo_micro import RetryOnce`).
-    RetryOnce = 0  # one more attempt
-    RetryAlways = 1  # attempts until success (same as RetryForever)
-    RetryNever = 2  # no second attempt
-    RetryForever = 3  # attempts until success, backing off up to the cap
-    RetryTimes = 4  # retry_time more attempts
+# Events (food) and the @event decorator; handlers with options (reactors, in the full
+# framework's words) and retry strategies live in reactors.py.
 
 
 class EventNode:
@@ -23,7 +8,7 @@ class EventNode:
     # Defaults stay on the class: every instance attribute costs heap on each event.
     channel = "default"
     priority = 0
-    response_mechanism = ALL
+    response_mechanism = 3  # every handler; see set_response_mechanism
     reactor_name = None
 
     def __init__(self, topic, content=None, channel_name="default", priority=0):
@@ -39,7 +24,10 @@ class EventNode:
         return self.channel
 
     def set_response_mechanism(self, mechanism, reactor_name=None):
-        if mechanism not in (FIRST, BY_PRIORITY, ALL, NAMED) or (mechanism == NAMED and not reactor_name):
+        """Which handlers get this event, numbered as in the full framework: 1 the first subscribed,
+        2 all by handler priority (highest first), 3 all in subscription order (the default),
+        4 only the one named reactor_name."""
+        if mechanism not in (1, 2, 3, 4) or (mechanism == 4 and not reactor_name):
             raise ValueError(
                 "response mechanism must be 1, 2, 3 or 4 (4 with a reactor_name), got %r" % mechanism
             )

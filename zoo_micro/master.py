@@ -36,7 +36,6 @@ class Master:
         self._tasks = []
         self._runs = []  # tasks of async runs in progress
         self._threads = []  # thread workers whose _thread has not exited yet
-        self._threads_lock = port.allocate_lock()
         for line in CONFIG_PLUGINS.split("\n"):
             key, where = line.split()
             if c.get(key):
@@ -79,9 +78,9 @@ class Master:
                 raise ValueError("a worker named %s is already registered" % w.name)
         for w in made:
             if w.mode == "thread":
-                from zoo_micro.threads import check_threads  # only nodes with threads pay for it
+                from zoo_micro import threads  # only nodes with threads pay for it
 
-                check_threads(self, made)
+                threads.check(self, made)
                 break
         for w in made:
             w._zoo = ["created", 0, 0, 0, 0, 0, 0, 0, None, None, 0, False]  # see workers.py
@@ -98,14 +97,9 @@ class Master:
 
     def _launch(self, w):
         if w.mode == "thread":
-            from zoo_micro.threads import arm, run_thread
+            from zoo_micro import threads
 
-            task = arm(self.bus)
-            if task is not None:
-                self._tasks.append(task)
-            with self._threads_lock:
-                self._threads.append(w)
-            port.start_thread(run_thread, (self, w))
+            threads.launch(self, w)
         else:
             w._zoo[_DUE] = port.ticks_ms()
             self._wake.set()
@@ -119,9 +113,10 @@ class Master:
 
     def publish_isr(self, topic, content=None, channel="default", priority=0):
         """Publish from a soft interrupt handler (Pin.irq, Timer callbacks)."""
-        from zoo_micro.threads import push
+        from zoo_micro import threads
 
-        return push(self.bus, channel, (topic, content, priority) if priority else (topic, content), True)
+        e = (topic, content, priority) if priority else (topic, content)
+        return threads.push(self.bus, channel, e, True)
 
     def stats(self):
         """published, delivered, dropped... and per worker status, runs, errors, restarts, fails."""
@@ -136,7 +131,6 @@ class Master:
         if self._running:
             return
         self._stopping = False
-        self._stopped = asyncio.Event()
         self._wake = asyncio.Event()
         self._alarm = None
         self.started_ms = port.ticks_ms()
@@ -147,9 +141,9 @@ class Master:
             self.svm = SVM(self, self.config["svm_check_interval"])
             self._tasks.append(self.svm.start())
         if self.config["threads"] is True:
-            from zoo_micro.threads import arm
+            from zoo_micro import threads
 
-            self._tasks.append(arm(self.bus))
+            self._tasks.append(threads.arm(self.bus))
         st = sys.modules.get("zoo_micro.state")  # only a node that uses the state store loads it
         if st is not None:
             st.StateMachineManager().attach(self.config)
@@ -212,7 +206,6 @@ class Master:
             b.dropped = b.dropped_total()
             b.inbox.close()
             b.inbox = None
-        self._stopped.set()
         for w in self.workers:
             r = w._zoo
             r[_DUE] = None

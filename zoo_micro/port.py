@@ -46,10 +46,7 @@ if MICROPYTHON:
         """Awaitable: returns once `stream` has bytes to read, without busy polling."""
         return asyncio.StreamReader(stream).read(0)
 
-    def _gen():
-        yield
-
-    CORO = type(_gen())  # what calling an async def returns here: a generator
+    CORO = type((lambda: (yield))())  # what calling an async def returns here: a generator
 else:
     from zoo_micro.cpython import (  # noqa: F401
         CORO,
@@ -69,5 +66,5 @@ else:
     )
 
 
-def is_coro(obj):
-    return type(obj) is CORO
+def is_coro(value):
+    return type(value) is CORO

@@ -2,9 +2,25 @@
 # "all", success and done callbacks, failed handlers, retries and dead letters.
 import asyncio
 
-from zoo_micro import events, log, port
+from zoo_micro import log, port
 
 DEAD_LETTER = "zoo.dead_letter"
+
+# How an event picks its handlers (EventNode.set_response_mechanism).
+FIRST = 1  # the first subscribed handler only
+BY_PRIORITY = 2  # every handler, highest handler priority first
+ALL = 3  # every handler, in subscription order (the default)
+NAMED = 4  # only the handler whose name is event.reactor_name
+
+
+class EventRetryStrategy:
+    # Same names and numbers as the full framework; here each does what its name says.
+    # zoo_micro also exports each by itself (`from zoo_micro import RetryOnce`).
+    RetryOnce = 0  # one more attempt
+    RetryAlways = 1  # attempts until success (same as RetryForever)
+    RetryNever = 2  # no second attempt
+    RetryForever = 3  # attempts until success, backing off up to the cap
+    RetryTimes = 4  # retry_time more attempts
 
 
 def attempts_allowed(strategy, retry_time):
@@ -68,9 +84,9 @@ def name_of(h):
 
 def select(ev, hs):
     m = ev.response_mechanism
-    if m == events.FIRST:
+    if m == FIRST:
         return hs[:1]
-    if m == events.BY_PRIORITY:
+    if m == BY_PRIORITY:
         return sorted(hs, key=lambda h: -getattr(h, "priority", 0))
     return [h for h in hs if name_of(h) == ev.reactor_name]
 

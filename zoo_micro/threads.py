@@ -78,7 +78,10 @@ class Inbox:
         self.waker.close()
 
 
-def check_threads(master, made):
+lock = port.allocate_lock()  # guards master._threads, which thread workers leave from their thread
+
+
+def check(master, made):
     """Refuse more thread workers than the board hosts; a port without _thread runs them on asyncio."""
     threads = [w for w in master.workers + made if w.mode == "thread"]
     if not port.HAS_THREAD:
@@ -91,6 +94,16 @@ def check_threads(master, made):
             "%d thread workers registered but this board allows %d; make some mode 'async'"
             % (len(threads), master.config["max_threads"])
         )
+
+
+def launch(master, w):
+    """Start a thread worker's _thread (and the inbox that carries its events to the loop)."""
+    task = arm(master.bus)
+    if task is not None:
+        master._tasks.append(task)
+    with lock:
+        master._threads.append(w)
+    port.start_thread(run_thread, (master, w))
 
 
 def run_thread(master, w):
@@ -110,6 +123,6 @@ def run_thread(master, w):
     finally:
         if r[0] not in ("done", "failed"):
             r[0] = "stopped"  # the status, in the worker's record (workers.py)
-        with master._threads_lock:
+        with lock:
             if w in master._threads:
                 master._threads.remove(w)

@@ -85,11 +85,11 @@ def worker(count=1, **props):
     return register
 
 
-def finish(master, w, t0, exc, res):
+def finish(master, worker, t, exc, value):
     """Book-keeping after one run; seconds until the next run, or None when the worker ends."""
-    r = w._zoo
+    r = worker._zoo
     try:
-        took = port.ticks_diff(port.ticks_us(), t0)
+        took = port.ticks_diff(port.ticks_us(), t)
         r[_RUNS] += 1
         r[_TIME_US] += took
         r[_LAST_US] = took
@@ -100,97 +100,99 @@ def finish(master, w, t0, exc, res):
         if exc is not None:
             r[_ERRORS] += 1
             if isinstance(exc, asyncio.TimeoutError):
-                log.warn("worker %s: run exceeded run_timeout %ss" % (w.name, w.run_timeout))
+                log.warn("worker %s: run exceeded run_timeout %ss" % (worker.name, worker.run_timeout))
             else:
-                log.error("worker %s: %r" % (w.name, exc))
+                log.error("worker %s: %r" % (worker.name, exc))
             try:
-                w._on_error(exc)
+                worker._on_error(exc)
             except Exception as e:
-                log.error("worker %s: _on_error raised %r" % (w.name, e))
-        elif res is not None:
-            i = w.name.find(":")  # workers made with count > 1 share their class's result topic
-            master.publish((w.name if i < 0 else w.name[:i]) + "_result", res)
+                log.error("worker %s: _on_error raised %r" % (worker.name, e))
+        elif value is not None:
+            i = worker.name.find(":")  # workers made with count > 1 share their class's result topic
+            master.publish((worker.name if i < 0 else worker.name[:i]) + "_result", value)
         try:
-            w._on_done()
+            worker._on_done()
         except Exception as e:
-            log.error("worker %s: _on_done raised %r" % (w.name, e))
+            log.error("worker %s: _on_done raised %r" % (worker.name, e))
         # The restart policy.
         if exc is None:
             r[_FAILS] = 0
-            if not (w.is_loop or w.restart == "always"):
+            if not (worker.is_loop or worker.restart == "always"):
                 r[_STATUS] = "done"
                 return None
             r[_STATUS] = "running"
-            delay = w.delay_time
+            delay = worker.delay_time
         else:
             r[_FAILS] += 1
-            if w.restart == "never" or (w.max_restarts is not None and r[_FAILS] > w.max_restarts):
+            limit = worker.max_restarts
+            if worker.restart == "never" or (limit is not None and r[_FAILS] > limit):
                 r[_STATUS] = "failed"
-                log.error("worker %s failed after %d restarts" % (w.name, r[_RESTARTS]))
-                master.publish(
-                    "zoo.worker.failed", {"worker": w.name, "restarts": r[_RESTARTS], "errors": r[_ERRORS]}
-                )
+                log.error("worker %s failed after %d restarts" % (worker.name, r[_RESTARTS]))
+                failed = {"worker": worker.name, "restarts": r[_RESTARTS], "errors": r[_ERRORS]}
+                master.publish("zoo.worker.failed", failed)
                 return None
             r[_RESTARTS] += 1
             r[_STATUS] = "backoff"
-            delay = min(max(w.delay_time, 0.1) * (1 << min(r[_FAILS] - 1, 16)), master.config["backoff_max"])
+            delay = max(worker.delay_time, 0.1) * (1 << min(r[_FAILS] - 1, 16))
+            delay = min(delay, master.config["backoff_max"])
     except Exception as e:
         # Even book-keeping can fail (a MemoryError on a full heap): the worker must live on.
         port.collect()
-        log.error("worker %s: %r after its run" % (w.name, e))
-        delay = max(w.delay_time, 0.1)
-    if w.mode != "thread":
+        log.error("worker %s: %r after its run" % (worker.name, e))
+        delay = max(worker.delay_time, 0.1)
+    if worker.mode != "thread":
         r[_DUE] = port.ticks_add(port.ticks_ms(), int(delay * 1000))
     return delay
 
 
-def run_once(master, w, thread=False):
+def run_once(master, worker, thread=False):
     """Start one run. A plain run ends here (its delay is returned); a coroutine's run goes on in
     a task of its own, which books the result (None is returned)."""
-    r = w._zoo
+    r = worker._zoo
     r[_STATUS] = "running"
     r[_STARTED] = port.ticks_ms()
     r[_DUE] = None
-    t0 = port.ticks_us()
-    exc = res = None
+    t = port.ticks_us()
+    exc = value = None
     try:
         if not r[_HATCHED]:
-            c = w._on_create()
-            if port.is_coro(c) and not thread:
-                master._runs.append(asyncio.create_task(_run_async(master, w, t0, c)))
+            value = worker._on_create()
+            if port.is_coro(value) and not thread:
+                master._runs.append(asyncio.create_task(_run_async(master, worker, t, value, False)))
                 return None
             r[_HATCHED] = True
-        res = w._execute()
-        if port.is_coro(res):
+        value = worker._execute()
+        if port.is_coro(value):
             if thread:
-                res.close()
-                raise TypeError("thread worker %s: _execute must be a plain def, not async" % w.name)
-            master._runs.append(asyncio.create_task(_run_async(master, w, t0, None, res)))
+                value.close()
+                raise TypeError("thread worker %s: _execute must be a plain def, not async" % worker.name)
+            master._runs.append(asyncio.create_task(_run_async(master, worker, t, value, True)))
             return None
-        if w.run_timeout and port.ticks_diff(port.ticks_us(), t0) > w.run_timeout * 1000000:
+        if worker.run_timeout and port.ticks_diff(port.ticks_us(), t) > worker.run_timeout * 1000000:
             # A plain _execute cannot be interrupted; its overrun is reported when it returns.
             raise asyncio.TimeoutError()
     except Exception as e:
         exc = e
-        res = None
-    return finish(master, w, t0, exc, res)
+        value = None
+    return finish(master, worker, t, exc, value)
 
 
-async def _run_async(master, w, t0, hatch, c=None):
+async def _run_async(master, worker, t, value, created):
+    # value: the coroutine of _execute, or of _on_create when created is False.
     exc = None
     try:
-        if hatch is not None:
-            await hatch
-            w._zoo[_HATCHED] = True
-            c = w._execute()
-        if port.is_coro(c):
-            c = await (asyncio.wait_for(c, w.run_timeout) if w.run_timeout else c)
+        if not created:
+            await value
+            worker._zoo[_HATCHED] = True
+            value = worker._execute()
+        if port.is_coro(value):
+            value = await (asyncio.wait_for(value, worker.run_timeout) if worker.run_timeout else value)
     except asyncio.CancelledError:
         raise
     except Exception as e:
         exc = e
-        c = None
-    finish(master, w, t0, exc, c)
+        value = None
+    finish(master, worker, t, exc, value)
     runs = master._runs
     t = asyncio.current_task()
     if t in runs:
@@ -198,9 +200,9 @@ async def _run_async(master, w, t0, hatch, c=None):
     master._wake.set()
 
 
-async def _alarm(ms, wake):
-    await asyncio.sleep_ms(ms) if port.MICROPYTHON else await asyncio.sleep(ms / 1000)
-    wake.set()
+async def _alarm(timeout, event):
+    await asyncio.sleep_ms(timeout) if port.MICROPYTHON else await asyncio.sleep(timeout / 1000)
+    event.set()
 
 
 async def supervise(master):
@@ -212,13 +214,13 @@ async def supervise(master):
         wake.clear()
         now = port.ticks_ms()
         nxt = None
-        for w in master.workers:
-            r = w._zoo
+        for worker in master.workers:
+            r = worker._zoo
             due = r[_DUE]
             if due is None:
                 continue
             if port.ticks_diff(due, now) <= 0:
-                run_once(master, w)
+                run_once(master, worker)
                 due = r[_DUE]
                 if due is None:
                     continue
