@@ -278,7 +278,10 @@ def _zd_mkdirs(ds):
             if e.errno != 17:
                 raise
 def _zd_rom(n):
-    import vfs
+    try:
+        import vfs
+    except ImportError:
+        return None
     if not hasattr(vfs, 'rom_ioctl') or vfs.rom_ioctl(1) <= 0:
         return None
     d = vfs.rom_ioctl(2, 0)

@@ -75,5 +75,7 @@ def test_sensor_node_with_the_bridge_runs_on_the_board(zoo_board, tmp_path, boar
     )
     workers = heard.health[-1]["workers"]
     assert {"sampler", "logger"} <= set(workers), workers
-    assert "sensor node sensor-node: mode boot" in heard.lines  # its print() reached the host as text
+    # its print() output reached the host as text beside the frames (lines printed before the
+    # bridge opened the port are gone, as on a board's USB port nobody has open)
+    assert any(line.startswith("health: ") for line in heard.lines), heard.lines[-20:]
     assert board.profile.heap_kb == next(b.heap_kb for b in all_boards() if b.id == board_id)
