@@ -13,6 +13,10 @@ get_ident = port.get_ident
 new = object.__new__
 
 
+def _scrub(*args):
+    pass
+
+
 class Bus:
     def __init__(self, queue_size=32, retry_delay=0.1, retry_backoff_max=10, max_pending_retries=16):
         self.queue_size = queue_size
@@ -138,6 +142,10 @@ class Bus:
         cb = self._cb
         while True:
             if not self.pending:
+                # The last event must not stay alive while the bus is idle: clear the locals, and
+                # the frame's stack slots (the GC scans them all) by calling with Nones.
+                e = ev = r = None
+                _scrub(None, None, None, None, None, None, None)
                 self._idle = True
                 wake.clear()
                 await wake.wait()
