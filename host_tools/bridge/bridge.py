@@ -13,10 +13,10 @@ from typing import Any
 
 from host_tools.bridge.cursor_store import CursorStore
 from host_tools.bridge.serial_port import SerialPort
+from host_tools.bridge.session import HostDecoder, HostSession, TextLines, TooLarge
 from host_tools.bridge.sink import Sink, SinkFeeder
 from zoo_micro import port as zport
 from zoo_micro.link import frame
-from zoo_micro.link.session import Session
 
 STATE = "zoo.state"
 STATE_SYNC = "zoo.state.sync"
@@ -25,18 +25,10 @@ LOG = "zoo.log"
 log = logging.getLogger("zoo_micro.bridge")
 
 
-def wall_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
-
-
 class NodeLink:
     """The host's side of one node: its session, what it said in its hello, and whether it is online."""
 
-    def __init__(self, node: str, session: Session) -> None:
+    def __init__(self, node: str, session: HostSession) -> None:
         self.node = node
         self.session = session
         self.info: dict[str, Any] = {}
@@ -73,7 +65,8 @@ class Bridge(SinkFeeder):
         self.cursors = CursorStore(state_path) if state_path else None
         self.links: dict[str, NodeLink] = {}
         self.current: NodeLink | None = None  # the node that said hello on this port last
-        self.decoder = frame.Decoder(frame_max, on_frame=self._on_frame, on_text=self._on_text)
+        self.text = TextLines(self._on_text)
+        self.decoder = HostDecoder(frame_max, self._on_frame, self.text)
         self.unsendable = 0
         self.sink_errors = 0
         self.resets_sent = 0
@@ -111,7 +104,7 @@ class Bridge(SinkFeeder):
         self._thread = None
         with self._lock:
             if self.current is not None:
-                self.port.write(self.current.session.bye())
+                self.port.write(self.current.session.line("b"))
             self._save_cursors(force=True)
         self.port.close()
         self._close_sinks()
@@ -139,7 +132,7 @@ class Bridge(SinkFeeder):
             raise ValueError(f"event on {topic}: content must be JSON: {e}") from None
         limit = self._node_max(node)
         if size + len(topic) + 64 > limit:
-            raise frame.TooLarge(
+            raise TooLarge(
                 f"event on {topic} needs about {size + len(topic) + 64} bytes but node frames hold {limit}: "
                 "make it smaller or raise the node's frame_max"
             )
@@ -147,7 +140,7 @@ class Bridge(SinkFeeder):
 
     def _node_max(self, node: str | None) -> int:
         links = [self.links[node]] if node in self.links else list(self.links.values())
-        maxes = [lk.session.peer_max for lk in links if lk.session.peer is not None]
+        maxes = [lk.session.peer_max() for lk in links if lk.session.hello is not None]
         return min(maxes) if maxes else frame.DEFAULT_MAX
 
     def _drain_sends(self) -> None:
@@ -167,7 +160,7 @@ class Bridge(SinkFeeder):
         _, topic, content, channel, priority = item
         try:
             link.session.send(topic, content, channel, priority)
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, RecursionError) as e:
             self.unsendable += 1
             log.error("event on %s not sent to %s: %s", topic, link.node, e)
 
@@ -178,7 +171,7 @@ class Bridge(SinkFeeder):
             try:
                 info = json.loads(payload) if payload else None
                 node = str(info[0])
-            except (ValueError, TypeError, IndexError, KeyError):
+            except (ValueError, TypeError, IndexError, KeyError, RecursionError):
                 return
             link = self.links.get(node)
             if link is None:
@@ -187,7 +180,6 @@ class Bridge(SinkFeeder):
             link.info = {
                 "board": info[1] if len(info) > 1 else None,
                 "version": info[2] if len(info) > 2 else None,
-                "caps": info[3] if len(info) > 3 else [],
                 "port": self.port.url,
             }
             link.session.on_frame(kind, fields, payload)
@@ -207,25 +199,18 @@ class Bridge(SinkFeeder):
 
     def _new_link(self, node: str) -> NodeLink:
         holder: list[NodeLink] = []
-        session = Session(
-            "host",
+        session = HostSession(
             lambda topic, content, channel, priority, seq: self._deliver(
                 holder[0], topic, content, channel, priority, seq
             ),
             outbox=self.outbox,
             frame_max=self.frame_max,
-            window=16,
-            rx_slots=32,
-            dead_ms=self.timeout_ms,
-            wall_ms=wall_ms,
             on_state=lambda up: self._on_state(holder[0], up),
-            # UTF-8 rather than \u escapes: MicroPython's json does not join surrogate pairs.
-            dumps=_dumps,
         )
         if self.cursors is not None:
             saved = self.cursors.get(node)
             if saved is not None:
-                session.peer_stream, session.rcv_next = saved
+                session.resume(tuple(saved))
         link = NodeLink(node, session)
         holder.append(link)
         self.links[node] = link
@@ -326,7 +311,7 @@ class Bridge(SinkFeeder):
                 log.info("port %s open", self.port.url)
                 if self.current is not None:
                     # Tell the node where we are at once, so it resends what the outage swallowed.
-                    self.current.session.ack_at = self.current.session.clock()
+                    self.current.session.ack_now()
             else:
                 log.warning(
                     "port %s lost (%s); reopening when it returns", self.port.url, self.port.last_error
@@ -342,9 +327,9 @@ class Bridge(SinkFeeder):
         if self.cursors is None:
             return
         for link in self.links.values():
-            s = link.session
-            if s.peer_stream is not None:
-                self.cursors.set(link.node, s.peer_stream, s.rcv_next)
+            cur = link.session.cursor()
+            if cur is not None:
+                self.cursors.set(link.node, *cur)
         self.cursors.save(force)
 
     # Looking in
@@ -379,8 +364,8 @@ class Bridge(SinkFeeder):
                 "opens": self.port.opens,
                 "losses": self.port.losses,
                 "frames": d.frames,
-                "bad_frames": d.bad_crc + d.malformed + d.oversized,
-                "text_bytes": d.text_bytes,
+                "bad_frames": d.bad,
+                "text_bytes": self.text.bytes,
                 "resets_sent": self.resets_sent,
                 "echoes": self.echoes,
                 "unsendable": self.unsendable,

@@ -1,6 +1,6 @@
-# An optional file journal for the node end: its unacknowledged events and its place in the
-# host's stream survive a reset, so a restarted node replays exactly what the host never saw.
-# One record per line, fields split by tabs (JSON escapes tabs, so none hides in a field):
+# An optional file journal for the node end, imported only when configured: its unacknowledged
+# events and its place in the host's stream survive a reset, so a restarted node replays exactly
+# what the host never saw. One record per line, fields split by tabs (JSON escapes tabs):
 #   S stream next_seq    E seq topic content [extra]    A acked_seq    C host_stream next_seq
 import os
 
@@ -17,7 +17,7 @@ class Journal:
         self._acked = 0
         self.writes = 0
 
-    def load_into(self, session):
+    def load(self, session):
         """Continue the stream a previous run left in the file: `session` takes its ids, its place
         in the host's stream and its newest unacknowledged events (no more than its outbox holds).
         Returns False when there was no journal."""
@@ -27,8 +27,10 @@ class Journal:
             return False
         stream = None
         nxt = 0
-        ev = session.events  # the outbox ring itself, so loading needs no second copy
+        run = []  # the newest run of consecutive events: (seq, topic, content, extra)
         acked = 0
+        cursor = None
+        cap = session.tx.cap
         topics = {}  # one string per topic
         with f:
             for line in f:
@@ -41,49 +43,51 @@ class Journal:
                         stream, nxt = int(p[1], 16), int(p[2], 16)
                     elif k == "E":
                         seq = int(p[1], 16)
-                        if ev and seq != ev[len(ev) - 1][0] + 1:
-                            ev.drop(len(ev))  # not the run that follows: start the run afresh
-                        tj = topics.setdefault(p[2], p[2])
-                        if len(ev) >= session.outbox_max:
-                            ev.drop(1)
-                        ev.append((seq, tj, p[3], p[4] if len(p) > 4 and p[4] else None))
-                        if seq >= nxt:
-                            nxt = seq + 1
+                        if run and seq != run[-1][0] + 1:
+                            run = []  # not the run that follows: start the run afresh
+                        run.append(
+                            (seq, topics.setdefault(p[2], p[2]), p[3], p[4] if len(p) > 4 and p[4] else None)
+                        )
+                        if len(run) > cap:
+                            run.pop(0)
+                        nxt = max(nxt, seq + 1)
                     elif k == "A":
                         acked = max(acked, int(p[1], 16))
-                        while ev and ev[0][0] < acked:
-                            ev.drop(1)
                     elif k == "C":
-                        session.peer_stream, session.rcv_next = int(p[1], 16), int(p[2], 16)
+                        cursor = (int(p[1], 16), int(p[2], 16))
                 except (ValueError, IndexError):
                     break
         if stream is None:
-            ev.drop(len(ev))
             return False
-        while ev and ev[0][0] < acked:
-            ev.drop(1)
-        session.stream = stream
-        session.next_seq = nxt
-        session.tx_next = session.peer_ack = ev[0][0] if ev else nxt
+        run = [e for e in run if e[0] >= acked]
+        tx = session.tx
+        tx.resume(stream, run[0][0] if run else nxt)
+        for e in run:
+            tx.put(e[1], e[2], e[3])
+        if cursor is not None:
+            session.resume(cursor)
         return True
 
     def open(self, session):
-        """Start writing for `session` (after load_into() gave it what a previous run left)."""
+        """Start writing for `session` (after load() gave it what a previous run left)."""
         self.session = session
-        self._acked = session.peer_ack
+        self._acked = session.tx.acked
         self._rewrite()
 
     def _rewrite(self):
         s = self.session
+        tx = s.tx
         if self._f is not None:
             self._f.close()
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
-            f.write("S\t%x\t%x\n" % (s.stream, s.next_seq))
-            if s.peer_stream is not None:
-                f.write("C\t%x\t%x\n" % (s.peer_stream, s.rcv_next))
-            for e in s.events:
-                f.write(_event_line(e))
+            f.write("S\t%x\t%x\n" % (tx.stream, tx.next))
+            cur = s.cursor()
+            if cur is not None:
+                f.write("C\t%x\t%x\n" % cur)
+            for seq in range(tx.low, tx.next):
+                i = seq % tx.cap
+                f.write(_line(seq, tx.t[i], tx.c[i], tx.x[i]))
         os.rename(tmp, self.path)
         self._f = open(self.path, "a")  # noqa: SIM115 - stays open for appends until close()
         self._size = 0
@@ -98,8 +102,8 @@ class Journal:
         if self._size > self.max_bytes:
             self._rewrite()
 
-    def event(self, e):
-        self._write(_event_line(e))
+    def event(self, seq, tj, cj, x):
+        self._write(_line(seq, tj, cj, x))
 
     def acked(self, seq):
         if seq - self._acked >= _ACK_EVERY:
@@ -115,5 +119,5 @@ class Journal:
             self._f = None
 
 
-def _event_line(e):
-    return "E\t%x\t%s\t%s\t%s\n" % (e[0], e[1], e[2], e[3] or "")
+def _line(seq, tj, cj, x):
+    return "E\t%x\t%s\t%s\t%s\n" % (seq, tj, cj, x or "")

@@ -85,9 +85,10 @@ class Restarter(BaseWorker):
     delay_time = 0.01
 
     def _execute(self):
-        if restart and len(master.plugins.get("bridge").session.events) >= restart[0]:
+        tx = master.plugins.get("bridge").session.tx
+        if restart and tx.next - tx.low >= restart[0]:
             with open(progress_path, "w") as f:
-                unacked = len(master.plugins.get("bridge").session.events)
+                unacked = tx.next - tx.low
                 json.dump(
                     {"next": dispatched[0], "restarts": progress["restarts"] + 1, "unacked": unacked}, f
                 )

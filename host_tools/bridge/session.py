@@ -1,0 +1,265 @@
+"""The host's end of a link session: the node's session (zoo_micro.link.session) plus what only the
+host does, so a board never carries it: answering hellos, holding frames that arrive out of order
+so one lost frame costs one resend, and joining large events that
+the node sends in pieces."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from zoo_micro import port as zport
+from zoo_micro.link.frame import Decoder
+from zoo_micro.link.session import Receiver, Session
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _dumps(obj: Any) -> str:
+    # UTF-8 rather than \u escapes: MicroPython's json does not join surrogate pairs.
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+
+
+class TooLarge(ValueError):
+    """An event too large for the frames the node reads."""
+
+
+class HostDecoder(Decoder):
+    """The decoder, plus forgetting a partial line when the port was reopened."""
+
+    def reset(self) -> None:
+        self.n = -1
+        self.line = False
+        if self.text:
+            self.text(None, 0, 0)
+
+
+class TextLines:
+    """Collects the text between frames (print() output, tracebacks) into lines for `on_line`;
+    a Decoder's `text` hook."""
+
+    def __init__(self, on_line: Callable[[bytes], None], max_len: int = 256) -> None:
+        self.on_line = on_line
+        self.max_len = max_len
+        self.buf = bytearray()
+        self.bytes = 0
+
+    def __call__(self, data: bytes | None, i: int, j: int) -> None:
+        if data is not None:
+            self.bytes += j - i
+            room = self.max_len - len(self.buf)
+            if room > 0:
+                self.buf += data[i : min(j, i + room)]
+            return
+        line = bytes(self.buf[:-1] if self.buf.endswith(b"\r") else self.buf)
+        self.buf = bytearray()
+        if line:
+            self.on_line(line)
+
+
+class _More:
+    """A piece of a large event was taken; the event is not complete yet."""
+
+
+MORE = _More()
+
+
+class HoldingReceiver(Receiver):
+    """The node's stream: frames past a gap are held (up to `slots`), so the ack jumps over them
+    once the gap is filled; large events sent in pieces are joined."""
+
+    def __init__(self, deliver: Callable[..., bool], slots: int, rx_max: int) -> None:
+        super().__init__(deliver, None)
+        self.slots = slots
+        self.rx_max = rx_max
+        self.held: dict[int, list[tuple]] = {}  # first seq -> its events
+        self.pieces: list[str] = []  # of a large event being joined
+        self.piece_seq: int | None = None  # seq of the last piece taken
+
+    def skip(self, first: int) -> None:
+        super().skip(first)
+        self.pieces = []
+        for s in [s for s, evs in self.held.items() if s + len(evs) <= first]:
+            del self.held[s]
+
+    def start(self, stream: int, first: int) -> bool:
+        if stream != self.stream:
+            self.held = {}
+        return super().start(stream, first)
+
+    def on_data(self, fields: list, payload: bytes | None, now: int) -> None:
+        low = fields[4] if len(fields) > 4 else None
+        if low is not None and low > self.next + 4096:
+            raise ValueError("low mark outside the window")
+        super().on_data(fields, payload, now)
+
+    def take(self, seq: int, evs: list) -> None:
+        if seq + len(evs) <= self.next:
+            self.dup += 1
+        elif seq > self.next + 4096:
+            return  # from an earlier stream, or forged
+        elif seq not in self.held and (seq <= self.next or len(self.held) < self.slots):
+            self.held[seq] = evs
+            self.drain()
+
+    def drain(self) -> None:
+        held = self.held
+        self.full = False
+        while held:
+            hit = next((s for s in held if s <= self.next < s + len(held[s])), None)
+            if hit is None:
+                return
+            evs = held[hit]
+            for k in range(self.next - hit, len(evs)):
+                e = evs[k]
+                content = self._piece(e) if len(e) > 4 else e[1]
+                if content is not MORE:
+                    if not self.deliver(e[0], content, e[2], e[3], hit + k):
+                        self.full = True  # stays held and unacknowledged until the sinks take it
+                        return
+                    self.pieces = []
+                    self.delivered += 1
+                self.next += 1
+            for s in [s for s, evs in held.items() if s + len(evs) <= self.next]:
+                del held[s]
+
+    def _piece(self, e: tuple) -> Any:
+        if self.piece_seq != self.next:  # a new piece, not a second offer of the last one
+            self.piece_seq = self.next
+            self.pieces.append(e[1])
+        if e[4] != 2:
+            if len(self.pieces) * 64 > 4 * self.rx_max:
+                raise ValueError("large event over the limit")
+            return MORE
+        try:
+            return json.loads("".join(self.pieces))
+        except ValueError:
+            self.pieces = []
+            self.bad += 1  # pieces without their start (the outbox dropped it): skipped
+            return MORE
+
+    def ack(self) -> list:
+        # The frames held past a gap, as offsets from `next`: the node resends only what is missing.
+        f: list = super().ack()
+        for first in sorted(self.held)[:3]:
+            if first > self.next:
+                f.append((first - self.next, len(self.held[first])))
+        return f
+
+    def retry(self, now: int) -> None:
+        if self.full:
+            self.drain()
+            self.ack_at = now
+
+
+class HostSession(Session):
+    """One node's session on the host: answers its hellos and pongs its pings; never says hello."""
+
+    kind = "D"
+    piece = 1 << 30  # whole events only: the node does not join pieces
+    dumps = staticmethod(_dumps)
+
+    def __init__(
+        self,
+        deliver: Callable[..., bool],
+        *,
+        outbox: int = 1024,
+        frame_max: int = 4096,
+        slots: int = 32,
+        clock: Callable[[], int] | None = None,
+        wall: Callable[[], int] | None = wall_ms,
+        on_state: Callable[[bool], None] | None = None,
+    ) -> None:
+        super().__init__(deliver, None, outbox, frame_max, clock=clock or zport.ticks_ms)
+        self.on_state = on_state
+        self.rx = HoldingReceiver(deliver, slots, frame_max)
+        self.up = True
+        self.wall = wall
+        self.hello: list | None = None  # the fields of the node's last hello
+        self.info: Any = None  # what the node said about itself
+        self.echoes = 0  # my own frames, echoed back by a terminal not in raw mode
+
+    def line(self, k: str, fields: Any = (), payload: str | None = None) -> bytes:
+        return super().line(k.upper(), fields, payload)
+
+    def peer_max(self) -> int:
+        """The longest line the node reads (what it said in its hello)."""
+        return self.tx.peer_max
+
+    def on_frame(self, kind: str, fields: list, payload: bytes | None) -> None:
+        if not kind.islower():
+            self.echoes += 1
+            return
+        now = self.clock()
+        try:
+            if kind == "h":
+                info = json.loads(payload) if payload else None
+                # Repeats of the same hello get the same answer without disturbing the session.
+                if self.hello is None or fields[6] != self.hello[6]:
+                    self.adopt(fields, now)
+                if self.on_state is not None:
+                    self.on_state(True)
+                self.last_rx = now
+                self.hello = fields
+                self.info = info
+                self.tx.out.append(self.hello_line(fields[6], self.wall() if self.wall else None))
+            elif kind == "p":
+                self.last_rx = now
+                self.tx.on_ack(fields[1], None, now, None)
+                self.tx.out.append(self.line("q", [fields[0], self.wall() if self.wall else None]))
+            elif kind == "b":
+                if self.on_state is not None:
+                    self.on_state(False)
+            elif self.rx.stream is not None:  # after a hello, or with a saved place in the node's stream
+                super().on_frame(kind.upper(), fields, payload)
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError, UnicodeError, RecursionError):
+            self.bad += 1
+
+    def retry_delivery(self) -> None:
+        """Offer held events again (a sink made room)."""
+        self.rx.retry(self.clock())
+
+    def poll(self) -> list[bytes]:
+        now = self.clock()
+        self.work(now)
+        out = self.tx.out
+        if out:
+            self.tx.out = []
+            self.last_tx = now
+        return out
+
+    def busy(self) -> bool:
+        """True while events wait to be sent to the node or acknowledged by it."""
+        return self.tx.next > self.tx.low
+
+    def ack_now(self) -> None:
+        """Acknowledge at the next poll (after the port came back: the node resends what it lost)."""
+        self.rx.ack_at = self.clock()
+
+    def send(self, topic: str, content: Any = None, channel: str = "default", priority: int = 0) -> None:
+        self.tx.send(topic, content, channel, priority)
+
+    def stats(self) -> dict[str, Any]:
+        tx, rx = self.tx, self.rx
+        return {
+            "state": "up" if self.hello is not None else "hello",
+            "sent": tx.sent,
+            "resent": tx.resent,
+            "outbox": tx.next - tx.low,
+            "dropped": tx.dropped,
+            "delivered": rx.delivered,
+            "duplicates": rx.dup,
+            "lost": rx.lost,
+            "malformed": self.bad + rx.bad,
+            "sessions": self.sessions,
+            "peer_restarts": self.restarts,
+            "echoes": self.echoes,
+            "rtt_ms": tx.srtt,
+        }
+
+
+__all__ = ["HostDecoder", "HoldingReceiver", "HostSession", "TextLines", "TooLarge", "wall_ms"]

@@ -1,0 +1,228 @@
+# The sending part of a link session (the node's and the host's): the outbox of events not yet
+# acknowledged, framing, round-trip timing and resending. Its own module so a board that
+# compiles from .py does it in two smaller pieces.
+from zoo_micro import port
+from zoo_micro.link.frame import MIN_MAX, encode
+from zoo_micro.link.uplink import rand24
+
+age = port.ticks_diff  # age(now, then)
+
+
+class Sender:
+    """My stream: events kept in a preallocated ring until acknowledged and framed; the oldest
+    frame goes again when it times out or the peer's ack repeats.
+    Events are seq-contiguous, so event `seq` sits in slot seq % outbox: no per-event objects."""
+
+    def __init__(self, kind, outbox, frame_max, event_max, piece, dumps, journal):
+        if outbox < 1:
+            raise ValueError("outbox must hold at least 1 event")
+        self.kind = kind  # the data frame letter this end writes
+        self.cap = outbox
+        self.t = [None] * outbox  # topic JSON, one string per topic
+        self.c = [None] * outbox  # content JSON
+        self.x = [None] * outbox  # '"channel",priority[,piece]' or None
+        self.topics = {}
+        self.stream = rand24()
+        self.low = self.next = self.tx = self.acked = rand24() >> 4
+        self.frames = []  # [first, end, sent_ms, held by the peer] in flight, oldest first
+        self.frame_max = frame_max
+        self.event_max = event_max
+        self.peer_max = self.limit = frame_max  # the limit shrinks with loss: noise hits long lines hardest
+        self.pause = False  # the peer's receiver is full
+        self.srtt = self.rttvar = self.lost_at = 0
+        self.piece = piece
+        self.dumps = dumps
+        self.journal = journal
+        self.out = []  # lines to write; the session hands them out
+        self.ack = None  # my place in the peer's stream, carried by each data frame
+        self.sent = self.dropped = self.resent = 0
+
+    def send(self, topic, content=None, channel="default", priority=0):
+        """Queue an event for the peer. The oldest waiting event makes room."""
+        if content is not None and type(content) not in (int, str, bool):
+            check(content, 0)  # json.dumps on a node writes something for any object; refuse those
+        d = self.dumps
+        cj = d(content).replace("\x7f", "\\u007f")  # DEL erases on a terminal that is not raw
+        tj = self.topics.get(topic) or d(topic)
+        if len(self.topics) < 32:
+            self.topics[topic] = tj
+        n = len(cj)
+        if len(tj) + n + 48 > self.event_max:
+            raise ValueError("event on %s: %d bytes, over %d (send_max)" % (topic, n, self.event_max))
+        x = d(channel) + "," + str(int(priority))
+        p = self.piece
+        if n <= p:
+            self.put(tj, cj, x if channel != "default" or priority else None)
+        else:
+            # A large event travels as pieces of its JSON text, each small enough for a noisy line.
+            for i in range(0, n, p):
+                self.put(tj, d(cj[i : i + p]), x + (",2" if i + p >= n else ",1"))
+
+    def put(self, tj, cj, x):
+        seq = self.next
+        if seq - self.low >= self.cap:
+            self.drop(self.low + 1)
+            self.dropped += 1
+            self.tx = max(self.tx, self.low)
+        i = seq % self.cap
+        self.t[i] = tj
+        self.c[i] = cj
+        self.x[i] = x
+        self.next = seq + 1
+        if self.journal:
+            self.journal.event(seq, tj, cj, x)
+
+    def drop(self, upto):
+        while self.low < upto:
+            i = self.low % self.cap
+            self.t[i] = self.c[i] = self.x[i] = None
+            self.low += 1
+        fr = self.frames
+        while fr and fr[0][1] <= upto:
+            fr.pop(0)
+        if fr and fr[0][0] < upto:
+            fr[0][0] = upto
+
+    def resume(self, stream, first):
+        """Continue a stream a previous run left (the journal puts its events back after this)."""
+        self.stream = stream
+        self.low = self.next = self.tx = self.acked = first
+
+    def restart(self, cursor, peer_max):
+        """A session (re)starts: cursor is the peer's place in my stream, or None if it has none."""
+        self.frames = []
+        ok = cursor is not None and cursor <= self.next
+        if ok:
+            self.on_ack(cursor, 1, 0, None)
+        self.acked = cursor if ok else self.low
+        self.tx = self.low
+        self.pause = False
+        self.peer_max = max(MIN_MAX, peer_max)
+        self.limit = min(self.frame_max, self.peer_max)
+
+    def on_ack(self, ack, win, now, echo):
+        """The peer has everything before `ack`; win 0: its receiver is full; echo: the token of
+        the data frame the ack answers. False when the ack brings no news."""
+        if win is not None:
+            self.pause = not win
+        if echo is not None:
+            # The round trip, smoothed as TCP does.
+            d = ((now - echo) & 0xFFFF) - self.srtt
+            self.rttvar += (abs(d) - self.rttvar) >> 2
+            self.srtt += d >> 3 if self.srtt else d
+        if ack is None or ack > self.next or ack <= self.acked:
+            return False
+        self.acked = ack
+        self.drop(ack)
+        self.tx = max(self.tx, ack)
+        self.limit = min(self.frame_max, self.limit + 16)
+        if self.journal:
+            self.journal.acked(ack)
+        return True
+
+    def resend(self, f, now):
+        """Frame `f` was lost: send its events again, split when frames have shrunk since (at
+        most once a round trip they shrink by a quarter, as noise hits long lines hardest)."""
+        if age(now, self.lost_at) > self.srtt:
+            self.lost_at = now
+            self.limit = max(96, (self.limit * 3) >> 2)
+        e = self.frame(f[0], f[1], now)
+        self.resent += e - f[0]
+        if e < f[1]:
+            self.frames.insert(self.frames.index(f), [f[0], e, now, False])
+            f[0] = e
+        else:
+            f[2] = now
+
+    def held(self, now, held, advanced):
+        """After an ack: frames below one the peer holds were lost, and so was the first one
+        when the ack repeats while it waits. held: (first, end) ranges the peer holds."""
+        top = 0
+        for f in self.frames:
+            for r in held:
+                if r[0] <= f[0] and f[1] <= r[1]:
+                    f[3] = True
+                    top = max(top, f[1])
+        late = self.srtt + (self.srtt >> 2) + 2
+        for f in list(self.frames):
+            if not f[3]:
+                if top > f[0]:
+                    if age(now, f[2]) > late:
+                        self.resend(f, now)
+                else:
+                    if not advanced and not top and age(now, f[2]) > 2 * late:
+                        self.resend(f, now)
+                    break
+
+    def poll(self, now, ack):
+        """Resend what timed out, then frame new events; `ack` rides along. True if any went."""
+        self.ack = ack
+        fr = self.frames
+        rto = min(4000, max(30, self.srtt + 4 * self.rttvar if self.srtt else 250))
+        for f in list(fr):
+            if not f[3] and age(now, f[2]) >= rto:
+                self.resend(f, now)
+        # At most 16 frames and four full frames' bytes unacknowledged: enough to keep a line
+        # busy, little enough that a deep buffer on the way does not swell the round trip. One
+        # frame probes a full receiver.
+        k = 1 if self.pause else min(16, 4 * self.peer_max // min(self.limit, self.peer_max))
+        sent = False
+        while self.tx < self.next and len(fr) < k:
+            s = self.tx
+            e = self.frame(s, self.next, now)
+            # A part-filled frame waits while another is unacknowledged: under load, batches grow.
+            if fr and e == self.next:
+                self.out.pop()
+                break
+            self.tx = e
+            fr.append([s, e, now, False])
+            self.sent += e - s
+            sent = True
+        return sent
+
+    def frame(self, s, stop, now):
+        """Write one data frame with as many events from `s` (up to `stop`) as fit; returns its end."""
+        budget = (
+            min(self.limit, self.peer_max) - 32 - 3 * len("%x" % s)
+        )  # mark, CRC, letter, fields, brackets
+        e = s
+        size = 0
+        topics = []
+        parts = []
+        while e < stop:
+            i = e % self.cap
+            t = self.t[i]
+            if t not in topics:
+                topics.append(t)
+                size += len(t)
+            part = str(topics.index(t)) if self.x[i] is None else "[%d,%s]" % (topics.index(t), self.x[i])
+            size += len(part) + len(self.c[i]) + 2
+            if size > budget and e > s:
+                break
+            parts.append(part)
+            parts.append(self.c[i])
+            e += 1
+        fields = [s, self.ack, e - s, now & 0xFFFF]  # the ack echoes the token: it times the round trip
+        if self.low > self.acked:
+            fields.append(self.low)  # the outbox dropped events the peer waits for: skip them
+        self.out.append(encode(self.kind, fields, "[[%s],%s]" % (",".join(topics), ",".join(parts))))
+        return e
+
+
+def check(v, depth):
+    # What the other end can read back: JSON types only, finite floats, not nested too deep.
+    t = type(v)
+    if t is float:
+        if v - v != 0:
+            raise ValueError("event content must be JSON: NaN and infinity are not")
+    elif t is dict or t is list or t is tuple:
+        if depth > 16:
+            raise ValueError("event content is nested too deep")
+        for k in v:
+            if t is dict:
+                if type(k) is not str:
+                    raise TypeError("event content must be JSON: a dict key must be a str")
+                k = v[k]
+            check(k, depth + 1)
+    elif t not in (int, str, bool) and v is not None:
+        raise TypeError("event content must be JSON: a %s is not" % t.__name__)
