@@ -17,9 +17,8 @@ import paho.mqtt.client as mqtt
 
 from host_tools.bridge.sink import Sink
 from host_tools.mqtt.broker import BrokerUrl, connect, make_client, parse_url
+from zoo_micro.link.uplink import HEALTH, rand24
 from zoo_micro.mqtt import layout
-
-HEALTH = "zoo.svm.health"
 
 log = logging.getLogger("zoo_micro.mqtt")
 
@@ -95,7 +94,7 @@ class MqttSink(Sink):
         link = links.get(node) if isinstance(links, dict) else None
         stream = getattr(getattr(link, "session", None), "peer_stream", None)
         if stream is None:
-            stream = self._streams.setdefault(node, layout.rand24())
+            stream = self._streams.setdefault(node, rand24())
         return int(stream)
 
     def state(self, node: str, scope: str, key: str, payload: dict | None) -> None:

@@ -21,9 +21,9 @@ import paho.mqtt.client as mqtt
 from host_tools.bridge.cursor_store import CursorStore
 from host_tools.bridge.sink import Sink, SinkFeeder
 from host_tools.mqtt.broker import BrokerUrl, connect, make_client, parse_url
+from zoo_micro.link.uplink import HEALTH
 from zoo_micro.mqtt import layout
 
-HEALTH = "zoo.svm.health"
 STREAMS_KEPT = 4  # streams remembered per node, so a late duplicate from before a reboot is still caught
 
 log = logging.getLogger("zoo_micro.mqtt")

@@ -110,17 +110,32 @@ def test_event_payload_carries_stream_seq_and_non_default_routing():
     assert d == {"stream": 7, "seq": 3, "content": {"v": 1}}
     d = json.loads(layout.encode_event(7, 4, None, "fast", 2))
     assert d["channel"] == "fast" and d["priority"] == 2
-    assert 0 <= layout.rand24() < 1 << 24
+    from zoo_micro.link.uplink import rand24
+
+    assert 0 <= rand24() < 1 << 24
 
 
-def test_plugin_options_are_checked_with_clear_messages():
-    from zoo_micro.mqtt.plugin import options
+async def test_plugin_options_are_checked_with_clear_messages_before_anything_is_subscribed():
+    from zoo_micro import Master, PluginError, log
+    from zoo_micro.mqtt.plugin import MqttPlugin
 
-    assert "set the broker's 'host'" in str(raises(ValueError, options, {}))
-    assert "unknown option 'hots'" in str(raises(ValueError, options, {"host": "h", "hots": 1}))
-    assert "runner must be" in str(raises(ValueError, options, {"host": "h", "runner": "fast"}))
-    o = options({"host": "h", "up": "a.*"})
-    assert o["up"] == ["a.*"] and o["runner"] in ("thread", "loop") and o["port"] == 0
+    for given, words in (
+        ({}, "set the broker's 'host'"),
+        ({"host": "h", "hots": 1}, "unknown option 'hots'"),
+        ({"host": "h", "runner": "fast"}, "runner must be"),
+        ({"host": "h", "node": "a/b"}, "without '/'"),
+    ):
+        m = Master({"name": "n", "svm_check_interval": 0, "state_path": None, "mqtt": given})
+        m.plugins.register(MqttPlugin)
+        sinks = len(log.sinks)
+        try:
+            await m.start()
+        except PluginError as e:
+            assert words in str(e), (given, str(e))
+        else:
+            await m.stop()
+            raise AssertionError("started with %r" % (given,))
+        assert len(log.sinks) == sinks  # a refused config leaves no log sink behind
 
 
 async def test_a_node_without_umqtt_fails_to_start_with_the_install_command():

@@ -28,8 +28,7 @@ class BridgePlugin(Uplink):
     }
     session = None
 
-    def initialize(self, master):
-        o = self.setup(master)
+    def check(self, o):
         spec = o["stream"]
         self.stdio = spec == "stdio"
         if self.stdio:
@@ -48,6 +47,9 @@ class BridgePlugin(Uplink):
                 raise ValueError(
                     "bridge stream must be 'stdio', 'uart:ID:BAUD' or a stream object, got %r" % (spec,)
                 ) from None
+
+    def initialize(self, master):
+        o = self.setup(master)
         j = self.journal = None
         if o["journal"]:
             from zoo_micro.link.journal import Journal

@@ -1,6 +1,7 @@
 # The work every uplink shares (serial bridge, MQTT): its options, forwarding the `up` topics and
 # health once each, the state store and log lines, the downlink allow-list, and an inbox for what
-# other threads hand to the loop. A transport subclasses Uplink and adds put(), _state(), _log().
+# other threads hand to the loop. A transport subclasses Uplink, sets OPTIONS and name, and adds
+# check(opts), put(topic, content, channel, priority), _state(scope, key, payload), _log(level, msg).
 import os
 import sys
 
@@ -52,6 +53,7 @@ class Uplink(Plugin):
             if isinstance(o[k], str):
                 o[k] = [o[k]]
         self.node = o["node"] or master.name
+        self.check(o)  # the transport's own checks, before anything is subscribed
         self.refused = 0  # downlink events on topics `down` does not allow
         self.unsendable = 0  # events that are not JSON or too large
         self._last = None
@@ -83,6 +85,9 @@ class Uplink(Plugin):
         if self.store is not None:
             self.store.unlisten(self._state)
             self.store = None
+
+    def check(self, o):
+        pass
 
     def _up(self, ev):
         # One event matching several `up` patterns goes once; what came down never goes back up.

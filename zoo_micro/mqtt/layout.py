@@ -8,9 +8,6 @@
 #   <root>/<node>/log               [level, message] (QoS 0)
 #   <root>/<node>/cmd/<topic>       JSON content for the node's bus, if `down` allows the topic
 import json
-import os
-
-from zoo_micro import port
 
 ROOT = "zoo"
 STATUS = "status"
@@ -60,11 +57,3 @@ def encode_event(stream, seq, content, channel="default", priority=0):
     if priority:
         d["priority"] = priority
     return json.dumps(d).encode()
-
-
-def rand24():
-    try:
-        b = os.urandom(3)
-        return (b[0] << 16) | (b[1] << 8) | b[2]
-    except (AttributeError, OSError, NotImplementedError):
-        return (port.ticks_us() * 2654435761) & 0xFFFFFF

@@ -6,6 +6,7 @@ import errno
 import json
 
 from zoo_micro import log, port
+from zoo_micro.link.uplink import rand24
 from zoo_micro.mqtt import layout
 from zoo_micro.mqtt.outbox import RETAINED
 
@@ -157,7 +158,7 @@ class Link:
         # Exponential backoff with jitter, so a fleet does not reconnect to a restarted broker at once.
         base = self.o["backoff_min"] * (1 << min(self.failures - 1, 16))
         delay = int(min(base, self.o["backoff_max"]) * 1000)
-        delay = delay // 2 + (layout.rand24() % (delay // 2 + 1))
+        delay = delay // 2 + (rand24() % (delay // 2 + 1))
         self.next_try = port.ticks_add(port.ticks_ms(), delay)
         if was_up or self.failures == 1:
             log.warn(
