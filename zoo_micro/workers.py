@@ -88,58 +88,55 @@ def worker(count=1, **props):
 def finish(master, worker, t, exc, value):
     """Book-keeping after one run; seconds until the next run, or None when the worker ends."""
     r = worker._zoo
+    name = worker.name
+    what = "book-keeping"
     try:
-        took = port.ticks_diff(port.ticks_us(), t)
+        t = port.ticks_diff(port.ticks_us(), t)
         r[_RUNS] += 1
-        r[_TIME_US] += took
-        r[_LAST_US] = took
-        if took > r[_MAX_US]:
-            r[_MAX_US] = took
+        r[_TIME_US] += t
+        r[_LAST_US] = t
+        r[_MAX_US] = max(t, r[_MAX_US])
         r[_STARTED] = None
-        r[_RECENT] = (r[_RECENT] * 3 + (1000 if exc is not None else 0)) >> 2
-        if exc is not None:
+        r[_RECENT] = (r[_RECENT] * 3 + (1000 if exc else 0)) >> 2
+        if exc:
             r[_ERRORS] += 1
-            if isinstance(exc, asyncio.TimeoutError):
-                log.warn("worker %s: run exceeded run_timeout %ss" % (worker.name, worker.run_timeout))
-            else:
-                log.error("worker %s: %r" % (worker.name, exc))
-            try:
-                worker._on_error(exc)
-            except Exception as e:
-                log.error("worker %s: _on_error raised %r" % (worker.name, e))
-        elif value is not None:
-            i = worker.name.find(":")  # workers made with count > 1 share their class's result topic
-            master.publish((worker.name if i < 0 else worker.name[:i]) + "_result", value)
-        try:
-            worker._on_done()
-        except Exception as e:
-            log.error("worker %s: _on_done raised %r" % (worker.name, e))
-        # The restart policy.
-        if exc is None:
-            r[_FAILS] = 0
-            if not (worker.is_loop or worker.restart == "always"):
-                r[_STATUS] = "done"
-                return None
-            r[_STATUS] = "running"
-            delay = worker.delay_time
-        else:
             r[_FAILS] += 1
-            limit = worker.max_restarts
-            if worker.restart == "never" or (limit is not None and r[_FAILS] > limit):
-                r[_STATUS] = "failed"
-                log.error("worker %s failed after %d restarts" % (worker.name, r[_RESTARTS]))
-                failed = {"worker": worker.name, "restarts": r[_RESTARTS], "errors": r[_ERRORS]}
-                master.publish("zoo.worker.failed", failed)
-                return None
-            r[_RESTARTS] += 1
-            r[_STATUS] = "backoff"
-            delay = max(worker.delay_time, 0.1) * (1 << min(r[_FAILS] - 1, 16))
-            delay = min(delay, master.config["backoff_max"])
+            over = isinstance(exc, asyncio.TimeoutError)
+            log.error("worker %s: %s" % (name, "run over run_timeout" if over else repr(exc)))
+            what = "_on_error"
+            worker._on_error(exc)
+        else:
+            r[_FAILS] = 0
+            if value is not None:  # workers made with count > 1 share their class's result topic
+                master.publish(name.split(":")[0] + "_result", value)
+        what = "_on_done"
+        worker._on_done()
     except Exception as e:
-        # Even book-keeping can fail (a MemoryError on a full heap): the worker must live on.
-        port.collect()
-        log.error("worker %s: %r after its run" % (worker.name, e))
-        delay = max(worker.delay_time, 0.1)
+        # A hook's error, or even book-keeping's (a MemoryError on a full heap): the worker lives on.
+        log.error("worker %s: %s raised %r" % (name, what, e))
+        if what == "book-keeping":
+            port.collect()
+        elif what == "_on_error":
+            try:
+                worker._on_done()
+            except Exception as e:
+                log.error("worker %s: %s raised %r" % (name, "_on_done", e))
+    # The restart policy.
+    if not exc:
+        if not (worker.is_loop or worker.restart == "always"):
+            r[_STATUS] = "done"
+            return None
+        r[_STATUS] = "running"
+        delay = worker.delay_time
+    elif worker.restart == "never" or (worker.max_restarts is not None and r[_FAILS] > worker.max_restarts):
+        r[_STATUS] = "failed"
+        log.error("worker %s failed after %d restarts" % (name, r[_RESTARTS]))
+        master.publish("zoo.worker.failed", {"worker": name, "restarts": r[_RESTARTS], "errors": r[_ERRORS]})
+        return None
+    else:
+        r[_RESTARTS] += 1
+        r[_STATUS] = "backoff"
+        delay = min(max(worker.delay_time, 0.1) * (1 << min(r[_FAILS] - 1, 16)), master.config["backoff_max"])
     if worker.mode != "thread":
         r[_DUE] = port.ticks_add(port.ticks_ms(), int(delay * 1000))
     return delay
