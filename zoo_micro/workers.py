@@ -119,8 +119,8 @@ def finish(master, worker, t, exc, value):
         elif what == "_on_error":
             try:
                 worker._on_done()
-            except Exception as e:
-                log.error("worker %s: %s raised %r" % (name, "_on_done", e))
+            except Exception as e2:  # a name of its own: MicroPython unbinds e at the inner end
+                log.error("worker %s: %s raised %r" % (name, "_on_done", e2))
     # The restart policy.
     if not exc:
         if not (worker.is_loop or worker.restart == "always"):
