@@ -80,9 +80,14 @@ class Bus:
         return self._put(channel, (topic, content), 0)
 
     def _publish(self, topic, content, channel, priority):
-        if type(topic) is not str or not topic:
-            raise ValueError("event topic must be a non-empty string, got %r" % (topic,))
-        e = (topic, content, priority) if priority else (topic, content)
+        # topic EventNode: content is a prepared EventNode (emit).
+        t = content.topic if topic is EventNode else topic
+        if type(t) is not str or not t:
+            raise ValueError("event topic must be a non-empty string, got %r" % (t,))
+        if topic is EventNode:
+            e = (None, content, priority)
+        else:
+            e = (topic, content, priority) if priority else (topic, content)
         if self._loop_ident is not None and get_ident() != self._loop_ident:
             from zoo_micro.threads import push
 
@@ -90,15 +95,7 @@ class Bus:
         return self._put(channel, e, priority)
 
     def emit(self, event):
-        if type(event.topic) is not str or not event.topic:
-            return self.publish(event.topic)  # the same error
-        e = (None, event, event.priority)
-        li = self._loop_ident
-        if li is not None and get_ident() != li:
-            from zoo_micro.threads import push
-
-            return push(self, event.channel, e)
-        return self._put(event.channel, e, event.priority)
+        return self._publish(EventNode, event, event.channel, event.priority)
 
     def _put(self, channel, e, priority):
         """Queue on the loop's thread; False when it (or a lower-priority one) was dropped."""

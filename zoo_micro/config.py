@@ -26,19 +26,6 @@ watchdog zoo_micro.watchdog.WatchdogPlugin
 schedule zoo_micro.scheduler.SchedulerPlugin"""
 
 
-def board_data():
-    """The board's data file ({} when there is none): its thread limit and pins, for example."""
-    for path in ("/board.json", "board.json"):  # written by zoo-micro build and the virtual board
-        try:
-            with open(path) as f:
-                data = json.load(f)
-            if isinstance(data, dict):
-                return data
-        except (OSError, ValueError):
-            pass
-    return {}
-
-
 def load_config(config):
     if config is None:
         config = {}
@@ -53,8 +40,13 @@ def load_config(config):
     if not isinstance(config, dict):
         raise ValueError("config must be a dict or a path to a JSON file, got %r" % (config,))
     merged = dict(DEFAULTS)
-    board = board_data()
-    if "max_threads" in board:
-        merged["max_threads"] = board["max_threads"]
+    # The board's data file, written by zoo-micro build and the virtual board: its thread limit.
+    for path in ("/board.json", "board.json"):
+        try:
+            with open(path) as f:
+                merged["max_threads"] = json.load(f)["max_threads"]
+            break
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
     merged.update(config)
     return merged

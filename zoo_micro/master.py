@@ -132,7 +132,6 @@ class Master:
             return
         self._stopping = False
         self._wake = asyncio.Event()
-        self._alarm = None
         self.started_ms = port.ticks_ms()
         self._tasks = [asyncio.create_task(self.bus.run()), asyncio.create_task(workers.supervise(self))]
         if self.config["svm_check_interval"]:
@@ -173,8 +172,6 @@ class Master:
         self._running = False
         self._stopping = True
         tasks = self._tasks + self._runs
-        if self._alarm is not None:
-            tasks.append(self._alarm)
         self._tasks = []
         self._runs = []
         for t in tasks:

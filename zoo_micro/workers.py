@@ -233,6 +233,8 @@ async def supervise(master):
             if alarm is None or port.ticks_diff(alarm[0], at) > 0 or alarm[1].done():
                 if alarm is not None:
                     alarm[1].cancel()
+                    if alarm[1] in master._runs:
+                        master._runs.remove(alarm[1])
                 alarm = (at, asyncio.create_task(_alarm(nxt, wake)))
-                master._alarm = alarm[1]
+                master._runs.append(alarm[1])  # cancelled with the runs at stop
         await wake.wait()

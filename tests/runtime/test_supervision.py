@@ -169,7 +169,8 @@ async def test_error_in_on_error_hook_is_contained():
             raise KeyError("hook")
 
     m = Master()
-    w = m.register_worker("bad", BadHook, props={"delay_time": 0})
+    # Not delay 0: runs would pile up in `starts` until a 96K heap ran out, an error of its own.
+    w = m.register_worker("bad", BadHook, props={"delay_time": 0.01})
     with Quiet():
         await m.start()
         await wait_until(lambda: len(w.starts) >= 4, timeout=5)
