@@ -474,11 +474,18 @@ from zoo_micro import Master
 gc.collect()
 a = gc.mem_alloc()
 print("master", a - b)
+import micropython
+micropython.qstr_info()
 if len(sys.argv) > 1:
     __import__(sys.argv[1])
     gc.collect()
     print("bridge", gc.mem_alloc() - a)
+    micropython.qstr_info()
 """
+
+# Interned names live in pools that double (20, 40, 80... entries): past 620 names the next pool is
+# one block of ~7.5 KB on a 64-bit port, which a fragmented heap may not have even with much free.
+QSTR_POOLS_END = (20, 60, 140, 300, 620, 1260, 2540)
 
 MINIMAL_NODE = """
 import asyncio
@@ -530,6 +537,9 @@ def measure_imports(h):
         probe = h.script(code, IMPORT_PROBE)
         r = h.run([probe] + ([mod] if mod else []), code, 1024)
         got = dict(line.split() for line in r.stdout.splitlines() if line.startswith(("master ", "bridge ")))
+        qstrs = [
+            int(line.split("n_qstr=")[1].split(",")[0]) for line in r.stdout.splitlines() if "n_qstr=" in line
+        ]
         if r.returncode or "master" not in got:
             host_row("import_ram_" + code, None, "bytes", error=(r.stdout + r.stderr).strip()[-300:])
             continue
@@ -542,6 +552,11 @@ def measure_imports(h):
             extra = {"target": "<= 16384"} if code == "mpy" else {}
             host_row("import_ram_bridge_" + code, int(got["bridge"]), "bytes", code=code,
                      note="import %s after Master" % mod, **extra)  # fmt: skip
+        if code == "mpy" and qstrs:
+            for label, n in zip(("qstrs_after_master", "qstrs_after_bridge"), qstrs, strict=False):
+                nxt = min(e for e in QSTR_POOLS_END if e >= n)
+                host_row(label, n, "names", code=code, next_pool_at=nxt,
+                         note="interned names, asyncio and the probe included")  # fmt: skip
 
 
 def measure_minimal_node(h):
