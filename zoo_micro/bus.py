@@ -18,7 +18,7 @@ def _scrub(*args):
 
 
 class Bus:
-    def __init__(self, queue_size=32, retry_delay=0.1, retry_backoff_max=10, max_pending_retries=16):
+    def __init__(self, queue_size, retry_delay, retry_backoff_max, max_pending_retries):
         self.queue_size = queue_size
         self.retry_delay = retry_delay
         self.retry_backoff_max = retry_backoff_max

@@ -27,26 +27,13 @@ class EventNode:
         """Which handlers get this event, numbered as in the full framework: 1 the first subscribed,
         2 all by handler priority (highest first), 3 all in subscription order (the default),
         4 only the one named reactor_name."""
-        if mechanism not in (1, 2, 3, 4) or (mechanism == 4 and not reactor_name):
-            raise ValueError(
-                "response mechanism must be 1, 2, 3 or 4 (4 with a reactor_name), got %r" % mechanism
-            )
-        self.response_mechanism = mechanism
-        self.reactor_name = reactor_name
+        from zoo_micro.reactors import set_mechanism
+
+        set_mechanism(self, mechanism, reactor_name)
 
 
-def handler(fn, options):
-    """What the bus stores for fn: fn itself, or a Handler when options are given."""
-    if not callable(fn):
-        raise TypeError("event handler must be callable, got %r" % (fn,))
-    if options:
-        from zoo_micro.reactors import Handler
-
-        return Handler(fn, **options)
-    return fn
-
-
-# (topic, channel, handler) declared with @event; every Master created afterwards subscribes them.
+# (topic, channel, function, options) declared with @event; every Master created afterwards
+# subscribes them.
 default_handlers = []
 
 
@@ -56,7 +43,7 @@ def event(topic, channel="default", **options):
     Options: retry_time, retry_strategy, done_callback, error_callback, success_callback, priority."""
 
     def register(fn):
-        default_handlers.append((topic, channel, handler(fn, options)))
+        default_handlers.append((topic, channel, fn, options))
         return fn
 
     return register

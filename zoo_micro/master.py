@@ -41,8 +41,8 @@ class Master:
             if c.get(key):
                 where, name = where.rsplit(".", 1)
                 self.plugins.register(getattr(__import__(where, None, None, [name]), name))
-        for topic, channel, h in events.default_handlers:
-            b.subscribe(topic, h, channel)
+        for topic, channel, fn, options in events.default_handlers:
+            self.subscribe(topic, fn, channel, **options)
         for name, cls, count, props in workers.default_registry:
             self.register_worker(name, cls, count, props)
 
@@ -109,7 +109,13 @@ class Master:
     def subscribe(self, topic, fn, channel="default", **options):
         """Subscribe fn (plain or async) to topic; options as for @event. Returns the handle for
         unsubscribe()."""
-        return self.bus.subscribe(topic, events.handler(fn, options), channel)
+        if not callable(fn):
+            raise TypeError("event handler must be callable, got %r" % (fn,))
+        if options:
+            from zoo_micro.reactors import Handler
+
+            fn = Handler(fn, **options)
+        return self.bus.subscribe(topic, fn, channel)
 
     def publish_isr(self, topic, content=None, channel="default", priority=0):
         """Publish from a soft interrupt handler (Pin.irq, Timer callbacks)."""

@@ -78,6 +78,13 @@ class Handler:
         return self.fn(ev)
 
 
+def set_mechanism(ev, mechanism, reactor_name):
+    if mechanism not in (FIRST, BY_PRIORITY, ALL, NAMED) or (mechanism == NAMED and not reactor_name):
+        raise ValueError("response mechanism must be 1-3, or 4 with a reactor_name; got %r" % mechanism)
+    ev.response_mechanism = mechanism
+    ev.reactor_name = reactor_name
+
+
 def name_of(h):
     return getattr(h, "name", None) or getattr(getattr(h, "fn", h), "__name__", "handler")
 
