@@ -45,9 +45,9 @@ class Journal:
                         seq = int(p[1], 16)
                         if run and seq != run[-1][0] + 1:
                             run = []  # not the run that follows: start the run afresh
-                        run.append(
-                            (seq, topics.setdefault(p[2], p[2]), p[3], p[4] if len(p) > 4 and p[4] else None)
-                        )
+                        t = topics.get(p[2]) or p[2].encode()
+                        topics[p[2]] = t
+                        run.append((seq, t, p[3].encode(), p[4].encode() if len(p) > 4 and p[4] else None))
                         if len(run) > cap:
                             run.pop(0)
                         nxt = max(nxt, seq + 1)
@@ -120,4 +120,4 @@ class Journal:
 
 
 def _line(seq, tj, cj, x):
-    return "E\t%x\t%s\t%s\t%s\n" % (seq, tj, cj, x or "")
+    return "E\t%x\t%s\t%s\t%s\n" % (seq, tj.decode(), cj.decode(), x.decode() if x else "")

@@ -1,8 +1,10 @@
 # The sending part of a link session (the node's and the host's): the outbox of events not yet
 # acknowledged, framing, round-trip timing and resending. Its own module so a board that
 # compiles from .py does it in two smaller pieces.
+from binascii import crc32
+
 from zoo_micro import port
-from zoo_micro.link.frame import MIN_MAX, encode
+from zoo_micro.link.frame import MIN_MAX
 from zoo_micro.link.uplink import rand24
 
 age = port.ticks_diff  # age(now, then)
@@ -18,9 +20,9 @@ class Sender:
             raise ValueError("outbox must hold at least 1 event")
         self.kind = kind  # the data frame letter this end writes
         self.cap = outbox
-        self.t = [None] * outbox  # topic JSON, one string per topic
-        self.c = [None] * outbox  # content JSON
-        self.x = [None] * outbox  # '"channel",priority[,piece]' or None
+        self.t = [None] * outbox  # topic JSON (bytes), one object per topic
+        self.c = [None] * outbox  # content JSON (bytes)
+        self.x = [None] * outbox  # b'"channel",priority[,piece]' or None
         self.topics = {}
         self.stream = rand24()
         self.low = self.next = self.tx = self.acked = rand24() >> 4
@@ -33,6 +35,7 @@ class Sender:
         self.piece = piece
         self.dumps = dumps
         self.journal = journal
+        self.buf = bytearray(frame_max)  # where data frames are built
         self.out = []  # lines to write; the session hands them out
         self.ack = None  # my place in the peer's stream, carried by each data frame
         self.sent = self.dropped = self.resent = 0
@@ -43,20 +46,23 @@ class Sender:
             check(content, 0)  # json.dumps on a node writes something for any object; refuse those
         d = self.dumps
         cj = d(content).replace("\x7f", "\\u007f")  # DEL erases on a terminal that is not raw
-        tj = self.topics.get(topic) or d(topic)
-        if len(self.topics) < 32:
-            self.topics[topic] = tj
+        tj = self.topics.get(topic)
+        if tj is None:
+            tj = d(topic).encode()
+            if len(self.topics) < 32:
+                self.topics[topic] = tj  # one bytes object per topic, not one per event
         n = len(cj)
         if len(tj) + n + 48 > self.event_max:
             raise ValueError("event on %s: %d bytes, over %d (send_max)" % (topic, n, self.event_max))
-        x = d(channel) + "," + str(int(priority))
         p = self.piece
         if n <= p:
-            self.put(tj, cj, x if channel != "default" or priority else None)
+            x = None if channel == "default" and not priority else ("%s,%d" % (d(channel), priority)).encode()
+            self.put(tj, cj.encode(), x)
         else:
             # A large event travels as pieces of its JSON text, each small enough for a noisy line.
+            x = "%s,%d," % (d(channel), priority)
             for i in range(0, n, p):
-                self.put(tj, d(cj[i : i + p]), x + (",2" if i + p >= n else ",1"))
+                self.put(tj, d(cj[i : i + p]).encode(), (x + ("2" if i + p >= n else "1")).encode())
 
     def put(self, tj, cj, x):
         seq = self.next
@@ -181,31 +187,57 @@ class Sender:
         return sent
 
     def frame(self, s, stop, now):
-        """Write one data frame with as many events from `s` (up to `stop`) as fit; returns its end."""
+        """Write one data frame with as many events from `s` (up to `stop`) as fit; returns its end.
+        The line is built in a buffer kept between frames, so a frame leaves one bytes object."""
+        cap = self.cap
         budget = (
             min(self.limit, self.peer_max) - 32 - 3 * len("%x" % s)
         )  # mark, CRC, letter, fields, brackets
         e = s
         size = 0
         topics = []
-        parts = []
         while e < stop:
-            i = e % self.cap
+            i = e % cap
             t = self.t[i]
+            x = self.x[i]
+            add = len(self.c[i]) + 5 + (len(x) + 3 if x else 0) + (0 if t in topics else len(t) + 1)
+            if size + add > budget and e > s:
+                break
             if t not in topics:
                 topics.append(t)
-                size += len(t)
-            part = str(topics.index(t)) if self.x[i] is None else "[%d,%s]" % (topics.index(t), self.x[i])
-            size += len(part) + len(self.c[i]) + 2
-            if size > budget and e > s:
-                break
-            parts.append(part)
-            parts.append(self.c[i])
+            size += add
             e += 1
         fields = [s, self.ack, e - s, now & 0xFFFF]  # the ack echoes the token: it times the round trip
         if self.low > self.acked:
             fields.append(self.low)  # the outbox dropped events the peer waits for: skip them
-        self.out.append(encode(self.kind, fields, "[[%s],%s]" % (",".join(topics), ",".join(parts))))
+        head = (self.kind + ",".join(["" if f is None else "%x" % f for f in fields]) + " [").encode()
+        if len(self.buf) < size + len(head) + 16:
+            self.buf = bytearray(size + len(head) + 16)  # one event larger than any frame before
+        buf = self.buf
+        n = 9 + len(head)
+        buf[9:n] = head
+        sep = 91  # [
+        for t in topics:
+            buf[n] = sep
+            buf[n + 1 : n + 1 + len(t)] = t
+            n += 1 + len(t)
+            sep = 44  # ,
+        buf[n] = 93  # ]
+        n += 1
+        for q in range(s, e):
+            i = q % cap
+            ti = topics.index(self.t[i])
+            r = b",%d," % ti if self.x[i] is None else b",[%d,%s]," % (ti, self.x[i])
+            buf[n : n + len(r)] = r
+            n += len(r)
+            buf[n : n + len(self.c[i])] = self.c[i]
+            n += len(self.c[i])
+        buf[n] = 93  # ]
+        mv = memoryview(buf)
+        buf[0] = 0x1E
+        buf[1:9] = b"%08x" % (crc32(mv[9 : n + 1]) & 0xFFFFFFFF)
+        buf[n + 1] = 10
+        self.out.append(bytes(mv[: n + 2]))
         return e
 
 
