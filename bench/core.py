@@ -346,7 +346,9 @@ class Host:
     """The MicroPython figures of one checkout's zoo_micro (`code`), as .py, .mpy and ROMFS."""
 
     def __init__(self, code):
+        import atexit
         import os
+        import shutil
         import tempfile
 
         self.root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -356,6 +358,7 @@ class Host:
         self.code = os.path.abspath(code)
         self.mp = micropython_path()
         self.tmp = tempfile.mkdtemp(prefix="zoo-bench-core-")
+        atexit.register(shutil.rmtree, self.tmp, True)
         self.mpy = compile_tree(self.code, os.path.join(self.tmp, "mpy"))
         self.bridge = bridge_module(self.code)
         self.image = None

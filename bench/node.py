@@ -14,6 +14,7 @@ One JSON line per figure.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -179,7 +180,9 @@ def compile_zoo_micro(code: Path) -> Path:
     spec = importlib.util.spec_from_file_location("bench_core", ROOT / "bench" / "core.py")
     core = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(core)
-    return Path(core.compile_tree(str(code), tempfile.mkdtemp(prefix="zoo-bench-mpy-")))
+    out = tempfile.mkdtemp(prefix="zoo-bench-mpy-")
+    atexit.register(shutil.rmtree, out, True)
+    return Path(core.compile_tree(str(code), out))
 
 
 def main() -> int:
