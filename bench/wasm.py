@@ -115,8 +115,6 @@ def figures(host) -> None:
         base.update(unit="bytes", platform=got.get("platform", ""))
         row = dict(base, figure="import_ram_" + code, value=int(got["master"]))
         row["note"] = "32-bit WebAssembly; from zoo_micro import Master, asyncio already loaded"
-        if code == "mpy":
-            row["target"] = "<= 24576"
         print(json.dumps(row), flush=True)
         row = dict(
             base, figure="import_ram_bridge_" + code, value=int(got["bridge"]) if "bridge" in got else None
@@ -124,8 +122,6 @@ def figures(host) -> None:
         row["note"] = "32-bit WebAssembly; import %s after Master" % host.bridge
         if "bridge_error" in got:
             row["error"] = got["bridge_error"]
-        if code == "mpy":
-            row["target"] = "<= 16384"
         print(json.dumps(row), flush=True)
 
 
