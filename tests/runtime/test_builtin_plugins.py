@@ -5,6 +5,8 @@ import sys
 from helpers import Quiet, st, wait_until
 from zoo_micro import BaseWorker, Master, scheduler
 
+HEAPSIZE = "80K"  # the test module itself is large; the runtime's share is what shrank
+
 
 class FakeWDT:
     made = []

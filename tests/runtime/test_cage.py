@@ -4,6 +4,8 @@ import asyncio
 from helpers import raises, st, wait_until
 from zoo_micro import BaseWorker, Cage, Master, cage, port
 
+HEAPSIZE = "80K"  # the test module itself is large; the runtime's share is what shrank
+
 N_THREAD = 3000
 N_TASK = 3000
 

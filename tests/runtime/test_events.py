@@ -5,6 +5,8 @@ from helpers import Quiet, raises, wait_until
 from zoo_micro import EventNode, EventRetryStrategy, Master, event
 from zoo_micro.topics import matches
 
+HEAPSIZE = "96K"  # the test module itself is large; the runtime's share is what shrank
+
 
 async def test_priority_order_per_channel_and_publish_order_within_a_priority():
     got = []

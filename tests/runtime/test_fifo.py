@@ -4,6 +4,8 @@ import asyncio
 from helpers import raises
 from zoo_micro import FIFO, DelayFIFO, FIFOFull, SingleFIFO, port
 
+HEAPSIZE = "88K"  # the test module itself is large; the runtime's share is what shrank
+
 
 def test_fifo_keeps_order_and_drop_oldest_by_default():
     f = FIFO(3)

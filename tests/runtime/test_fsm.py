@@ -4,6 +4,8 @@ import asyncio
 from helpers import Quiet, raises, wait_until
 from zoo_micro import MachineError, Master, StateMachine, StateMachineManager
 
+HEAPSIZE = "96K"  # the test module itself is large; the runtime's share is what shrank
+
 TRANSITIONS = [
     {"trigger": "booted", "source": "boot", "dest": "sampling"},
     {

@@ -6,6 +6,8 @@ import os
 from helpers import Counter, Quiet, raises, st, wait_until
 from zoo_micro import BaseWorker, Master, port
 
+HEAPSIZE = "88K"  # the test module itself is large; the runtime's share is what shrank
+
 
 def test_config_from_dict_and_json_file():
     m = Master({"name": "n1", "queue_size": 8})

@@ -2,6 +2,8 @@
 from helpers import raises, wait_until
 from zoo_micro import BaseWorker, Master, Plugin, PluginError, PluginManager
 
+HEAPSIZE = "80K"  # the test module itself is large; the runtime's share is what shrank
+
 log = []
 
 

@@ -5,6 +5,8 @@ import os
 from helpers import Quiet, wait_until
 from zoo_micro import Master, StateMachineManager
 
+HEAPSIZE = "80K"  # the test module itself is large; the runtime's share is what shrank
+
 
 def fresh():
     StateMachineManager.reset()

@@ -4,6 +4,8 @@ import asyncio
 from helpers import Quiet, raises, st, wait_until
 from zoo_micro import BaseWorker, Master, port
 
+HEAPSIZE = "96K"  # the test module itself is large; the runtime's share is what shrank
+
 
 class Ticker(BaseWorker):
     mode = "thread"
