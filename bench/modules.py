@@ -6,7 +6,6 @@
 # the board interned for it; every few hundred names the interpreter allocates its next, twice
 # as large, block of them, which lands on whichever module crosses the line.
 import json
-import os
 import subprocess
 import sys
 import tempfile
