@@ -24,9 +24,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "host"))  # the fault-injecting relay is test code, not shipped
+
+from bridge_apps.relay import Relay  # noqa: E402
 
 from host_tools.bridge import Bridge, Sink  # noqa: E402
-from host_tools.bridge.relay import Relay  # noqa: E402
 from host_tools.interpreter import micropython_env, micropython_path  # noqa: E402
 
 TOPIC = "sensor.t"

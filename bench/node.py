@@ -32,9 +32,11 @@ EXAMPLE = ROOT / "examples" / "sensor_node"
 # The host end must speak the node's protocol: with --code, that checkout's host_tools too.
 CODE = Path(sys.argv[sys.argv.index("--code") + 1]).resolve() if "--code" in sys.argv else ROOT
 sys.path.insert(0, str(CODE))
+sys.path.insert(0, str(ROOT / "tests" / "host"))  # the fault-injecting relay is test code, not shipped
+
+from bridge_apps.relay import Relay  # noqa: E402
 
 from host_tools.bridge import Bridge, Sink  # noqa: E402
-from host_tools.bridge.relay import Relay  # noqa: E402
 from host_tools.interpreter import micropython_env, micropython_path  # noqa: E402
 
 TARGETS = {"mpy": "<= 96", "py": "<= 110"}

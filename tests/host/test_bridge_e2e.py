@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 from bridge_apps.nodes import Node, device_node, framework_app
-
-from host_tools.bridge.relay import Faults, Relay
+from bridge_apps.relay import Faults, Relay
 
 
 def drive(node: Node, relay: Relay, app, timeout: float, unplugs: list[tuple[float, float]] = ()) -> float:

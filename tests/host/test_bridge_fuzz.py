@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 from bridge_apps.nodes import device_node
+from bridge_apps.relay import Relay
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from host_tools.bridge import Bridge, Sink
-from host_tools.bridge.relay import Relay
 from host_tools.bridge.session import HostSession, TextLines
 from zoo_micro.link import frame
 from zoo_micro.link.session import Session

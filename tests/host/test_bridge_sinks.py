@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from bridge_apps.nodes import device_node
+from bridge_apps.relay import Relay
 
 from host_tools.bridge import Bridge, TwinSink
-from host_tools.bridge.relay import Relay
 from host_tools.bridge.session import TooLarge
 from host_tools.interpreter import PROJECT_ROOT
 

@@ -83,8 +83,9 @@ def test_core_node_handles_10000_events_on_a_96k_heap_from_mpy(tmp_path):
 
 
 def test_bridged_node_waits_for_the_link_and_every_reading_reaches_the_host(tmp_path):
+    from bridge_apps.relay import Relay
+
     from host_tools.bridge import Bridge, Sink
-    from host_tools.bridge.relay import Relay
 
     class Collect(Sink):
         def __init__(self):
