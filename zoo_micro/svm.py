@@ -2,7 +2,6 @@
 import asyncio
 
 from zoo_micro import log, port
-from zoo_micro.port import const
 
 HEALTH_TOPIC = "zoo.svm.health"
 STUCK_TOPIC = "zoo.worker.stuck"
@@ -12,17 +11,6 @@ WARN_ERROR_RATE = 100  # recent error rate at which a worker is "warning"
 BAD_ERROR_RATE = 500  # ... and "unhealthy"
 BAD_FAILS = 3  # consecutive failures that make a worker "unhealthy"
 STALL_RUNS = 3  # a loop worker that has not finished a run in this many delay_times is stuck
-
-# A worker's record (see workers.py).
-_RUNS = const(1)
-_ERRORS = const(2)
-_RESTARTS = const(3)
-_FAILS = const(4)
-_TIME_US = const(5)
-_LAST_US = const(6)
-_MAX_US = const(7)
-_STARTED = const(8)
-_RECENT = const(10)
 
 
 class SVM:
@@ -58,18 +46,17 @@ class SVM:
         now = port.ticks_ms()
         for w in self.master.workers:
             r = w._zoo
-            if r[0] == "running" and r[_STARTED] is not None:
+            started = r[8]  # the record's layout is in workers.py
+            if r[0] == "running" and started is not None:
                 limit = w.run_timeout or (STALL_RUNS * w.delay_time if w.is_loop else 0)
-                if limit > 0 and port.ticks_diff(now, r[_STARTED]) > limit * 1000:
+                if limit > 0 and port.ticks_diff(now, started) > limit * 1000:
                     r[0] = "stuck"
                     log.error("worker %s: stuck, no run finished in time" % w.name)
                     self.master.publish(STUCK_TOPIC, {"worker": w.name, "run_timeout": w.run_timeout})
 
     def worker_health(self, w):
-        r = w._zoo
-        state = r[0]
-        recent = r[_RECENT]
-        fails = r[_FAILS]
+        # The record, as workers.py lays it out.
+        state, runs, errors, restarts, fails, time_us, last_us, max_us, _, _, recent, _ = w._zoo
         if state == "failed":
             status, score = "failed", 0
         elif state == "stuck":
@@ -82,18 +69,17 @@ class SVM:
                 status = "warning"
             else:
                 status = "running"
-        runs = r[_RUNS]
         return {
             "status": status,
             "state": state,
             "health_score": max(0, min(100, score)),
             "execute_count": runs,
-            "error_count": r[_ERRORS],
+            "error_count": errors,
             "error_rate": recent / 1000,
-            "avg_execute_time": (r[_TIME_US] / runs / 1000000) if runs else 0,
-            "max_execute_time": r[_MAX_US] / 1000000,
-            "last_execute_time": r[_LAST_US] / 1000000,
-            "restarts": r[_RESTARTS],
+            "avg_execute_time": (time_us / runs / 1000000) if runs else 0,
+            "max_execute_time": max_us / 1000000,
+            "last_execute_time": last_us / 1000000,
+            "restarts": restarts,
         }
 
     def report(self):
