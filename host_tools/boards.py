@@ -8,12 +8,10 @@ from pathlib import Path
 
 from host_tools.errors import UserError
 from host_tools.interpreter import PROJECT_ROOT
+from host_tools.mpy import MPY_ARCHES
 
 BOARDS_DIR = PROJECT_ROOT / "boards"
 
-# The -march values of mpy-cross that a board may name.
-MPY_ARCHES = ("x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
-              "xtensawin", "rv32imc", "rv64imc")  # fmt: skip
 FLASH_METHODS = ("esptool", "uf2")
 ESP_OFFSETS = ("0x0", "0x1000")
 

