@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.table import Table
 
-from host_tools.mqtt.broker import BrokerUrl, connect, make_client, parse_url
+from host_tools.link.broker import BrokerUrl, connect, make_client, parse_url
 from zoo_micro.mqtt import layout
 
 WORST = ("failed", "stuck", "unhealthy", "warning", "running")  # worker statuses, worst first

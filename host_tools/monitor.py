@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from host_tools.bridge.sink import Sink
+from host_tools.link.flow import Sink
 
 HEALTH_TOPIC = "zoo.svm.health"
 RATE_WINDOW = 5.0  # seconds of events counted for events/s
@@ -158,8 +158,8 @@ def show(port: str, seconds: float | None = None, once: bool = False, baudrate: 
     `seconds` pass."""
     import os
 
-    from host_tools.bridge import Bridge
     from host_tools.errors import UserError
+    from host_tools.sources.serial_source import Bridge
 
     if "://" not in port and not os.path.exists(port):
         raise UserError(

@@ -1,7 +1,7 @@
 """Running a bridge with one sink until a time limit: what `zoo-micro bridge` does.
 
 The events come from a serial port (`Bridge`) or, with `source`, from nodes on an MQTT broker
-(`host_tools.mqtt.MqttSource`); both feed the same sinks and take the same `send()`.
+(`MqttSource`); both are `host_tools.link.flow.Source`s, feed the same sinks and take the same `send()`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from host_tools.bridge.bridge import Bridge
-from host_tools.bridge.json_sink import JsonSink
 from host_tools.errors import UserError
+from host_tools.link.flow import Source
+from host_tools.sinks.json_sink import JsonSink
+from host_tools.sources.serial_source import Bridge
 
 SINKS = ("framework", "twin", "json")
 log = logging.getLogger("zoo_micro.bridge")
@@ -49,13 +50,13 @@ def launch(
     if sink.startswith(("mqtt://", "mqtts://")):
         if source is not None:
             raise UserError("--from a broker and --sink a broker: pick one end on the broker")
-        from host_tools.mqtt.sink import MqttSink
+        from host_tools.sinks.mqtt_sink import MqttSink
 
         sinks: list = [MqttSink(sink)]
     elif sink == "json":
         sinks = [JsonSink(out)]
     elif sink == "twin":
-        from host_tools.bridge.twin_sink import TwinSink
+        from host_tools.sinks.twin_sink import TwinSink
 
         twin = TwinSink(down=list(down or []))
         twin.master.subscribe(
@@ -77,15 +78,15 @@ def launch(
     return carrier.stats()
 
 
-def _carrier(port: str | None, source: str | None, baudrate: int, state_file: str | None) -> Any:
+def _carrier(port: str | None, source: str | None, baudrate: int, state_file: str | None) -> Source:
     if source is not None:
-        from host_tools.mqtt.source import MqttSource
+        from host_tools.sources.mqtt_source import MqttSource
 
         return MqttSource(source, state_path=state_file)
     return Bridge(port, baudrate=baudrate, state_path=state_file)  # type: ignore[arg-type]
 
 
-def _read_commands(carrier: Any, commands: IO[str]) -> None:
+def _read_commands(carrier: Source, commands: IO[str]) -> None:
     for line in commands:
         line = line.strip()
         if not line:
@@ -98,13 +99,13 @@ def _read_commands(carrier: Any, commands: IO[str]) -> None:
 
 
 def _run_framework(
-    carrier: Any, seconds: float | None, down: list[str] | None, app: str | None
+    carrier: Source, seconds: float | None, down: list[str] | None, app: str | None
 ) -> dict[str, Any]:
     if not Path("config.json").exists():
         log.warning("no config.json here: zoo-framework runs on its defaults (events dispatched every 5 s)")
     from zoo_framework.core import Master
 
-    from host_tools.bridge.framework_sink import FrameworkSink
+    from host_tools.sinks.framework_sink import FrameworkSink
 
     carrier.sinks = [FrameworkSink(down=list(down or []))]
     if app is not None:

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from host_tools.boards import all_boards
-from host_tools.bridge import Bridge
-from host_tools.bridge.sink import Sink
+from host_tools.bridge import Bridge, Sink
 from host_tools.deploy import deploy
 from host_tools.interpreter import PROJECT_ROOT
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from host_tools.bridge import Bridge, Sink
-from host_tools.bridge.session import HostSession, TextLines
+from host_tools.link.session import HostSession, TextLines
 from zoo_micro.link import frame
 from zoo_micro.link.session import Session
 

@@ -1,9 +1,9 @@
 """The link session end to end on CPython: the node's session (zoo_micro.link.session) against the
-host's (host_tools.bridge.session) over a simulated line with delay, noise, unplugs and restarts."""
+host's (host_tools.link.session) over a simulated line with delay, noise, unplugs and restarts."""
 
 from __future__ import annotations
 
-from host_tools.bridge.session import HostSession
+from host_tools.link.session import HostSession
 from zoo_micro.link import frame
 from zoo_micro.link.session import Session
 

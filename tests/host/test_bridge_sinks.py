@@ -17,8 +17,8 @@ from bridge_apps.nodes import device_node
 from bridge_apps.relay import Relay
 
 from host_tools.bridge import Bridge, TwinSink
-from host_tools.bridge.session import TooLarge
 from host_tools.interpreter import PROJECT_ROOT
+from host_tools.link.session import TooLarge
 
 CLI = [sys.executable, "-m", "host_tools.cli.main", "bridge"]
 

@@ -15,9 +15,10 @@ from mqtt_apps.collect import Collect
 
 from host_tools.errors import UserError
 from host_tools.fleet import Fleet
-from host_tools.mqtt.broker import parse_url
-from host_tools.mqtt.sink import MqttSink
-from host_tools.mqtt.source import Dedupe, MqttSource
+from host_tools.link.broker import parse_url
+from host_tools.link.flow import Source
+from host_tools.sinks.mqtt_sink import MqttSink
+from host_tools.sources.mqtt_source import Dedupe, MqttSource
 from zoo_micro.mqtt import layout
 
 
@@ -95,7 +96,7 @@ def test_source_maps_status_state_health_and_log_to_the_sink(broker):
 
 
 def test_dedupe_remembers_where_each_node_was_across_a_host_restart(tmp_path):
-    from host_tools.bridge.cursor_store import CursorStore
+    from host_tools.link.cursor_store import CursorStore
 
     d = Dedupe(CursorStore(tmp_path / "cursors.json"))
     for seq in (1, 2, 3):
@@ -108,17 +109,18 @@ def test_dedupe_remembers_where_each_node_was_across_a_host_restart(tmp_path):
     assert not again.is_new("n", 5, 6) and again.is_new("n", 5, 7)
 
 
-class FakeBridge:
+class FakeSource(Source):
+    """A source the sink sends commands down through; it keeps no link sessions of its own."""
+
     def __init__(self) -> None:
         self.sent: list[tuple] = []
-        self.links: dict = {}
 
     def send(self, topic, content=None, node=None, channel="default", priority=0):
         self.sent.append((topic, content, node))
 
 
 def test_sink_puts_a_serial_node_on_the_broker_like_an_mqtt_node_and_carries_its_commands(broker):
-    bridge = FakeBridge()
+    bridge = FakeSource()
     sink = MqttSink(broker.url, name="bench-bridge")
     sink.attach(bridge)
     got = Collect()
@@ -144,7 +146,7 @@ def test_sink_puts_a_serial_node_on_the_broker_like_an_mqtt_node_and_carries_its
 def test_sink_says_no_room_when_the_broker_is_away_and_its_queue_is_full(tmp_path):
     b = Mosquitto(tmp_path / "broker").start()
     sink = MqttSink(b.url, max_queued=2)
-    sink.attach(FakeBridge())
+    sink.attach(FakeSource())
     b.stop()
     time.sleep(0.3)  # paho notices the broker is gone
     results = [sink.event("q1", "t", i, "default", 0, i) for i in range(1, 5)]

@@ -13,7 +13,7 @@ from mqtt_apps.collect import Collect
 
 from host_tools.errors import UserError
 from host_tools.fleet import Fleet
-from host_tools.mqtt.source import MqttSource
+from host_tools.sources.mqtt_source import MqttSource
 
 
 def wait_line(proc: subprocess.Popen, text: str, timeout: float = 20.0) -> list[str]:

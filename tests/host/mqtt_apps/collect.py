@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from host_tools.bridge.sink import Sink
+from host_tools.link.flow import Sink
 
 
 class Collect(Sink):

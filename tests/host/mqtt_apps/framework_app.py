@@ -29,9 +29,9 @@ from zoo_framework.core.master import Master  # noqa: E402
 from zoo_framework.event.event_channel_manager import EventChannelManager  # noqa: E402
 from zoo_framework.fifo.node import EventNode  # noqa: E402
 
-from host_tools.bridge.framework_sink import FrameworkSink  # noqa: E402
-from host_tools.bridge.sink import Sink  # noqa: E402
-from host_tools.mqtt.source import MqttSource  # noqa: E402
+from host_tools.link.flow import Sink  # noqa: E402
+from host_tools.sinks.framework_sink import FrameworkSink  # noqa: E402
+from host_tools.sources.mqtt_source import MqttSource  # noqa: E402
 
 lock = threading.Lock()
 

@@ -14,9 +14,8 @@ from zoo_framework.reactor import EventReactor, EventReactorManager
 from zoo_framework.statemachine.state_machine_manager import StateMachineManager
 from zoo_framework.utils import LogUtils
 
-from host_tools.bridge.bridge import Bridge
-from host_tools.bridge.sink import Sink
 from host_tools.errors import UserError
+from host_tools.link.flow import Sink, Source
 
 
 class FrameworkSink(Sink):
@@ -44,8 +43,8 @@ class FrameworkSink(Sink):
         self.unheard = 0  # events on topics no reactor listens to
         self._unheard_topics: set[str] = set()
 
-    def attach(self, bridge: Bridge) -> None:
-        super().attach(bridge)
+    def attach(self, source: Source) -> None:
+        super().attach(source)
         manager = EventChannelManager()
         for topic in self.down:
             reactor = EventReactor(f"zoo_micro_bridge:{topic}")
@@ -75,7 +74,7 @@ class FrameworkSink(Sink):
         if isinstance(content, dict) and set(content) == {"node", "content"}:
             node, content = content["node"], content["content"]
         try:
-            self.bridge.send(req.topic, content, node=node)  # type: ignore[union-attr]
+            self.source.send(req.topic, content, node=node)  # type: ignore[union-attr]
             self.forwarded += 1
         except ValueError as e:
             LogUtils.error(f"zoo-micro bridge: {req.topic} not sent down: {e}")

@@ -6,9 +6,8 @@ import asyncio
 import threading
 from typing import Any
 
-from host_tools.bridge.bridge import Bridge
-from host_tools.bridge.sink import Sink
 from host_tools.errors import UserError
+from host_tools.link.flow import Sink, Source
 from zoo_micro import Master
 from zoo_micro.events import EventNode
 from zoo_micro.topics import matches
@@ -38,8 +37,8 @@ class TwinSink(Sink):
         self._done: asyncio.Event | None = None
         self._store: Any = None
 
-    def attach(self, bridge: Bridge) -> None:
-        super().attach(bridge)
+    def attach(self, source: Source) -> None:
+        super().attach(source)
         for topic in self.down:
             self.master.subscribe(topic, self._forward)
         self._thread = threading.Thread(
@@ -73,7 +72,7 @@ class TwinSink(Sink):
     ) -> bool:
         m = self.master
         if m.bus.pending >= m.config["queue_size"]:
-            return False  # the twin's bus is full: the bridge offers it again shortly
+            return False  # the twin's bus is full: the source offers it again shortly
         ev = EventNode(topic, content, channel, priority)
         ev.node = node
         ev.seq = seq
@@ -110,14 +109,14 @@ class TwinSink(Sink):
     # Twin -> nodes
 
     def _forward(self, ev: EventNode) -> None:
-        if getattr(ev, "remote", False) or self.bridge is None:
+        if getattr(ev, "remote", False) or self.source is None:
             return  # it came from a node: never echoed back down
         if not any(matches(t, ev.topic) for t in self.down):
             return
         node, content = None, ev.content
         if isinstance(content, dict) and set(content) == {"node", "content"}:
             node, content = content["node"], content["content"]
-        self.bridge.send(ev.topic, content, node=node, channel=ev.channel, priority=ev.priority)
+        self.source.send(ev.topic, content, node=node, channel=ev.channel, priority=ev.priority)
 
     def close(self) -> None:
         if self._loop is not None and self._done is not None:

@@ -1,27 +1,26 @@
-"""What a sink is: where the bridge puts each node's events, state, log lines and text."""
+"""The interface node events flow through: a `Source` (a serial port's bridge, an MQTT broker) feeds
+each node's events, state, log lines and text to its `Sink`s, and a sink sends events back down
+through its source. Neither side knows the other's concrete class."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from host_tools.bridge.bridge import Bridge
+from typing import Any
 
 
 class Sink:
-    """Override what you need. Methods run on the bridge's I/O thread, in the node's order.
+    """Override what you need. Methods run on the source's I/O thread, in the node's order.
 
-    `event` may return False for "no room now": the bridge offers the same event again later and
+    `event` may return False for "no room now": the source offers the same event again later and
     the node keeps it unacknowledged meanwhile. Anything else counts as taken.
     """
 
-    bridge: Bridge | None = None
+    source: Source | None = None
 
-    def attach(self, bridge: Bridge) -> None:
-        """Called once when the bridge starts; a sink that forwards app events down keeps `bridge`."""
-        self.bridge = bridge
+    def attach(self, source: Source) -> None:
+        """Called once when the source starts; a sink that forwards app events down keeps `source`."""
+        self.source = source
 
     def event(
         self, node: str, topic: str, content: Any, channel: str, priority: int, seq: int
@@ -47,21 +46,40 @@ class Sink:
         """A line of plain text from the port (print() output, tracebacks)."""
 
     def close(self) -> None:
-        """The bridge stopped."""
+        """The source stopped."""
 
 
-class SinkFeeder:
-    """What a source of node events (a serial Bridge, an MQTT source) shares: its sinks and a
-    life cycle of start/stop, run(seconds) and `with`. Subclasses set `sinks` and `_stop`."""
+class Source:
+    """What a source of node events shares: its sinks, `send()` down to the nodes, and a life cycle
+    of start/stop, run(seconds) and `with`. Subclasses set `sinks` and `_stop`."""
 
     sinks: list[Sink]
     _stop: threading.Event
 
-    def start(self) -> SinkFeeder:
+    def start(self) -> Source:
         raise NotImplementedError
 
     def stop(self, timeout: float = 2.0) -> None:
         raise NotImplementedError
+
+    def send(
+        self,
+        topic: str,
+        content: Any = None,
+        node: str | None = None,
+        channel: str = "default",
+        priority: int = 0,
+    ) -> None:
+        """Send an event to `node` (every node seen when None); ValueError when it cannot go."""
+        raise NotImplementedError
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for people and tests: what arrived, what was delivered, each node."""
+        raise NotImplementedError
+
+    def node_stream(self, node: str) -> int | None:
+        """The stream id of the node's link session, where this source keeps one (seqs restart with it)."""
+        return None
 
     def run(self, seconds: float | None = None) -> None:
         """Feed the sinks until `seconds` pass (or forever); Ctrl-C ends it cleanly."""
@@ -71,7 +89,7 @@ class SinkFeeder:
         finally:
             self.stop()
 
-    def __enter__(self) -> SinkFeeder:
+    def __enter__(self) -> Source:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

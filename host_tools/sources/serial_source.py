@@ -1,4 +1,4 @@
-"""The bridge: one port, the sessions with the nodes behind it, and the sinks their traffic goes to."""
+"""The serial source: one port, the sessions with the nodes behind it, and the sinks their traffic goes to."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from host_tools.bridge.cursor_store import CursorStore
-from host_tools.bridge.serial_port import SerialPort
-from host_tools.bridge.session import HostDecoder, HostSession, TextLines, TooLarge
-from host_tools.bridge.sink import Sink, SinkFeeder
+from host_tools.link.cursor_store import CursorStore
+from host_tools.link.flow import Sink, Source
+from host_tools.link.serial_port import SerialPort
+from host_tools.link.session import HostDecoder, HostSession, TextLines, TooLarge
 from zoo_micro import port as zport
 from zoo_micro.link import frame
 
@@ -36,7 +36,7 @@ class NodeLink:
         self.partial: tuple[int, set[int]] | None = None  # an event some sinks took and one refused
 
 
-class Bridge(SinkFeeder):
+class Bridge(Source):
     """Carries events between the node on `port` and `sinks`, across unplugs, resets and restarts.
 
     port: a device path or a pyserial URL (`/dev/ttyACM0`, `socket://127.0.0.1:7000`, `loop://`).

@@ -1,4 +1,4 @@
-"""Nodes on a broker into the bridge's sinks: what `zoo-micro bridge --from mqtt://HOST:PORT` runs.
+"""Nodes on a broker into the sinks: what `zoo-micro bridge --from mqtt://HOST:PORT` runs.
 
 Each node's events reach the sinks once and in order: the broker may deliver a QoS 1 event twice
 around an outage, so events are de-duplicated by the (stream, seq) the node puts in each one, and a
@@ -18,9 +18,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from host_tools.bridge.cursor_store import CursorStore
-from host_tools.bridge.sink import Sink, SinkFeeder
-from host_tools.mqtt.broker import BrokerUrl, connect, make_client, parse_url
+from host_tools.link.broker import BrokerUrl, connect, make_client, parse_url
+from host_tools.link.cursor_store import CursorStore
+from host_tools.link.flow import Sink, Source
 from zoo_micro.link.uplink import HEALTH
 from zoo_micro.mqtt import layout
 
@@ -72,7 +72,7 @@ class NodeState:
         self.info: dict[str, Any] = {}
 
 
-class MqttSource(SinkFeeder):
+class MqttSource(Source):
     """Carries the nodes on `url` into `sinks` the way the serial Bridge does, and sends sinks'
     events down to nodes (`send`). `state_path` keeps each node's place across host restarts."""
 
@@ -113,7 +113,7 @@ class MqttSource(SinkFeeder):
         if self._thread is not None:
             return self
         for s in self.sinks:
-            s.attach(self)  # type: ignore[arg-type]  # a sink needs only send() from its source
+            s.attach(self)
         # A persistent session: the broker keeps QoS 1 events for us while we are away.
         client = make_client(self.url, self.client_id, clean_session=False, manual_ack=True)
         client.on_connect = self._on_connect

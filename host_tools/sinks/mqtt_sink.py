@@ -15,8 +15,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from host_tools.bridge.sink import Sink
-from host_tools.mqtt.broker import BrokerUrl, connect, make_client, parse_url
+from host_tools.link.broker import BrokerUrl, connect, make_client, parse_url
+from host_tools.link.flow import Sink, Source
 from zoo_micro.link.uplink import HEALTH, rand24
 from zoo_micro.mqtt import layout
 
@@ -50,8 +50,8 @@ class MqttSink(Sink):
     def _topic(self, node: str, *rest: str) -> str:
         return "/".join((self.root, layout.check_name("node", node)) + rest)
 
-    def attach(self, bridge: Any) -> None:
-        super().attach(bridge)
+    def attach(self, source: Source) -> None:
+        super().attach(source)
         client = make_client(self.url, f"{self.root}-{self.name}", clean_session=True)
         client.max_queued_messages_set(self.max_queued)
         client.will_set(self._topic(self.name, layout.STATUS), layout.OFFLINE, qos=1, retain=True)
@@ -69,7 +69,7 @@ class MqttSink(Sink):
         client.subscribe(f"{self.root}/+/{layout.CMD}/#", qos=1)
 
     def _publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
-        assert self._client is not None, "the bridge attaches its sinks before it starts"
+        assert self._client is not None, "the source attaches its sinks before it starts"
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
             self.refused += 1
@@ -89,10 +89,8 @@ class MqttSink(Sink):
         return self._publish(mqtt_topic, payload)
 
     def _stream(self, node: str) -> int:
-        # The node's serial stream id where the bridge knows it: seqs restart with it.
-        links = getattr(self.bridge, "links", {})
-        link = links.get(node) if isinstance(links, dict) else None
-        stream = getattr(getattr(link, "session", None), "peer_stream", None)
+        # The node's serial stream id where the source knows it: seqs restart with it.
+        stream = self.source.node_stream(node) if self.source is not None else None
         if stream is None:
             stream = self._streams.setdefault(node, rand24())
         return int(stream)
@@ -123,11 +121,11 @@ class MqttSink(Sink):
         node, topic = parts[1], parts[3]
         with self._lock:
             known = node in self._nodes
-        if not known or self.bridge is None:
+        if not known or self.source is None:
             return  # a node that speaks MQTT itself takes its own commands
         try:
             content = json.loads(msg.payload) if msg.payload else None
-            self.bridge.send(topic, content, node=node)
+            self.source.send(topic, content, node=node)
             self.commands += 1
         except ValueError as e:
             log.error("command %s for %s not sent: %s", topic, node, e)

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import IO, Any
 
-from host_tools.bridge.sink import Sink
+from host_tools.link.flow import Sink
 
 
 class JsonSink(Sink):
