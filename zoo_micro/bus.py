@@ -205,9 +205,7 @@ class Bus:
                             except asyncio.CancelledError:
                                 raise
                             except Exception as exc:
-                                from zoo_micro import reactors
-
-                                reactors.failed(self, h, ev, exc, 1)
+                                self._failed(h, ev, exc)
                             else:
                                 delivered += 1
                                 if cb and h in cb:
@@ -219,6 +217,15 @@ class Bus:
                     self.pending -= _ROUND - budget
                     self.delivered += delivered
             await asyncio.sleep(0)  # one round done: let other tasks run during a burst
+
+    def _failed(self, h, ev, exc):
+        try:
+            from zoo_micro import reactors  # loaded with the first failure
+
+            reactors.failed(self, h, ev, exc, 1)
+        except MemoryError:
+            # On a full heap even handling the failure may not fit: count it, and the bus lives on.
+            self.handler_errors += 1
 
     def dropped_total(self):
         return self.dropped + (self.inbox.dropped() if self.inbox is not None else 0)

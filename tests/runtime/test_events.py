@@ -286,3 +286,39 @@ def test_room_tells_how_many_events_a_channel_takes_before_dropping():
     m.publish("t", 2, channel="ctl")
     m.publish("t", 3, channel="ctl")
     assert m.bus.room() == 3 and m.bus.room("ctl") == 2
+
+
+async def test_the_bus_outlives_a_failure_it_has_no_heap_to_handle():
+    import sys
+
+    got = []
+    m = Master({"svm_check_interval": 0})
+
+    def bad(req):
+        raise ValueError("bad")
+
+    m.subscribe("t", bad)
+    m.subscribe("t", lambda r: got.append(r.content))
+    saved = sys.modules.pop("zoo_micro.reactors", None)
+    sys.modules["zoo_micro.reactors"] = None  # importing it now fails, as on a full heap
+
+    def full_heap(*args):
+        raise MemoryError("heap full")
+
+    import zoo_micro
+
+    real_getattr = zoo_micro.__getattr__
+    zoo_micro.__getattr__ = full_heap
+    try:
+        with Quiet():
+            await m.start()
+            m.publish("t", 1)
+            m.publish("t", 2)
+            await wait_until(lambda: got == [1, 2])
+            await m.stop()
+    finally:
+        zoo_micro.__getattr__ = real_getattr
+        del sys.modules["zoo_micro.reactors"]
+        if saved is not None:
+            sys.modules["zoo_micro.reactors"] = saved
+    assert m.stats()["handler_errors"] == 2
