@@ -7,67 +7,13 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from rich.table import Table
 
 from host_tools.link.broker import BrokerUrl, connect, make_client, parse_url
+from host_tools.node_view import NodeView
 from zoo_micro.mqtt import layout
-
-WORST = ("failed", "stuck", "unhealthy", "warning", "running")  # worker statuses, worst first
-
-
-@dataclass
-class NodeView:
-    node: str
-    online: bool | None = None  # None: no status seen yet
-    info: dict = field(default_factory=dict)
-    health: dict | None = None
-    last_seen: float | None = None  # time.monotonic() of the last live (not retained) message
-    rate: float | None = None  # events per second, from the node's own counters
-    _prev: tuple[int, int] | None = None  # (uptime_ms, seq) of the previous health report
-
-    @property
-    def mqtt(self) -> dict:
-        return ((self.health or {}).get("plugins") or {}).get("mqtt") or {}
-
-    @property
-    def vitals(self) -> dict:
-        return (self.health or {}).get("node") or {}
-
-    def status(self) -> str:
-        """The worst worker status in the last health report ("-" before any)."""
-        workers = (self.health or {}).get("workers") or {}
-        seen = {w.get("status") for w in workers.values() if isinstance(w, dict)}
-        for s in WORST:
-            if s in seen:
-                return s
-        return "idle" if self.health is not None else "-"
-
-    def score(self) -> int | None:
-        workers = (self.health or {}).get("workers") or {}
-        scores = [w.get("health_score") for w in workers.values() if isinstance(w, dict)]
-        scores = [s for s in scores if isinstance(s, (int, float))]
-        return int(min(scores)) if scores else None
-
-    def as_dict(self, now: float | None = None) -> dict[str, Any]:
-        now = time.monotonic() if now is None else now
-        return {
-            "node": self.node,
-            "online": self.online,
-            "last_seen_s": None if self.last_seen is None else round(now - self.last_seen, 3),
-            "status": self.status(),
-            "health_score": self.score(),
-            "events_per_s": None if self.rate is None else round(self.rate, 2),
-            "mem_free": self.vitals.get("mem_free"),
-            "mem_alloc": self.vitals.get("mem_alloc"),
-            "outbox": self.mqtt.get("outbox"),
-            "dropped": self.mqtt.get("dropped"),
-            "outages": self.mqtt.get("outages"),
-            "board": self.info.get("board"),
-            "via": self.info.get("via"),
-        }
 
 
 class Fleet:
@@ -124,32 +70,19 @@ class Fleet:
             elif kind == layout.HEALTH:
                 health = _json(msg.payload)
                 if isinstance(health, dict):
-                    self._health(view, health)
+                    view.heard_health(health)
             self._cond.notify_all()
-
-    def _health(self, view: NodeView, health: dict) -> None:
-        view.health = health
-        uptime = (health.get("node") or {}).get("uptime_ms")
-        seq = ((health.get("plugins") or {}).get("mqtt") or {}).get("seq")
-        if not isinstance(uptime, int) or not isinstance(seq, int) or uptime <= 0:
-            return
-        prev = view._prev
-        if prev is not None and uptime > prev[0] and seq >= prev[1]:
-            view.rate = (seq - prev[1]) * 1000 / (uptime - prev[0])
-        elif prev is None or uptime <= prev[0]:
-            view.rate = seq * 1000 / uptime  # first report (or a reboot): the average since boot
-        view._prev = (uptime, seq)
 
     # Looking in
 
     def nodes(self) -> list[NodeView]:
         with self._cond:
-            return [_copy(v) for _, v in sorted(self._nodes.items())]
+            return [v.copy() for _, v in sorted(self._nodes.items())]
 
     def node(self, name: str) -> NodeView | None:
         with self._cond:
             v = self._nodes.get(name)
-            return _copy(v) if v is not None else None
+            return v.copy() if v is not None else None
 
     def wait(self, predicate: Callable[[Fleet], bool], timeout: float = 10.0) -> bool:
         """Block until predicate(fleet) holds; False on timeout."""
@@ -173,10 +106,6 @@ class Fleet:
             if idle >= quiet:
                 return
             time.sleep(min(quiet - idle, max(0.0, deadline - time.monotonic())) + 0.01)
-
-
-def _copy(v: NodeView) -> NodeView:
-    return NodeView(v.node, v.online, dict(v.info), v.health, v.last_seen, v.rate, v._prev)
 
 
 def _json(payload: bytes) -> Any:

@@ -6,7 +6,6 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console, Group
@@ -16,9 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from host_tools.link.flow import Sink
+from host_tools.node_view import NodeView
 
 HEALTH_TOPIC = "zoo.svm.health"
-RATE_WINDOW = 5.0  # seconds of events counted for events/s
 STATUS_STYLE = {
     "running": "green",
     "warning": "yellow",
@@ -26,23 +25,6 @@ STATUS_STYLE = {
     "stuck": "bold red",
     "failed": "bold white on red",
 }
-
-
-@dataclass
-class NodeView:
-    name: str
-    info: dict = field(default_factory=dict)
-    online: bool = False
-    health: dict | None = None
-    events: int = 0
-    stamps: deque = field(default_factory=lambda: deque(maxlen=4096))
-    last_seen: float = 0.0
-
-    def events_per_second(self, now: float) -> float:
-        while self.stamps and now - self.stamps[0] > RATE_WINDOW:
-            self.stamps.popleft()
-        span = min(RATE_WINDOW, now - self.stamps[0]) if self.stamps else 0
-        return len(self.stamps) / span if span > 0.2 else 0.0
 
 
 class MonitorSink(Sink):
@@ -75,10 +57,9 @@ class MonitorSink(Sink):
             view = self._node(node)
             view.online = True
             if topic == HEALTH_TOPIC and isinstance(content, dict):
-                view.health = content
+                view.heard_health(content)
             else:
-                view.events += 1
-                view.stamps.append(time.monotonic())
+                view.heard_event(time.monotonic())
         return True
 
     def log(self, node: str, level: str, msg: str) -> None:
@@ -118,7 +99,7 @@ class MonitorSink(Sink):
             node = (view.health or {}).get("node", {})
             heap = node.get("mem_free")
             t.add_row(
-                view.name,
+                view.node,
                 str(view.info.get("board") or "?"),
                 str(view.info.get("version") or "?"),
                 Text("online", "green") if view.online else Text("offline", "red"),
@@ -131,7 +112,7 @@ class MonitorSink(Sink):
         return t
 
     def _workers_table(self, view: NodeView) -> Table:
-        t = Table(title=f"{view.name}: workers", expand=True)
+        t = Table(title=f"{view.node}: workers", expand=True)
         for col in ("worker", "status", "score", "runs", "errors", "restarts", "avg ms", "max ms"):
             t.add_column(col)
         workers = (view.health or {}).get("workers", {})
