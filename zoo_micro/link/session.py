@@ -2,7 +2,7 @@
 # corrupted and repeated frames, reconnects and restarts of either end. Sans-IO: the owner feeds
 # frames to on_frame(), writes what poll() returns and gets events through deliver().
 # Three parts own their state: Sender (my stream), Receiver (the peer's), Session (hello,
-# liveness). This is the node's end; the host's (host_tools/bridge/session.py) extends it.
+# liveness). This is the node's end; the host's (host_tools/link/session.py) extends it.
 import json
 
 from zoo_micro import port
