@@ -1,19 +1,14 @@
 """A virtual board: an app on the real MicroPython unix port with a board's heap, a flash folder, fake
 peripherals the host scripts, and a serial port (a pty) that mpremote and the bridge talk to.
 
-One supervisor thread per board owns every file descriptor: the interpreter's pty, the user-facing
-pty, the control sockets. The interpreter is restarted on every reset (the unix port exits on a soft
-reset), which is what makes resets, the watchdog and deep sleep behave as on a board.
+This is what the host calls; the board runs on a supervisor thread (supervisor.py) that owns the
+interpreter (process.py), the serial port (serial_port.py) and the control sockets (control_link.py).
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
-import os
-import queue
 import re
-import selectors
 import shutil
 import tempfile
 import threading
@@ -23,19 +18,12 @@ from pathlib import Path
 
 from host_tools.deploy.plan import check_app
 from host_tools.errors import UserError
-from host_tools.sim.control_link import Conn, ControlLink
 from host_tools.sim.devices import I2CDevice
-from host_tools.sim.flash import ROMFS_FILE, install, rom_image_bytes
+from host_tools.sim.flash import ROMFS_FILE, install
 from host_tools.sim.output import OutputLog
 from host_tools.sim.peripherals import Peripherals, PinId
-from host_tools.sim.process import SIM_HEAP_KB, Interpreter
 from host_tools.sim.profile import SimProfile, sim_profile
-from host_tools.sim.serial_port import SerialPort
-
-TICK = 0.02  # seconds between checks for a client opening the port
-SOFT_REBOOT = b"MPY: soft reboot\r\n"
-CAUSE_ON_BOARD = {"power": "power", "soft": "soft", "hard": "hard", "wdt": "wdt", "deepsleep": "deepsleep",
-                  "crash": "hard"}  # fmt: skip
+from host_tools.sim.supervisor import Supervisor
 
 
 class VirtualBoard:
@@ -79,25 +67,14 @@ class VirtualBoard:
         self.echo = echo
         self.on_status = on_status
         self.log = OutputLog()
-        self._link = ControlLink(self._from_board)
-        self.peripherals = Peripherals(self._link.send)
+        self.peripherals = Peripherals(self._send_cmd)
         self.resets: list[str] = []  # why each boot happened: power, soft, hard, wdt, deepsleep, crash
         self.errors: list[dict] = []  # uncaught errors of boot.py / main.py: {"script", "error", "at"}
         self.main_running = False
         self._cond = threading.Condition()
         self._boots = 0  # boots whose link came up
         self._reset_cursor = 1
-        self._child = Interpreter(lambda fd, write: self._watch("child", fd, write))
-        self._port: SerialPort | None = None
-        self._thread: threading.Thread | None = None
-        self._calls: queue.Queue = queue.Queue()
-        self._sleep_until: float | None = None
-        self._sleep_ms = 0
-        self._asleep = False
-        self._wdt: float | None = None
-        self._wdt_deadline: float | None = None
-        self._stopping = False
-        self._stopped = False  # the supervisor thread has ended
+        self._sup: Supervisor | None = None
         self._closed = False
         self._state_dir: Path | None = None
         self._owns_flash = False
@@ -106,7 +83,7 @@ class VirtualBoard:
 
     def start(self, timeout: float = 15.0) -> VirtualBoard:
         """Boot the board; returns once its peripherals are linked and boot.py/main.py are starting."""
-        if self._thread is not None:
+        if self._sup is not None:
             raise RuntimeError("this virtual board was already started")
         self._state_dir = Path(tempfile.mkdtemp(prefix="zoo-sim-"))
         if self._flash_arg is None:
@@ -118,19 +95,12 @@ class VirtualBoard:
             self.flash.mkdir(parents=True, exist_ok=True)
         try:
             install(self.flash, self.app, self.profile, self.install_lib, self.mpy, self.romfs)
+            sup = Supervisor(self, self._state_dir)
         except BaseException:
             shutil.rmtree(self._state_dir, ignore_errors=True)  # a temporary flash goes with it
             raise
-        self._uid = hashlib.sha256(str(self.flash).encode()).hexdigest()[:12]
-        self._port = SerialPort(self.link, lambda fd, write: self._watch("port", fd, write))
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        self._sel = selectors.DefaultSelector()
-        self._link.listen(self._sel)
-        self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
-        self._spawn("power", "friendly")
-        self._thread = threading.Thread(target=self._loop, name=f"zoo-sim-{self.profile.id}", daemon=True)
-        self._thread.start()
+        self._sup = sup
+        sup.start()
         try:
             self._wait_boots(1, timeout)
         except BaseException:
@@ -146,54 +116,34 @@ class VirtualBoard:
 
     def stop(self) -> None:
         """Power the board off and release its port; a temporary flash folder is deleted."""
-        if self._thread is None or self._closed:
+        if self._sup is None or self._closed:
             return
-        self._stopping = True
-        if self._thread.is_alive():
-            try:
-                self._call(lambda: self._kill("stop"), timeout=5)
-            except (TimeoutError, RuntimeError):
-                pass
-            self._thread.join(5)
-        self._stopped = True
+        self._sup.stop()
         self._closed = True
-        self._close_all()
+        if self._state_dir is not None:
+            shutil.rmtree(self._state_dir, ignore_errors=True)
 
     def __enter__(self) -> VirtualBoard:
-        return self.start() if self._thread is None else self
+        return self.start() if self._sup is None else self
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def _close_all(self) -> None:
-        self._child.close()
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        assert self._port is not None
-        self._port.close()
-        self._link.close()
-        self._sel.close()
-        if self._state_dir is not None:
-            shutil.rmtree(self._state_dir, ignore_errors=True)
-
     @property
     def port(self) -> str:
         """The serial port to give mpremote or zoo-micro deploy: the --link path, else the pty."""
-        assert self._port is not None
-        return self._port.path
+        assert self._sup is not None, "the board's port exists once it is started"
+        return self._sup.port.path
 
     @property
     def pty(self) -> str:
         """The pseudo-terminal behind the port."""
-        assert self._port is not None
-        return self._port.pty
+        assert self._sup is not None, "the board's port exists once it is started"
+        return self._sup.port.pty
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and not self._stopped
+        return self._sup is not None and not self._sup.stopped
 
     # Resets
 
@@ -209,7 +159,7 @@ class VirtualBoard:
     def _restart(self, reason: str, timeout: float) -> None:
         with self._cond:
             boots = self._boots
-        self._call(lambda: self._kill(reason))
+        self._call(lambda: self._supervisor().kill(reason))
         self._wait_boots(boots + 1, timeout)
 
     def interrupt(self) -> None:
@@ -218,7 +168,7 @@ class VirtualBoard:
 
     def write(self, data: bytes) -> None:
         """Bytes into the board's serial port, as if typed or sent by a tool on the host."""
-        self._call(lambda: self._board_input(bytes(data)))
+        self._call(lambda: self._supervisor().board_input(bytes(data)))
 
     def wait_for_reset(self, cause: str | None = None, timeout: float = 10.0) -> str:
         """The next reset (of this cause, if given) after the last one waited for; returns its cause."""
@@ -240,7 +190,7 @@ class VirtualBoard:
         with self._cond:
             while self._boots < count:
                 left = deadline - time.monotonic()
-                if left <= 0 or self._stopped:
+                if left <= 0 or self._sup is None or self._sup.stopped:
                     raise UserError(
                         f"the virtual {self.profile.id} did not boot within {timeout}s; it printed:\n"
                         + self.log.text[-800:]
@@ -318,228 +268,36 @@ class VirtualBoard:
             when = when.replace(tzinfo=datetime.timezone.utc)
         self.peripherals.set_rtc_offset(when.timestamp() - time.time())
 
-    # The supervisor thread
+    # What the supervisor thread reports, and asks of it
+
+    def _supervisor(self) -> Supervisor:
+        if self._sup is None:
+            raise RuntimeError("the virtual board is not running")
+        return self._sup
 
     def _call(self, fn: Callable[[], object], timeout: float = 10.0) -> object:
         """Run fn on the supervisor thread and return its result."""
-        if threading.current_thread() is self._thread:
-            return fn()
-        if self._thread is None or self._stopped:
-            raise RuntimeError("the virtual board is not running")
-        done = threading.Event()
-        box: list = []
+        return self._supervisor().call(fn, timeout)
 
-        def run() -> None:
-            try:
-                box.append((True, fn()))
-            except BaseException as e:
-                box.append((False, e))
-            done.set()
+    def _send_cmd(self, msg: dict) -> None:
+        if self._sup is not None:
+            self._sup.link.send(msg)
 
-        self._calls.put(run)
-        os.write(self._wake_w, b"!")
-        if not done.wait(timeout):
-            raise TimeoutError("the virtual board's supervisor did not answer")
-        ok, value = box[0]
-        if not ok:
-            raise value
-        return value
-
-    def _loop(self) -> None:
-        try:
-            while not (self._stopping and not self._child.alive):
-                for key, mask in self._sel.select(self._timeout()):
-                    self._dispatch(key.data, mask)
-                self._tick()
-        finally:
-            self._child.terminate()
-            with self._cond:
-                self._stopped = True
-                self._cond.notify_all()
-
-    def _timeout(self) -> float:
-        now = time.monotonic()
-        t = 1.0
-        assert self._port is not None
-        if not self._port.connected:
-            t = TICK
-        for at in (self._wdt_deadline, self._sleep_until):
-            if at is not None:
-                t = min(t, max(0.0, at - now))
-        return t
-
-    def _dispatch(self, what: object, mask: int) -> None:
-        assert self._port is not None
-        if what == "child":
-            if mask & selectors.EVENT_READ:
-                self._child_readable()
-            if mask & selectors.EVENT_WRITE:
-                self._child.flush()
-        elif what == "port":
-            if mask & selectors.EVENT_READ:
-                self._port_readable()
-            if mask & selectors.EVENT_WRITE and self._port.connected:
-                self._port.flush()
-        elif what == "server":
-            self._link.accept()
-        elif what == "wake":
-            try:
-                os.read(self._wake_r, 4096)
-            except BlockingIOError:
-                pass
-            while not self._calls.empty():
-                self._calls.get_nowait()()
-        elif isinstance(what, Conn):
-            self._link.readable(what)
-
-    def _tick(self) -> None:
-        now = time.monotonic()
-        if self._wdt_deadline is not None and now >= self._wdt_deadline and self._child.alive:
-            self._wdt_deadline = None
-            self._status("watchdog not fed: board reset")
-            self._kill("wdt")
-        if self._sleep_until is not None and now >= self._sleep_until and not self._child.alive:
-            self._sleep_until = None
-            self._asleep = False
-            self._spawn("deepsleep", "friendly")
-        assert self._port is not None
-        self._port.check_opened()
-
-    def _watch(self, what: str, fd: int, write: bool) -> None:
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if write else 0)
-        try:
-            self._sel.modify(fd, events, what)
-        except KeyError:
-            self._sel.register(fd, events, what)
-
-    def _status(self, text: str) -> None:
-        if self.on_status is not None:
-            self.on_status(text)
-
-    # The interpreter (see host_tools.sim.process)
-
-    def _spawn(self, cause: str, mode: str) -> None:
-        assert self.flash is not None and self._state_dir is not None
-        if cause not in ("power", "soft") and not self.log.text.endswith("\n"):
-            self._show(b"\r\n")  # a reset starts a new line, as a board's boot messages do
-        cfg = {
-            "port": self._link.port,
-            "token": self._link.new_boot(),
-            "flash": str(self.flash),
-            "flash_kb": self.profile.flash_kb,
-            "mode": mode,
-            "cause": CAUSE_ON_BOARD[cause],
-            "board": self.profile.id,
-            "freq": self.profile.freq,
-            "uid": self._uid,
-            "rtc": self.peripherals.rtc_offset,
-            "heap_free": self.profile.heap_kb * 1024,
-            "max_threads": self.profile.max_threads,
-            "romfs": str(self.flash / ROMFS_FILE),
-            "romfs_kb": self.profile.romfs_kb,
-        }
-        self.rom_bytes = rom_image_bytes(self.flash, self.profile.romfs_kb)
-        # The image is read into the heap at boot: grown by its size, the app keeps the board's heap.
-        heap = self.profile.heap_kb + SIM_HEAP_KB + -(-self.rom_bytes // 1024)
-        self._child.start(cfg, heap, self._state_dir, mode)
-        self.main_running = False
+    def _booting(self, cause: str) -> None:
         with self._cond:
             self.resets.append(cause)
             self._cond.notify_all()
 
-    def _kill(self, reason: str) -> None:
-        if not self._child.alive:
-            if reason == "stop":
-                self._sleep_until = None
-            elif reason in ("hard", "soft") and self._asleep:
-                self._sleep_until = time.monotonic()  # a reset wakes a board from deep sleep
-            return
-        self._child.kill(reason)
+    def _booted(self) -> None:
+        with self._cond:
+            self._boots += 1
+            self._cond.notify_all()
 
-    def _child_readable(self) -> None:
-        shown = self._child.read()
-        if shown:
-            self._show(shown)
-        elif shown is None:
-            self._child_exited()
+    def _app_stopped(self, error: dict) -> None:
+        with self._cond:
+            self.errors.append(error)
+            self._cond.notify_all()
 
-    def _child_exited(self) -> None:
-        assert self._child.fd is not None
-        self._sel.unregister(self._child.fd)
-        code, reason = self._child.reap()
-        self._link.board_gone()
-        self.main_running = False
-        if reason == "stop" or self._stopping:
-            return
-        if reason in ("hard", "wdt"):
-            self._wdt = self._wdt_deadline = None
-            self._spawn(reason, "friendly")
-        elif reason == "deepsleep":
-            self._wdt = self._wdt_deadline = None
-            self._asleep = True
-            ms = self._sleep_ms
-            self._sleep_until = time.monotonic() + ms / 1000 if ms > 0 else None
-        elif reason is None and code < 0:
-            self._status(f"the interpreter died (signal {-code}); the board resets")
-            self._wdt = self._wdt_deadline = None
-            self._spawn("crash", "friendly")
-        else:
-            self._show(SOFT_REBOOT)
-            self._spawn("soft", self._child.filter.mode)
-
-    def _show(self, data: bytes) -> None:
-        self.log.append(data)
-        if self.echo is not None:
-            self.echo(data)
-        assert self._port is not None
-        self._port.send(data)
-
-    def _board_input(self, data: bytes) -> None:
-        self._child.input(data)
-
-    def _port_readable(self) -> None:
-        assert self._port is not None and self._port.fd is not None
-        fd = self._port.fd
-        data = self._port.read()
-        if data is None:
-            self._sel.unregister(fd)  # the client closed the port: unwatched until the next one opens it
-        elif data:
-            self._board_input(data)
-
-    # The control link (see host_tools.sim.control_link)
-
-    def _from_board(self, msg: dict) -> dict | None:
-        op = msg.get("op")
-        if op == "hello":
-            with self._cond:
-                self._boots += 1
-                self._cond.notify_all()
-            return {"state": self.peripherals.initial_state()}
-        if op == "wdt":
-            self._wdt = msg["timeout"] / 1000
-            self._wdt_deadline = time.monotonic() + self._wdt
-        elif op == "feed":
-            if self._wdt is not None:
-                self._wdt_deadline = time.monotonic() + self._wdt
-        elif op in ("reset", "soft_reset"):
-            self._kill("hard" if op == "reset" else "soft")
-        elif op == "deepsleep":
-            self._sleep_ms = msg["ms"]
-            self._kill("deepsleep")
-        elif op == "script_error":
-            error = {"script": msg["script"], "error": msg["error"], "at": msg["at"]}
-            with self._cond:
-                self.errors.append(error)
-                self._cond.notify_all()
-            if error["script"] == "main.py":
-                self.main_running = False
-            self._status(f"{error['script']} stopped: {error['error']}")
-        elif op == "running":
-            self._child.running()
-        elif op == "main_started":
-            self.main_running = True
-        elif op == "main_done":
-            self.main_running = False
-        else:
-            return self.peripherals.handle(msg)
-        return None
+    def _supervisor_ended(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
