@@ -14,15 +14,15 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from host_tools.sim.control_link import Conn, ControlLink
 from host_tools.sim.flash import ROMFS_FILE, rom_image_bytes
+from host_tools.sim.output import OutputLog
+from host_tools.sim.peripherals import Peripherals
 from host_tools.sim.process import SIM_HEAP_KB, Interpreter
+from host_tools.sim.profile import SimProfile
 from host_tools.sim.serial_port import SerialPort
-
-if TYPE_CHECKING:
-    from host_tools.sim.virtual_board import VirtualBoard
 
 TICK = 0.02  # seconds between checks for a client opening the port
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
@@ -30,8 +30,30 @@ CAUSE_ON_BOARD = {"power": "power", "soft": "soft", "hard": "hard", "wdt": "wdt"
                   "crash": "hard"}  # fmt: skip
 
 
+class Board(Protocol):
+    """What the supervisor reads from its VirtualBoard and reports to it."""
+
+    profile: SimProfile
+    flash: Path | None
+    link: Path | None
+    log: OutputLog
+    echo: Callable[[bytes], None] | None
+    on_status: Callable[[str], None] | None
+    peripherals: Peripherals
+    rom_bytes: int
+    main_running: bool
+
+    def _booting(self, cause: str) -> None: ...
+
+    def _booted(self) -> None: ...
+
+    def _app_stopped(self, error: dict) -> None: ...
+
+    def _supervisor_ended(self) -> None: ...
+
+
 class Supervisor:
-    def __init__(self, board: VirtualBoard, home: Path) -> None:
+    def __init__(self, board: Board, home: Path) -> None:
         assert board.flash is not None
         self.board = board
         self.home = home  # the interpreter's working folder
