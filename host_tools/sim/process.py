@@ -19,7 +19,7 @@ from host_tools.mpy import compile_file
 from host_tools.sim.console import ConsoleFilter
 
 BOARD_DIR = Path(__file__).resolve().parent / "board"
-BOARD_MODULES = ("simboot", "simlink", "simthread", "simvfs", "machine", "select", "time", "flashfs")
+BOARD_MODULES = ("simboot", "simlink", "simthread", "simvfs", "machine", "simio", "select", "time", "flashfs")
 SIM_HEAP_KB = 64  # room for the simulator's own modules (~40 KB); the rest is held back at boot
 MAX_BUFFER = 4 << 20  # bytes held for a slow reader before output is dropped, as a board's USB would
 
