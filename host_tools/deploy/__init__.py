@@ -20,10 +20,8 @@ from host_tools.deploy.plan import (
     FileToCopy,
     check_app,
     plan_files,
-    plan_romfs,
 )
 from host_tools.deploy.session import BoardLost, BoardSession, Progress, deploy
-from host_tools.mpy import unix_port_arch
 
 __all__ = [
     "MANIFEST",
@@ -36,6 +34,4 @@ __all__ = [
     "check_app",
     "deploy",
     "plan_files",
-    "plan_romfs",
-    "unix_port_arch",
 ]

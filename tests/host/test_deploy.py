@@ -14,8 +14,9 @@ import pytest
 import serial
 
 from host_tools.cli.main import main as cli
-from host_tools.deploy import MANIFEST, STAGE, deploy, plan_files, unix_port_arch
+from host_tools.deploy import MANIFEST, STAGE, deploy, plan_files
 from host_tools.errors import UserError
+from host_tools.mpy import unix_port_arch
 
 ZOO = [sys.executable, "-m", "host_tools.cli.main"]
 LIB_FILES = sorted(p.name for p in (Path(__file__).resolve().parents[2] / "zoo_micro").rglob("*.py"))
