@@ -128,6 +128,13 @@ class Twin:
 
         bus._put = recording_put
 
+        def publish(topic, content=None, channel="default", priority=0):
+            # The bus's own publish appends the common event without _put; here every event takes
+            # the full path, which ends in _put, where it is recorded.
+            return bus._publish(topic, content, channel, priority)
+
+        bus.publish = self.master.publish = publish
+
     def _run(self, started: threading.Event) -> None:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
