@@ -35,10 +35,6 @@ def schedule(fn, arg):
     fn(arg)  # interrupt handlers do not exist on CPython; run the callback at once
 
 
-def reset_loop():
-    pass  # asyncio.run() already cancelled and closed everything
-
-
 def kbd_intr(ch):
     pass  # Ctrl-C on CPython is a signal, not a byte on stdin
 

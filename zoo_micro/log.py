@@ -4,9 +4,11 @@ quiet = False
 
 
 def log(level, msg):
-    line = "zoo %s: %s" % (level, msg)
     if not quiet:
-        print(line)
+        try:
+            print("zoo %s: %s" % (level, msg))
+        except MemoryError:
+            pass  # logging is called from error paths: on a full heap it must not raise there too
     for sink in sinks:
         try:
             sink(level, msg)

@@ -41,6 +41,9 @@ class Master:
             if c.get(key):
                 where, name = where.rsplit(".", 1)
                 self.plugins.register(getattr(__import__(where, None, None, [name]), name))
+        if c["svm_check_interval"]:
+            import zoo_micro.svm  # noqa: F401 - now, before the app's objects spread over the heap
+
         for topic, channel, fn, options in events.default_handlers:
             self.subscribe(topic, fn, channel, **options)
         for name, cls, count, props in workers.default_registry:
@@ -253,7 +256,9 @@ class Master:
             self._stopping = True
             self._tasks = []
             self._runs = []
-            port.reset_loop()
+            # MicroPython: forget every task, including ones the exception tore through (CPython's
+            # asyncio.run already closed them; there this makes and closes a spare loop).
+            asyncio.new_event_loop().close()
             limit = int(self.config["thread_join_timeout"] * 1000)
             t0 = port.ticks_ms()
             while self._threads and port.ticks_diff(port.ticks_ms(), t0) < limit:

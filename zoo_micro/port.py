@@ -22,6 +22,11 @@ except ImportError:
 ident = get_ident
 
 if MICROPYTHON:
+    # Collect every few KB allocated, not only once the heap is full: live objects then stay
+    # packed low, and a large block (the next pool of interned names, a buffer) still fits.
+    if gc.threshold() < 0:
+        gc.threshold(max(4096, gc.mem_free() >> 4))
+
     import asyncio
     import time
 
@@ -39,9 +44,6 @@ if MICROPYTHON:
     mem_alloc = gc.mem_alloc
     print_exception = sys.print_exception
 
-    def reset_loop():
-        asyncio.new_event_loop()  # forgets every task, including ones an exception tore through
-
     def wait_readable(stream):
         """Awaitable: returns once `stream` has bytes to read, without busy polling."""
         return asyncio.StreamReader(stream).read(0)
@@ -55,7 +57,6 @@ else:
         mem_alloc,
         mem_free,
         print_exception,
-        reset_loop,
         schedule,
         sleep_ms,
         ticks_add,

@@ -257,7 +257,9 @@ class StateMachineManager:
     def _save_logged(self):
         try:
             self.save()
-        except OSError as e:
+        except (OSError, MemoryError) as e:
+            # A full flash or a full heap: the values stay in memory, marked unsaved for next time.
+            self._dirty = True
             log.error("state save to %s failed: %r" % (self.path, e))
 
     def stop(self):
