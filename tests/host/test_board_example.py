@@ -55,7 +55,21 @@ def bridged_example(folder: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("board_id", sorted(b.id for b in all_boards()))
+# The ESP32's 110 KB is not enough yet: on the unix port the bridged node needs ~132 KB with
+# 3,000 events (bench/node.py), and the virtual board's own modules take ~300 interned names the
+# app's then pile onto. Strict: the day it fits, this fails until the mark goes.
+TOO_SMALL = {"esp32": "the bridged example does not fit a 110 KB heap yet (needs ~132 KB)"}
+
+
+def board_ids():
+    for b in sorted(all_boards(), key=lambda b: b.id):
+        if b.id in TOO_SMALL:
+            yield pytest.param(b.id, marks=pytest.mark.xfail(reason=TOO_SMALL[b.id], strict=True))
+        else:
+            yield b.id
+
+
+@pytest.mark.parametrize("board_id", list(board_ids()))
 def test_sensor_node_with_the_bridge_runs_on_the_board(zoo_board, tmp_path, board_id):
     app = bridged_example(tmp_path / "sensor_node")
     board = zoo_board(None, board=board_id, install_lib=False, link=tmp_path / "port")
