@@ -359,7 +359,11 @@ class Host:
         self.mp = micropython_path()
         self.tmp = tempfile.mkdtemp(prefix="zoo-bench-core-")
         atexit.register(shutil.rmtree, self.tmp, True)
-        self.mpy = compile_tree(self.code, os.path.join(self.tmp, "mpy"))
+        # Board-like folders: zoo_micro in lib/ and the interpreter started there, so each module's
+        # __file__ ("lib/zoo_micro/bus.mpy", which the board interns) is as long as on a board.
+        self.boards = {"py": os.path.join(self.tmp, "pyboard"), "mpy": os.path.join(self.tmp, "mpyboard")}
+        self.mpy = compile_tree(self.code, os.path.join(self.boards["mpy"], "lib"))
+        copy_package(self.code, os.path.join(self.boards["py"], "lib"))
         self.bridge = bridge_module(self.code)
         self.image = None
         self.image_size = None
@@ -377,8 +381,8 @@ class Host:
             self.mount = mount_source(self.image)
 
     def paths(self, code):
-        """MICROPYPATH entries for zoo_micro loaded as code ("py", "mpy" or "romfs")."""
-        return {"py": [self.code], "mpy": [self.mpy], "romfs": []}[code]
+        """MICROPYPATH entries for zoo_micro loaded as code ("py", "mpy" or "romfs"), from its board."""
+        return [] if code == "romfs" else ["lib"]
 
     def script(self, code, body):
         """A probe script: body runs with zoo_micro reachable as `code` (the image mounted first)."""
@@ -391,11 +395,17 @@ class Host:
         return path
 
     def run(self, args, code, heap_kb, cwd=None, extra_paths=(), timeout=600):
+        import os
         import subprocess
 
         from host_tools.interpreter import micropython_env
 
-        env = micropython_env(list(extra_paths) + self.paths(code))
+        paths = self.paths(code)
+        if cwd is None:
+            cwd = self.boards.get(code)
+        elif paths:
+            paths = [os.path.join(self.boards[code], "lib")]  # run elsewhere: the lib by its full path
+        env = micropython_env(list(extra_paths) + paths)
         return subprocess.run(
             [self.mp, "-X", "heapsize=%dK" % heap_kb] + args,
             env=env,

@@ -68,6 +68,8 @@ def run_node(heap_kb: int, paths: list[Path], events: int, boot: str | None = No
     try:
         for f in EXAMPLE.glob("*.py"):
             shutil.copy(f, flash / f.name)
+        for p in paths:  # zoo_micro in lib/, as deploy installs it: its files' names as on a board
+            shutil.copytree(Path(p) / "zoo_micro", flash / "lib" / "zoo_micro")
         script = "main.py"
         if boot is not None:  # code that mounts the ROMFS image, then runs the app
             (flash / "boot_romfs.py").write_text(boot + "import main\n")
@@ -80,7 +82,7 @@ def run_node(heap_kb: int, paths: list[Path], events: int, boot: str | None = No
             stdout=slave,
             stderr=slave,
             cwd=flash,
-            env=micropython_env([flash, *paths]),
+            env=micropython_env(["lib"] if paths else []),
         )
         os.close(slave)
         relay = Relay(master, baud=baud or None).start()
