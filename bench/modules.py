@@ -24,7 +24,6 @@ MODULES = [
     ("zoo_micro.log", "import"),
     ("zoo_micro.config", "import"),
     ("zoo_micro.events", "import"),
-    ("zoo_micro.topics", "import"),
     ("zoo_micro.workers", "import"),
     ("zoo_micro.bus", "import"),
     ("zoo_micro.master", "import"),

@@ -6,8 +6,7 @@ __version__ = "0.1.0"
 _WHERE = """master: Master
 workers: BaseWorker worker
 events: event EventNode
-reactors: EventRetryStrategy
-reactors.EventRetryStrategy: RetryOnce RetryTimes RetryForever RetryNever RetryAlways
+reactors: EventRetryStrategy RetryOnce RetryTimes RetryForever RetryNever RetryAlways
 cages: Cage cage
 fifo: FIFO FIFOFull
 delay_fifo: DelayFIFO
@@ -23,10 +22,7 @@ def __getattr__(name):
     for line in _WHERE.split("\n"):
         mod, names = line.split(":")
         if name in names.split():
-            mod = mod.split(".")
-            value = __import__("zoo_micro." + mod[0], None, None, [name])
-            for attr in mod[1:] + [name]:
-                value = getattr(value, attr)
+            value = getattr(__import__("zoo_micro." + mod, None, None, [name]), name)
             globals()[name] = value  # later lookups skip this function
             return value
     # MicroPython asks here before importing a submodule named in `from zoo_micro import x`.

@@ -1,4 +1,6 @@
-# The event bus: bounded per-channel priority queues drained by one dispatcher task.
+# The event bus: bounded per-channel priority queues drained by one dispatcher task, and the
+# topic patterns subscriptions use: "sensor.*" matches one segment ("sensor.t"), "sensor.#" any
+# depth, including "sensor" itself.
 # A queued event is a tuple, (topic, content) or (topic, content, priority), or (None, node,
 # priority) for a prepared EventNode: the request handlers get is made only when it is delivered.
 import asyncio
@@ -6,10 +8,25 @@ import asyncio
 from zoo_micro import port
 from zoo_micro.events import EventNode
 from zoo_micro.port import const
-from zoo_micro.topics import matches
 
 _ROUND = const(32)  # events taken from one channel before the next channel gets its turn
 get_ident = port.get_ident
+
+
+def matches(pattern, topic):
+    if pattern == topic:
+        return True
+    if "*" not in pattern and "#" not in pattern:
+        return False
+    p = pattern.split(".")
+    t = topic.split(".")
+    for i in range(len(p)):
+        seg = p[i]
+        if seg == "#":
+            return True
+        if i >= len(t) or seg != "*" and seg != t[i]:
+            return False
+    return len(p) == len(t)
 
 
 def _scrub(*args):

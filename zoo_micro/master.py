@@ -199,8 +199,10 @@ class Master:
         await self._finish()
 
     async def _finish(self):
-        for w in self._threads:
-            log.error("worker %s: thread still running at stop; threads cannot be killed" % w.name)
+        if self._threads:
+            from zoo_micro import threads
+
+            threads.left_running(self)
         if self._plugins is not None:
             self._plugins.unload_all()
         st = sys.modules.get("zoo_micro.state")

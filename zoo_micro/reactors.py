@@ -15,12 +15,18 @@ NAMED = 4  # only the handler whose name is event.reactor_name
 
 class EventRetryStrategy:
     # Same names and numbers as the full framework; here each does what its name says.
-    # zoo_micro also exports each by itself (`from zoo_micro import RetryOnce`).
     RetryOnce = 0  # one more attempt
     RetryAlways = 1  # attempts until success (same as RetryForever)
     RetryNever = 2  # no second attempt
     RetryForever = 3  # attempts until success, backing off up to the cap
     RetryTimes = 4  # retry_time more attempts
+
+
+RetryOnce = EventRetryStrategy.RetryOnce
+RetryAlways = EventRetryStrategy.RetryAlways
+RetryNever = EventRetryStrategy.RetryNever
+RetryForever = EventRetryStrategy.RetryForever
+RetryTimes = EventRetryStrategy.RetryTimes
 
 
 def attempts_allowed(strategy, retry_time):

@@ -106,6 +106,11 @@ def launch(master, w):
     port.start_thread(run_thread, (master, w))
 
 
+def left_running(master):
+    for w in master._threads:
+        log.error("worker %s: thread still running at stop; threads cannot be killed" % w.name)
+
+
 def run_thread(master, w):
     """Body of a thread-mode worker's _thread; stops when master._stopping is set."""
     r = w._zoo

@@ -159,7 +159,7 @@ class Twin:
     def wait_for_event(self, topic: str, timeout: float = 10.0):
         """The next event (an EventNode) whose topic matches (exact, or a pattern like "sensor.#"),
         after the last one returned."""
-        from zoo_micro.topics import matches
+        from zoo_micro.bus import matches
 
         deadline = time.monotonic() + timeout
         with self._cond:

@@ -9,8 +9,8 @@ from typing import Any
 from host_tools.errors import UserError
 from host_tools.link.flow import Sink, Source
 from zoo_micro import Master
+from zoo_micro.bus import matches
 from zoo_micro.events import EventNode
-from zoo_micro.topics import matches
 
 
 class TwinSink(Sink):

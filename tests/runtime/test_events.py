@@ -3,7 +3,7 @@ import asyncio
 
 from helpers import Quiet, raises, wait_until
 from zoo_micro import EventNode, EventRetryStrategy, Master, event
-from zoo_micro.topics import matches
+from zoo_micro.bus import matches
 
 HEAPSIZE = "96K"  # the test module itself is large; the runtime's share is what shrank
 

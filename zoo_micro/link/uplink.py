@@ -6,8 +6,8 @@ import os
 import sys
 
 from zoo_micro import log, port
+from zoo_micro.bus import matches
 from zoo_micro.plugins import Plugin
-from zoo_micro.topics import matches
 
 HEALTH = "zoo.svm.health"
 LOG = "zoo.log"
