@@ -160,15 +160,19 @@ class Interpreter:
     def flush(self) -> None:
         if self.fd is None:
             return
-        if self._to_child:
-            try:
-                n = os.write(self.fd, self._to_child)
-                del self._to_child[:n]
-            except BlockingIOError:
-                pass
-            except OSError:
-                self._to_child.clear()
+        write_pending(self.fd, self._to_child)
         self.watch(self.fd, bool(self._to_child))
+
+
+def write_pending(fd: int, pending: bytearray) -> None:
+    """Write what a non-blocking fd takes now and drop it from `pending`; all of it if the fd is gone."""
+    if pending:
+        try:
+            del pending[: os.write(fd, pending)]
+        except BlockingIOError:
+            pass
+        except OSError:
+            pending.clear()
 
 
 def compiled_board_modules() -> Path:

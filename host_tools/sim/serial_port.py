@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from host_tools.errors import UserError
-from host_tools.sim.process import MAX_BUFFER
+from host_tools.sim.process import MAX_BUFFER, write_pending
 
 
 class SerialPort:
@@ -84,14 +84,7 @@ class SerialPort:
 
     def flush(self) -> None:
         assert self.fd is not None
-        if self._out:
-            try:
-                n = os.write(self.fd, self._out)
-                del self._out[:n]
-            except BlockingIOError:
-                pass
-            except OSError:
-                self._out.clear()
+        write_pending(self.fd, self._out)
         self.watch(self.fd, bool(self._out))
 
     def close(self) -> None:
