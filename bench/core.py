@@ -326,22 +326,6 @@ def measure_in_process():
 HEAP_STEP_KB = 4
 
 
-def smallest_heap(ok, lo_kb, hi_kb, step=HEAP_STEP_KB):
-    """The smallest heap (KB, a multiple of step) at which ok(kb) holds, by bisection; None if not
-    even at hi_kb. Assumes more heap never hurts."""
-    if not ok(hi_kb):
-        return None
-    lo = lo_kb // step
-    hi = hi_kb // step
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid * step):
-            hi = mid
-        else:
-            lo = mid
-    return hi * step
-
-
 class Host:
     """The MicroPython figures of one checkout's zoo_micro (`code`), as .py, .mpy and ROMFS."""
 
@@ -600,7 +584,9 @@ def measure_minimal_node(h):
         r = h.run([script], "mpy", kb, timeout=120)
         return r.returncode == 0 and "ok 1000 0" in r.stdout
 
-    kb = smallest_heap(ok, 4, 256)
+    from heapsearch import smallest_heap  # bench/ is the script's folder
+
+    kb = smallest_heap(ok, 4, 256, HEAP_STEP_KB)
     host_row("minimal_node_min_heap", kb, "KB", code="mpy", target="<= 40",
              note="one worker publishing 1,000 events to one handler; 4K steps")  # fmt: skip
 

@@ -35,6 +35,7 @@ sys.path.insert(0, str(CODE))
 sys.path.insert(0, str(ROOT / "tests" / "host"))  # the fault-injecting relay is test code, not shipped
 
 from bridge_apps.relay import Relay  # noqa: E402
+from heapsearch import smallest_heap  # noqa: E402 - bench/ is the script's folder
 
 from host_tools.bridge import Bridge, Sink  # noqa: E402
 from host_tools.interpreter import micropython_env, micropython_path  # noqa: E402
@@ -117,19 +118,6 @@ def run_node(heap_kb: int, paths: list[Path], events: int, boot: str | None = No
     return True, f"host got all {got} readings"
 
 
-def bisect(ok, lo_kb: int, hi_kb: int, step: int = 4) -> int | None:
-    if not ok(hi_kb):
-        return None
-    lo, hi = lo_kb // step, hi_kb // step
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid * step):
-            hi = mid
-        else:
-            lo = mid
-    return hi * step
-
-
 def figures(
     code: Path,
     mpy: Path,
@@ -156,7 +144,7 @@ def figures(
             last[kb] = what
             return passed
 
-        kb = bisect(ok, 16, hi_kb)
+        kb = smallest_heap(ok, 16, hi_kb)
         row = {"bench": "node", "interpreter": "micropython", "figure": "sensor_node_bridge_min_heap_" + name}
         row.update(value=kb, unit="KB", code=name, events=events)
         if name in TARGETS:
