@@ -58,29 +58,54 @@ async def test_report_has_the_full_framework_fields_and_node_vitals():
         assert node["mem_free"] > 0 and node["mem_alloc"] > 0
 
 
+class Stepped(BaseWorker):
+    """Runs only when told: each entry of `todo` is one run, True to fail it, False to finish it."""
+
+    def __init__(self, props=None):
+        super().__init__(props)
+        self.todo = []
+        self.go = None
+
+    async def _execute(self):
+        while not self.todo:
+            self.go = asyncio.Event()
+            await self.go.wait()
+        if self.todo.pop(0):
+            raise ValueError("sensor error")
+
+
+async def runs(m, w, *outcomes):
+    """Make `w` run once per outcome (True: fail), and return its health once the last one ended."""
+    n = st(m, w)["runs"] + len(outcomes)
+    w.todo.extend(outcomes)
+    if w.go is not None:
+        w.go.set()
+    await wait_until(lambda: st(m, w)["runs"] == n, timeout=5)
+    return health(m, "w")
+
+
 async def test_status_moves_running_warning_unhealthy_and_back_to_running():
-    m = Master({"svm_check_interval": 0})
-    w = m.register_worker("w", Scripted, props={"delay_time": 0.01})
+    # Thresholds in docs/health.md: "warning" from one failure or a recent error rate of 10 %,
+    # "unhealthy" from three failures in a row or 50 %; each run moves the rate a quarter of
+    # the way towards 0 % (clean) or 100 % (failed).
+    m = Master({"svm_check_interval": 0, "backoff_max": 0.05})
+    w = m.register_worker("w", Stepped, props={"delay_time": 0, "is_loop": True})
     await m.start()
-    await wait_until(lambda: st(m, w)["runs"] >= 3)
-    assert health(m, "w")["status"] == "running"
     with Quiet():
-        w.failing = True
-        await wait_until(lambda: st(m, w)["fails"] >= 1)
-        h = health(m, "w")
-        assert h["status"] in ("warning", "unhealthy") and h["health_score"] < 100
-        await wait_until(lambda: st(m, w)["fails"] >= 3, timeout=5)
-        h = health(m, "w")
+        assert (await runs(m, w, False, False))["status"] == "running"
+        h = await runs(m, w, True)  # one failure: rate 25 %, one in a row
+        assert h["status"] == "warning" and 0 < h["health_score"] < 100, h
+        h = await runs(m, w, True)  # rate 44 %, two in a row
+        assert h["status"] == "warning", h
+        h = await runs(m, w, True)  # rate 58 %, three in a row
         assert h["status"] == "unhealthy", h
-        w.failing = False
-        await wait_until(lambda: st(m, w)["fails"] == 0 and st(m, w)["runs"] > 6, timeout=10)
-    seen = [health(m, "w")["status"]]
-    for _ in range(8):  # the recent error rate decays as clean runs pile up
-        await asyncio.sleep(0.03)
-        seen.append(health(m, "w")["status"])
+        h = await runs(m, w, False)  # none in a row, but the rate is still 43 %
+        assert h["status"] == "warning", h
+        seen = []
+        for _ in range(6):  # 32, 24, 18, 13, 10, 7 %
+            seen.append((await runs(m, w, False))["status"])
     await m.stop()
-    assert "warning" in seen or "running" in seen
-    assert seen[-1] == "running", seen
+    assert seen == ["warning"] * 5 + ["running"], seen
 
 
 async def test_worker_that_stops_making_progress_becomes_stuck_within_one_check():
