@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from host_tools.errors import UserError
 from host_tools.interpreter import PROJECT_ROOT
 from host_tools.mpy import MPY_ARCHES
 
-BOARDS_DIR = PROJECT_ROOT / "boards"
+
+def data_dir(name: str) -> Path:
+    """A data folder shipped with zoo-micro ("boards", "firmware"): the package's host_tools/data/<name>
+    in an install (a wheel carries it there), the checkout's top-level folder it links to otherwise."""
+    shipped = Path(str(resources.files("host_tools").joinpath("data", name)))
+    return shipped.resolve() if shipped.is_dir() else PROJECT_ROOT / name
+
+
+BOARDS_DIR = data_dir("boards")
 
 FLASH_METHODS = ("esptool", "uf2")
 ESP_OFFSETS = ("0x0", "0x1000")

@@ -23,14 +23,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from host_tools.boards import Board, get_board
+from host_tools.boards import Board, data_dir, get_board
 from host_tools.errors import UserError
 from host_tools.interpreter import PROJECT_ROOT
 from host_tools.mpy import compile_file
 from host_tools.romfs import make_image
 
 RUNTIME_DIR = PROJECT_ROOT / "zoo_micro"
-TEMPLATES_DIR = PROJECT_ROOT / "firmware"
+TEMPLATES_DIR = data_dir("firmware")
 PACKAGE_JSON = PROJECT_ROOT / "package.json"
 ENTRY_MODULE = "app_main"
 ROMFS_IMAGE = "romfs.img"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from importlib import resources
 from pathlib import Path
 from string import Template
 
 from host_tools.boards import get_board
 from host_tools.errors import UserError
 
-TEMPLATES = Path(__file__).resolve().parent / "templates" / "app"
+TEMPLATES = Path(str(resources.files("host_tools").joinpath("templates", "app")))
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
 
 
