@@ -14,6 +14,7 @@ and what stays on the filesystem (boot.py, main.py, board.json, data files) into
 from __future__ import annotations
 
 import ast
+import fnmatch
 import json
 import re
 import shutil
@@ -72,14 +73,66 @@ def runtime_files() -> list[Path]:
     )
 
 
+IGNORE_FILE = ".zooignore"  # the app's own exclusions, one glob a line
+# What never goes to a board: the app's host tests, Python's caches, and the state files a run of
+# main.py on the host leaves (state.json and its .tmp, .bak and .bad copies).
+HOST_ONLY = ("/tests/", "__pycache__/", "*.pyc", "state.json", "state.json.*")
+
+
+def app_config(app_dir: Path) -> dict:
+    """The app's config.json as a dict ({} when it has none or it does not parse: the board says so)."""
+    try:
+        data = json.loads((Path(app_dir) / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def app_board(app_dir: str | Path | None) -> str | None:
+    """The board `zoo-micro new` wrote into the app's config.json: its default for sim, build, deploy."""
+    board = app_config(Path(app_dir)).get("board") if app_dir else None
+    return board if isinstance(board, str) and board else None
+
+
+def ignore_patterns(app_dir: Path) -> list[str]:
+    """HOST_ONLY, the app's state file if config.json moves it, and the lines of its .zooignore:
+    globs matched against each name in a path (`*.csv`, `notes/`: a folder), or against the path from
+    the app folder when they hold a `/` (`/data/*.log`); blank lines and `#` comments are skipped."""
+    patterns = list(HOST_ONLY)
+    state = app_config(app_dir).get("state_path")
+    if isinstance(state, str) and state:
+        patterns += ["/" + state.lstrip("/"), "/" + state.lstrip("/") + ".*"]
+    own = app_dir / IGNORE_FILE
+    if own.is_file():
+        lines = (line.strip() for line in own.read_text().splitlines())
+        patterns += [line for line in lines if line and not line.startswith("#")]
+    return patterns
+
+
+def is_ignored(rel: Path, patterns: list[str]) -> bool:
+    """Whether the app file rel (relative to the app folder) matches one of the ignore patterns."""
+    parts = rel.parts
+    for pattern in patterns:
+        folder = pattern.endswith("/")
+        pattern = pattern.rstrip("/")
+        if "/" in pattern:  # anchored at the app folder: the path, or a folder on it
+            pattern = pattern.lstrip("/")
+            heads = ["/".join(parts[:i]) for i in range(1, len(parts) + (0 if folder else 1))]
+            if any(fnmatch.fnmatchcase(h, pattern) for h in heads):
+                return True
+        elif any(fnmatch.fnmatchcase(name, pattern) for name in (parts[:-1] if folder else parts)):
+            return True
+    return False
+
+
 def app_files(app_dir: Path) -> list[Path]:
-    """The app folder's files, relative to it, without caches, hidden files or compiled leftovers."""
+    """The app folder's files that go to a board, relative to it: no hidden files, nothing of
+    HOST_ONLY and nothing its .zooignore names."""
+    patterns = ignore_patterns(app_dir)
     found = []
     for p in sorted(app_dir.rglob("*")):
         rel = p.relative_to(app_dir)
-        if p.is_dir() or any(part.startswith(".") or part in SKIPPED_PARTS for part in rel.parts):
-            continue
-        if p.suffix == ".pyc":
+        if p.is_dir() or any(part.startswith(".") for part in rel.parts) or is_ignored(rel, patterns):
             continue
         found.append(rel)
     return found

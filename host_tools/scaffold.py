@@ -25,6 +25,9 @@ def new_app(name: str, board: str = "esp32", parent: str | Path = ".") -> list[P
     made = []
     for src in sorted(TEMPLATES.rglob("*.tmpl")):
         target = dest / src.relative_to(TEMPLATES).with_suffix("")
+        if target.name == "test_app.py":
+            # pytest needs each test file's name unique when several apps' tests run together
+            target = target.with_name(f"test_{name.replace('-', '_').lower()}.py")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(Template(src.read_text()).substitute(name=name, board=board))
         made.append(target)

@@ -81,14 +81,12 @@ def _file(remote: str, source: Path, data: bytes | None = None) -> FileToCopy:
 
 
 def source_files(app: Path | None, lib: bool = True) -> list[tuple[str, Path]]:
-    """(path on the board, local file) for zoo_micro and the app; an app's tests stay on the host."""
+    """(path on the board, local file) for zoo_micro and the app (its tests and host files stay here)."""
     found = []
     if lib:
         for rel in runtime_files():
             found.append((f"lib/{rel.as_posix()}", PROJECT_ROOT / rel))
     for rel in app_files(app) if app is not None else ():
-        if rel.parts[0] == "tests":
-            continue
         found.append((rel.as_posix(), app / rel))
     return found
 

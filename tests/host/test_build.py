@@ -453,3 +453,19 @@ def test_freeze_and_romfs_together_is_one_line(tmp_path, capsys):
         "zoo-micro build: --freeze and --romfs contradict each other (code goes in the firmware or in ROMFS)"
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_build_and_freeze_leave_out_tests_state_files_and_zooignored_files(tmp_path):
+    app = make_app(tmp_path)
+    (app / "tests").mkdir()
+    (app / "tests" / "test_sensor_app.py").write_text("def test():\n    pass\n")
+    for name in ("state.json", "state.json.bak"):
+        (app / name).write_text("{}")
+    (app / "draft.py").write_text("x = (\n")  # would not even compile
+    (app / ".zooignore").write_text("draft.py\n")
+    bundle = build(app, "pico", out=tmp_path / "mpy")
+    assert not [f for f in bundle.files if f.startswith(("tests", "state.json", "draft"))]
+    frozen = build(app, "pico", out=tmp_path / "frozen", freeze=True)
+    assert not [f for f in frozen.files if "tests" in f or "state.json" in f or "draft" in f]
+    manifest = (frozen.path / "manifest.py").read_text()
+    assert "tests" not in manifest and "draft" not in manifest

@@ -119,3 +119,34 @@ def test_the_board_helper_hashes_files_as_the_host_does_and_cleans_up(tmp_path):
     assert proc.stdout.splitlines() == [f"{hashlib.sha256(bytes(range(256)) * 5).hexdigest()} None", "[]"]
     assert (tmp_path / "d" / "e").is_dir()
     assert HELPER.suffix == ".py"
+
+
+def host_littered_app(folder: Path) -> Path:
+    """An app after a run of main.py and pytest on the host, with its own .zooignore."""
+    app = make_app(folder)
+    (app / "config.json").write_text('{"name": "n", "state_path": "data/kv.json"}')
+    for name in ("state.json", "state.json.bak", "state.json.tmp", "state.json.bad"):
+        (app / name).write_text("{}")
+    (app / "__pycache__").mkdir()
+    (app / "__pycache__" / "helper.cpython-311.pyc").write_bytes(b"junk")
+    (app / "helper.pyc").write_bytes(b"junk")
+    (app / ".pytest_cache").mkdir()
+    (app / ".pytest_cache" / "README.md").write_text("cache")
+    (app / "data").mkdir()
+    (app / "data" / "kv.json").write_text("{}")
+    (app / "data" / "kv.json.bak").write_text("{}")
+    (app / "data" / "table.csv").write_text("1,2\n")
+    (app / "data" / "debug.log").write_text("noise\n")
+    (app / "notes").mkdir()
+    (app / "notes" / "todo.txt").write_text("later\n")
+    (app / "drivers" / "tests").mkdir(parents=True)  # a package's own folder named tests is the app's
+    (app / "drivers" / "tests" / "probe.py").write_text("X = 1\n")
+    (app / "secret.txt").write_text("key\n")
+    (app / ".zooignore").write_text("# not for the board\n*.log\nnotes/\n\n/secret.txt\n")
+    return app
+
+
+def test_host_artefacts_tests_and_what_zooignore_names_never_go_to_the_board(tmp_path):
+    app = host_littered_app(tmp_path / "blink")
+    remotes = {f.remote for f in plan_files(app, lib=False, mpy_arch=None)}
+    assert remotes == {"main.py", "helper.py", "config.json", "data/table.csv", "drivers/tests/probe.py"}
