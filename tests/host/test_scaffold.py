@@ -53,7 +53,16 @@ def test_two_new_apps_tests_run_in_one_pytest_session(tmp_path):
         assert run(ZOO + ["new", name, "--board", "esp32"], tmp_path).returncode == 0
     assert (tmp_path / "hen-house" / "tests" / "test_hen_house.py").is_file()
     tests = run(
-        [sys.executable, "-m", "pytest", "greenhouse/tests", "hen-house/tests", "-q", "-p", "no:cacheprovider"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "greenhouse/tests",
+            "hen-house/tests",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
         tmp_path,
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
