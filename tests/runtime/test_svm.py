@@ -20,6 +20,8 @@ FIELDS = (
 class Scripted(BaseWorker):
     """Fails while `failing` is true; sleeps `hang_ms` in a run when set."""
 
+    is_loop = True
+
     def __init__(self, props=None):
         super().__init__(props)
         self.failing = False

@@ -9,6 +9,7 @@ HEAPSIZE = "96K"  # the test module itself is large; the runtime's share is what
 
 class Ticker(BaseWorker):
     mode = "thread"
+    is_loop = True
 
     def __init__(self, props=None):
         super().__init__(props)
@@ -60,11 +61,14 @@ def test_run_with_duration_returns_with_thread_workers_stopped():
 async def test_blocking_thread_worker_does_not_block_the_loop():
     class Blocker(BaseWorker):
         mode = "thread"
+        is_loop = True
 
         def _execute(self):
             port.sleep_ms(200)  # a blocking driver call
 
     class Fast(BaseWorker):
+        is_loop = True
+
         def __init__(self, props=None):
             super().__init__(props)
             self.n = 0
@@ -114,8 +118,54 @@ def test_too_many_thread_workers_is_a_clear_error():
     assert "allows 1" in str(e)
 
 
-def test_rp2040_allows_one_thread_worker_by_default():
-    assert {"rp2": 1, "esp32": 4}.get(port.PLATFORM, 8) == port.THREAD_LIMIT
+class _FakeSys:
+    # What `import sys` gives zoo_micro.port while it is loaded again as if on another board.
+    def __init__(self, real, platform):
+        self.real = real
+        self.platform = platform
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def thread_limit_on(platform):
+    """port.THREAD_LIMIT as zoo_micro.port computes it on a board whose sys.platform is `platform`."""
+    import sys
+
+    import zoo_micro
+
+    saved = sys.modules["zoo_micro.port"]
+    sys.modules["sys"] = _FakeSys(sys, platform)
+    del sys.modules["zoo_micro.port"]
+    try:
+        import zoo_micro.port as other
+
+        return other.THREAD_LIMIT
+    finally:
+        del sys.modules["sys"]
+        sys.modules["zoo_micro.port"] = saved
+        zoo_micro.port = saved
+
+
+def test_each_board_data_file_and_the_runtime_agree_on_its_thread_limit():
+    # The board data files (boards/*.json, beside tests/ as the runner's path shows) are what the
+    # host tools flash and build from; the runtime's own default must say the same per port.
+    import json
+    import os
+    import sys
+
+    boards = sys.argv[0].rsplit("/", 3)[0] + "/boards"
+    seen = {}
+    for name in sorted(os.listdir(boards)):
+        if not name.endswith(".json"):
+            continue
+        with open(boards + "/" + name) as f:
+            data = json.load(f)
+        platform = data["micropython"]["port"]
+        assert thread_limit_on(platform) == data["max_threads"], (name, platform, data["max_threads"])
+        seen[platform] = data["max_threads"]
+    assert seen.get("rp2") == 1 and len(seen) >= 2, seen  # RP2 boards have exactly one spare core
+    assert thread_limit_on(port.PLATFORM) == port.THREAD_LIMIT  # and the stand-in loads it faithfully
 
 
 async def test_port_without_thread_falls_back_to_asyncio():
