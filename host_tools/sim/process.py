@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 import tty
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,8 @@ from host_tools.mpy import compile_file
 from host_tools.sim.console import ConsoleFilter
 
 BOARD_DIR = Path(__file__).resolve().parent / "board"
-BOARD_MODULES = ("simboot", "simlink", "simthread", "simvfs", "machine", "simio", "select", "time", "flashfs")
+BOARD_MODULES = ("simboot", "simlink", "simthread", "simvfs", "machine", "simio", "select", "time", "flashfs",
+                 "simsys", "simos")  # fmt: skip
 SIM_HEAP_KB = 64  # room for the simulator's own modules (~40 KB); the rest is held back at boot
 MAX_BUFFER = 4 << 20  # bytes held for a slow reader before output is dropped, as a board's USB would
 
@@ -37,6 +39,7 @@ class Interpreter:
         self._to_child = bytearray()
         self._phase = "boot"  # "boot" until boot.py/main.py or the REPL starts, then "running"
         self._held = bytearray()  # input from a Ctrl-C typed during boot on
+        self.read_at = 0.0  # when output last came
 
     @property
     def alive(self) -> bool:
@@ -64,7 +67,7 @@ class Interpreter:
         self._to_child.clear()
         self._phase = "boot"
         self.watch(master, False)
-        self.filter.boot(mode)
+        self.filter.boot(mode, cfg["machine"], str(board_dir))
 
     def kill(self, reason: str) -> None:
         """End the process; reason is what reap() reports, which decides how the board boots next."""
@@ -86,7 +89,15 @@ class Interpreter:
             data = b""
         if not data:
             return None
-        shown, enter_raw, at_repl = self.filter.feed(data)
+        self.read_at = time.monotonic()
+        return self._shown(self.filter.feed(data))
+
+    def flush_held(self) -> bytes:
+        """What the console filter held back for the rest of a line that did not come."""
+        return self._shown(self.filter.flush())
+
+    def _shown(self, filtered: tuple[bytes, bool, bool]) -> bytes:
+        shown, enter_raw, at_repl = filtered
         if at_repl:
             self.running()
         if enter_raw:

@@ -21,6 +21,8 @@ class SimProfile:
     flash_kb: int
     freq: int
     romfs_kb: int
+    platform: str  # sys.platform and os.uname().sysname, as the board's firmware reports them
+    machine: str  # os.uname().machine and the banner's board name
 
 
 def sim_profile(
@@ -37,4 +39,14 @@ def sim_profile(
         flash_kb=flash_kb or int(board.data.get("fs_kb", DEFAULT_FLASH_KB)),
         freq=CPU_HZ.get(board.chip, 160_000_000),
         romfs_kb=romfs_kb if romfs_kb is not None else int(board.data.get("romfs_kb", DEFAULT_ROMFS_KB)),
+        platform=board.data.get("micropython", {}).get("port", board.chip),
+        machine=machine_name(board.name, board.chip),
     )
+
+
+def machine_name(name: str, chip: str) -> str:
+    """The board as its firmware names it: "Raspberry Pi Pico with RP2040", "Generic ESP32 module with
+    ESP32" (a chip's generic build)."""
+    if name.replace("-", "").upper() == chip.upper():
+        name = f"Generic {name} module"
+    return f"{name} with {chip.upper()}"

@@ -144,7 +144,7 @@ class Supervisor:
     def _timeout(self) -> float:
         now = time.monotonic()
         t = 1.0
-        if not self.port.connected:
+        if not self.port.connected or self.child.filter.holding:
             t = TICK
         for at in (self._wdt_deadline, self._sleep_until):
             if at is not None:
@@ -185,6 +185,10 @@ class Supervisor:
             self._asleep = False
             self._spawn("deepsleep", "friendly")
         self.port.check_opened()
+        if self.child.fd is not None and self.child.filter.holding and now - self.child.read_at >= TICK:
+            shown = self.child.flush_held()  # the rest of the line did not come: show what there is
+            if shown:
+                self._show(shown)
 
     def _watch(self, what: str, fd: int, write: bool) -> None:
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if write else 0)
@@ -212,6 +216,8 @@ class Supervisor:
             "mode": mode,
             "cause": CAUSE_ON_BOARD[cause],
             "board": board.profile.id,
+            "platform": board.profile.platform,
+            "machine": board.profile.machine,
             "freq": board.profile.freq,
             "uid": self._uid,
             "rtc": board.peripherals.rtc_offset,

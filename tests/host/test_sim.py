@@ -218,7 +218,7 @@ def test_sys_exit_in_main_soft_reboots_and_runs_main_again(zoo_board, tmp_path):
     )
     board = zoo_board(app)
     board.wait_for_event("run 2")
-    assert "run 1\nMPY: soft reboot\r\nrun 2" in board.output
+    assert "run 1\r\nMPY: soft reboot\r\nrun 2" in board.output
     assert board.resets == ["power", "soft"]
 
 

@@ -15,6 +15,9 @@ class Flash:
         self._host = os.VfsPosix()  # host paths as given
         self.capacity = capacity
 
+    def __repr__(self):
+        return "<VfsLfs2>"  # what mpremote df and vfs.mount() show for a board's LittleFS
+
     def mount(self, readonly, mkfs):
         pass
 

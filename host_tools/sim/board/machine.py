@@ -1,6 +1,7 @@
 # machine for the virtual board: the unix port's own members, plus peripherals whose far side is the
 # host (zoo-micro sim), which drives the inputs and sees the outputs. Constants follow the ESP32 port.
 import binascii
+import time
 
 import micropython
 import simio
@@ -288,7 +289,7 @@ def _timer_fired(arg):
         t._cb(t)
 
 
-_rtc = [_cfg.get("rtc", 0)]  # seconds between the host clock and the board's RTC
+_rtc = time._rtc  # seconds between the host clock and the board's RTC; time.time() reads it too
 
 
 class RTC:
@@ -301,9 +302,11 @@ class RTC:
     def datetime(self, dt=None):
         # The host starts this process with TZ=UTC, so localtime and mktime are both UTC.
         if dt is None:
-            t = utime.localtime(int(utime.time() + _rtc[0]))
-            return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
-        _rtc[0] = utime.mktime((dt[0], dt[1], dt[2], dt[4], dt[5], dt[6], 0, 0)) - utime.time()
+            ns = time.time_ns()
+            t = utime.localtime(ns // 1000000000)
+            return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], ns // 1000 % 1000000)  # subseconds in µs
+        when = utime.mktime((dt[0], dt[1], dt[2], dt[4], dt[5], dt[6], 0, 0)) + dt[7] / 1000000
+        _rtc[0] = when - utime.time_ns() / 1000000000
         simlink.notify({"op": "rtc", "offset": _rtc[0]})
 
 

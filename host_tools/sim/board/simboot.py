@@ -29,11 +29,15 @@ def boot(g):
 
     gc.collect()
     simlink.hello()  # the link's own thread is started here, outside the board's thread count
+    import simos
+    import simsys
     import simthread
     import simvfs
 
     sys.modules["_thread"] = simthread
     sys.modules["vfs"] = simvfs
+    sys.modules["sys"] = simsys
+    sys.modules["os"] = simos
     rom = simvfs.image()  # the host gave the interpreter this much more heap
     os.umount("/")
     os.mount(flashfs.Flash(simlink.cfg["flash"], simlink.cfg["flash_kb"] * 1024), "/")
@@ -80,7 +84,11 @@ def boot(g):
 
         buf = io.StringIO()
         sys.print_exception(e, buf)
-        lines = [ln.strip() for ln in buf.getvalue().split("\n") if ln.strip().startswith("File ")]
+        lines = [
+            ln.strip()
+            for ln in buf.getvalue().split("\n")
+            if ln.strip().startswith("File ") and here not in ln
+        ]
         return lines[-1] if lines else ""
 
     def run(name):

@@ -1,8 +1,28 @@
 # time for the virtual board: the unix port's own, except that sleeps on the main thread wake up for
-# soft interrupts (Pin IRQs, Timers), which the unix port would only run after the whole sleep.
+# soft interrupts (Pin IRQs, Timers), which the unix port would only run after the whole sleep, and
+# that the wall clock is the board's RTC (machine.RTC().datetime() sets it, as on a board).
 import simlink
 import utime
 from utime import *  # noqa: F403
+
+_rtc = [simlink.cfg.get("rtc", 0)]  # seconds between the host clock and the board's RTC
+
+
+def time():
+    return utime.time() + _rtc[0]
+
+
+def time_ns():
+    return utime.time_ns() + int(_rtc[0] * 1000000000)
+
+
+def localtime(secs=None):
+    # The host starts this process with TZ=UTC: local time is UTC, as on a board without a zone.
+    return utime.localtime(int(time()) if secs is None else int(secs))
+
+
+def gmtime(secs=None):
+    return utime.gmtime(int(time()) if secs is None else int(secs))
 
 
 def sleep_ms(ms):
