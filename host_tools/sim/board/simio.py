@@ -130,7 +130,7 @@ _uarts = {}
 
 
 class UART:
-    """A UART wired to the host: what the app writes goes to the host (or back to itself in loopback)."""
+    """A UART wired to the host: what the app writes goes to the host (and back to itself in loopback)."""
 
     def __init__(self, id, baudrate=115200, *, bits=8, parity=None, stop=1, tx=None, rx=None, rxbuf=256,
                  timeout=0, **kw):  # fmt: skip
@@ -181,8 +181,8 @@ class UART:
         data = bytes(buf)
         if self._id in uart_loop:
             self._take(data)
-        else:
-            simlink.notify({"op": "uart", "id": self._id, "data": binascii.hexlify(data).decode()})
+        # the host sees the TX line in loopback too, as a probe on the wire would
+        simlink.notify({"op": "uart", "id": self._id, "data": binascii.hexlify(data).decode()})
         return len(data)
 
     def flush(self):
