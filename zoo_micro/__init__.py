@@ -6,6 +6,7 @@ __version__ = "0.1.0"
 _WHERE = """master: Master
 workers: BaseWorker worker
 events: event EventNode
+channels: EventChannelManager EventChannel
 reactors: EventRetryStrategy RetryOnce RetryTimes RetryForever RetryNever RetryAlways
 cages: Cage cage
 fifo: FIFO FIFOFull

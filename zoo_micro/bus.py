@@ -11,6 +11,7 @@ from zoo_micro.port import const
 
 _ROUND = const(32)  # events taken from one channel before the next channel gets its turn
 get_ident = port.get_ident
+current = None  # the handler being called: a request's reactor_name
 
 
 def matches(pattern, topic):
@@ -156,6 +157,7 @@ class Bus:
 
     async def run(self):
         """The dispatcher: drains the channels round-robin until cancelled."""
+        global current
         self._loop_ident = get_ident()
         self._wake = wake = asyncio.Event()
         queues = self._queues
@@ -168,7 +170,7 @@ class Bus:
             if not self.pending:
                 # The last event must not stay alive while the bus is idle: clear the locals, and
                 # the frame's stack slots (the GC scans them all) by calling with Nones.
-                e = ev = r = None
+                e = ev = r = current = None
                 _scrub(None, None, None, None, None, None, None)
                 self._idle = True
                 wake.clear()
@@ -216,6 +218,7 @@ class Bus:
                             hs = reactors.select(ev, hs)
                         for h in hs:
                             try:
+                                current = h
                                 r = h(ev)
                                 if type(r) is coro:
                                     await r

@@ -9,7 +9,6 @@ class EventNode:
     channel = "default"
     priority = 0
     response_mechanism = 3  # every handler; see set_response_mechanism
-    reactor_name = None
 
     def __init__(self, topic, content=None, channel_name="default", priority=0):
         self.topic = topic
@@ -22,6 +21,14 @@ class EventNode:
     @property
     def channel_name(self):
         return self.channel
+
+    @property
+    def reactor_name(self):
+        """The name of the handler (reactor) the request is delivered to; before delivery, the
+        one set_response_mechanism(4, name) chose."""
+        from zoo_micro.reactors import reactor_name
+
+        return reactor_name(self)
 
     def set_response_mechanism(self, mechanism, reactor_name=None):
         """Which handlers get this event, numbered as in the full framework: 1 the first subscribed,

@@ -14,6 +14,7 @@ _DUE = const(9)  # in a worker's record (workers.py)
 class Master:
     """Runs workers and delivers events between them; one per node."""
 
+    current = None  # the Master made last: EventChannelManager publishes through it
     svm = None
     started_ms = None
     _plugins = None
@@ -24,6 +25,7 @@ class Master:
     def __init__(self, config=None):
         self.config = c = load_config(config)
         self.name = c["name"]
+        Master.current = self
         self.bus = b = Bus(
             c["queue_size"], c["retry_delay"], c["retry_backoff_max"], c["max_pending_retries"]
         )
@@ -73,7 +75,9 @@ class Master:
             for i in range(count):
                 p = dict(props or {})
                 p["name"] = name if count == 1 else "%s:%d" % (name, i)
-                made.append(worker(p))
+                w = worker()  # as the full framework builds it; the props given here apply on top
+                BaseWorker.__init__(w, p)
+                made.append(w)
         else:
             raise TypeError("worker %s: expected a BaseWorker subclass or instance, got %r" % (name, worker))
         for w in made:
@@ -158,7 +162,7 @@ class Master:
         self._running = True
         if self._plugins is not None:
             try:
-                await self._plugins.load_all(self)
+                self._plugins.load_all(self)
             except Exception:
                 await self.stop()
                 raise
@@ -176,55 +180,10 @@ class Master:
 
     async def stop(self):
         """Stop every worker, thread workers included; returns once they have stopped."""
-        if not self._running:
-            return
-        self._running = False
-        self._stopping = True
-        tasks = self._tasks + self._runs
-        self._tasks = []
-        self._runs = []
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            try:
-                await t
-            except asyncio.CancelledError:
-                pass
-            except Exception as e:
-                log.error("task ended with %r" % (e,))
-        limit = int(self.config["thread_join_timeout"] * 1000)
-        t0 = port.ticks_ms()
-        while self._threads and port.ticks_diff(port.ticks_ms(), t0) < limit:
-            await asyncio.sleep(0.005)
-        await self._finish()
+        if self._running:
+            from zoo_micro.shutdown import stop
 
-    async def _finish(self):
-        if self._threads:
-            from zoo_micro import threads
-
-            threads.left_running(self)
-        if self._plugins is not None:
-            self._plugins.unload_all()
-        st = sys.modules.get("zoo_micro.state")
-        if st is not None:
-            st.StateMachineManager().stop()
-        b = self.bus
-        b._loop_ident = None
-        if b.inbox is not None:
-            b.dropped = b.dropped_total()
-            b.inbox.close()
-            b.inbox = None
-        for w in self.workers:
-            r = w._zoo
-            r[_DUE] = None
-            if r[0] not in ("done", "failed") and w.mode != "thread":
-                r[0] = "stopped"
-            try:
-                d = w._destroy()
-                if port.is_coro(d):
-                    await d
-            except Exception as e:
-                log.error("worker %s: _destroy raised %r" % (w.name, e))
+            await stop(self)
 
     def shutdown(self):
         """Ask a running node to stop; run() returns once everything has stopped."""
@@ -252,18 +211,7 @@ class Master:
         try:
             asyncio.run(self._run(duration))
         except KeyboardInterrupt:
-            # Ctrl-C tore through the loop mid-step, so its tasks cannot be awaited: drop them,
-            # then stop what outlives the loop (thread workers) without it.
-            self._running = False
-            self._stopping = True
-            self._tasks = []
-            self._runs = []
-            # MicroPython: forget every task, including ones the exception tore through (CPython's
-            # asyncio.run already closed them; there this makes and closes a spare loop).
-            asyncio.new_event_loop().close()
-            limit = int(self.config["thread_join_timeout"] * 1000)
-            t0 = port.ticks_ms()
-            while self._threads and port.ticks_diff(port.ticks_ms(), t0) < limit:
-                port.sleep_ms(5)
-            asyncio.run(self._finish())
+            from zoo_micro.shutdown import interrupted
+
+            interrupted(self)
             raise

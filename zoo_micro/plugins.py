@@ -10,7 +10,7 @@ class Plugin:
     dependencies = ()
 
     def initialize(self, context):
-        """Called with the Master when it starts; may return a coroutine to be awaited."""
+        """Called with the Master when it starts; a coroutine it returns runs as a task."""
 
     def destroy(self):
         """Called when the Master stops, in reverse load order."""
@@ -42,10 +42,19 @@ class PluginManager:
         return cls
 
     def get(self, name):
+        """The loaded plugin of that name, or None."""
         for p in self._loaded:
             if p.name == name:
                 return p
         return None
+
+    get_plugin = get  # the full framework's name
+
+    def get_registered_plugins(self):
+        return [c.name for c in self._classes]
+
+    def get_loaded_plugins(self):
+        return [p.name for p in self._loaded]
 
     def load_order(self):
         """Registered classes with every dependency before its dependents."""
@@ -73,8 +82,9 @@ class PluginManager:
             visit(c, [])
         return order
 
-    async def load_all(self, context=None):
-        """Instantiate and initialize every plugin; a failure unloads the ones already loaded."""
+    def load_all(self, context=None):
+        """Instantiate and initialize every plugin not loaded yet, dependencies first; a failure
+        unloads the ones already loaded."""
         ctx = context if context is not None else self.context
         for cls in self.load_order():
             if self.get(cls.name) is not None:
@@ -83,13 +93,16 @@ class PluginManager:
             try:
                 r = plugin.initialize(ctx)
                 if port.is_coro(r):
-                    await r
+                    import asyncio
+
+                    asyncio.create_task(r)
             except Exception as e:
                 self.unload_all()
                 raise PluginError("plugin %s failed to initialize: %r" % (cls.name, e)) from None
             self._loaded.append(plugin)
 
     def unload_all(self):
+        """Destroy the loaded plugins, in reverse load order."""
         while self._loaded:
             plugin = self._loaded.pop()
             try:

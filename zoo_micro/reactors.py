@@ -2,7 +2,7 @@
 # "all", success and done callbacks, failed handlers, retries and dead letters.
 import asyncio
 
-from zoo_micro import log, port
+from zoo_micro import bus as _bus, log, port
 
 DEAD_LETTER = "zoo.dead_letter"
 
@@ -10,16 +10,16 @@ DEAD_LETTER = "zoo.dead_letter"
 FIRST = 1  # the first subscribed handler only
 BY_PRIORITY = 2  # every handler, highest handler priority first
 ALL = 3  # every handler, in subscription order (the default)
-NAMED = 4  # only the handler whose name is event.reactor_name
+NAMED = 4  # only the handler with the name given to set_response_mechanism
 
 
 class EventRetryStrategy:
-    # Same names and numbers as the full framework; here each does what its name says.
-    RetryOnce = 0  # one more attempt
-    RetryAlways = 1  # attempts until success (same as RetryForever)
-    RetryNever = 2  # no second attempt
-    RetryForever = 3  # attempts until success, backing off up to the cap
-    RetryTimes = 4  # retry_time more attempts
+    # The full framework's names, numbers and counts: how many tries a handler gets in all.
+    RetryOnce = 0  # one try (the default)
+    RetryAlways = 1  # tries until success (same as RetryForever)
+    RetryNever = 2  # one try
+    RetryForever = 3  # tries until success, backing off up to the cap
+    RetryTimes = 4  # retry_time tries
 
 
 RetryOnce = EventRetryStrategy.RetryOnce
@@ -30,13 +30,11 @@ RetryTimes = EventRetryStrategy.RetryTimes
 
 
 def attempts_allowed(strategy, retry_time):
-    """Total attempts a handler gets; -1 means until success (EventRetryStrategy's numbers)."""
-    if strategy == 2:  # RetryNever
+    """Total tries a handler gets; -1 means until success (EventRetryStrategy's numbers)."""
+    if strategy in (0, 2):  # RetryOnce, RetryNever
         return 1
-    if strategy == 0:  # RetryOnce
-        return 2
-    if strategy == 4:  # RetryTimes
-        return 1 + max(0, retry_time)
+    if strategy == 4:  # RetryTimes; at least one, where the full framework would not call it at all
+        return max(1, retry_time)
     if strategy in (1, 3):  # RetryAlways, RetryForever
         return -1
     raise ValueError("unknown retry strategy %r" % (strategy,))
@@ -47,7 +45,7 @@ class Handler:
 
     Options left at their default stay on the class."""
 
-    attempts = 2  # RetryOnce
+    attempts = 1  # RetryOnce
     done_callback = None
     error_callback = None
     success_callback = None
@@ -67,7 +65,7 @@ class Handler:
     ):
         self.fn = fn
         a = attempts_allowed(retry_strategy, retry_time)
-        if a != 2:
+        if a != 1:
             self.attempts = a
         if done_callback:
             self.done_callback = done_callback
@@ -88,7 +86,12 @@ def set_mechanism(ev, mechanism, reactor_name):
     if mechanism not in (FIRST, BY_PRIORITY, ALL, NAMED) or (mechanism == NAMED and not reactor_name):
         raise ValueError("response mechanism must be 1-3, or 4 with a reactor_name; got %r" % mechanism)
     ev.response_mechanism = mechanism
-    ev.reactor_name = reactor_name
+    ev._target = reactor_name
+
+
+def reactor_name(ev):
+    h = _bus.current  # the handler being called, set by the dispatcher
+    return getattr(ev, "_target", None) if h is None else name_of(h)
 
 
 def name_of(h):
@@ -101,7 +104,7 @@ def select(ev, hs):
         return hs[:1]
     if m == BY_PRIORITY:
         return sorted(hs, key=lambda h: -getattr(h, "priority", 0))
-    return [h for h in hs if name_of(h) == ev.reactor_name]
+    return [h for h in hs if name_of(h) == ev._target]
 
 
 def _callback(cb, h, ev, *extra):
@@ -120,14 +123,14 @@ def succeeded(h, ev):
 def failed(bus, h, ev, exc, attempt):
     bus.handler_errors += 1
     log.error("handler %s on %s failed (attempt %d): %r" % (name_of(h), ev.topic, attempt, exc))
-    allowed = getattr(h, "attempts", 2)
+    allowed = getattr(h, "attempts", 1)
+    _callback(getattr(h, "error_callback", None), h, ev, exc)  # at every failed try, as the full framework
     if (allowed < 0 or attempt < allowed) and bus.retrying < bus.max_pending_retries:
         bus.retries += 1
         bus.retrying += 1
         asyncio.create_task(_retry(bus, h, ev, attempt + 1))
         return
     bus.dead_lettered += 1
-    _callback(getattr(h, "error_callback", None), h, ev, exc)
     _callback(getattr(h, "done_callback", None), h, ev)
     if ev.topic != DEAD_LETTER:
         bus.publish(
@@ -140,6 +143,7 @@ async def _retry(bus, h, ev, attempt):
     await asyncio.sleep(min(delay, bus.retry_backoff_max))
     bus.retrying -= 1
     try:
+        _bus.current = h
         r = h(ev)
         if port.is_coro(r):
             await r

@@ -109,7 +109,7 @@ class SVM:
 
 
 def stats(m):
-    """Master.stats(): the bus's counters and each worker's status, runs, errors, restarts, fails."""
+    """Master.stats(): the bus's counters; per worker status, runs, errors, restarts, fails, last_error."""
     b = m.bus
     return {
         "published": b.published,
@@ -127,6 +127,7 @@ def stats(m):
                 "errors": w._zoo[2],
                 "restarts": w._zoo[3],
                 "fails": w._zoo[4],
+                "last_error": getattr(w, "_zoo_error", None) and repr(w._zoo_error),  # of the last failed run
             }
             for w in m.workers
         },

@@ -30,13 +30,14 @@ def _nothing(self, *args):
 class BaseWorker:
     """Subclass it and override _execute (plain or async def).
 
-    props: name, is_loop (True), delay_time (seconds between runs, 1.0), run_timeout (seconds,
+    props: name, is_loop (False: one run), delay_time (seconds between runs, 1.0), run_timeout (seconds,
     0 = none), mode ("async" or "thread"), restart ("on_error", "always", "never"),
     max_restarts (consecutive failed restarts before the worker is marked failed; None = no limit).
-    Settings left at their default live on the class, to keep each instance small.
+    Settings left at their default live on the class, to keep each instance small. Hooks take
+    the full framework's arguments; after a failed run, self._zoo_error is its exception.
     """
 
-    is_loop = True
+    is_loop = False
     delay_time = 1.0
     run_timeout = 0
     mode = "async"
@@ -62,8 +63,9 @@ class BaseWorker:
     def _execute(self):
         raise NotImplementedError("worker %s must override _execute()" % self.name)
 
-    # Hooks, named as in the full framework; one shared no-op until a subclass overrides them.
-    _on_create = _on_error = _on_done = _destroy = _nothing
+    # Hooks, as the full framework calls them: _on_error(), _on_done(), _destroy_result(result)
+    # after a successful run, _destroy(None) at stop. One shared no-op until a subclass overrides.
+    _on_create = _on_error = _on_done = _destroy = _destroy_result = _nothing
 
 
 # (name, class, count, props) registered with @worker; every Master created afterwards makes them.
@@ -104,9 +106,12 @@ def finish(master, worker, t, exc, value):
             over = isinstance(exc, asyncio.TimeoutError)
             log.error("worker %s: %s" % (name, "run over run_timeout" if over else repr(exc)))
             what = "_on_error"
-            worker._on_error(exc)
+            worker._zoo_error = exc
+            worker._on_error()
         else:
             r[_FAILS] = 0
+            what = "_destroy_result"
+            worker._destroy_result(value)
             if value is not None:  # workers made with count > 1 share their class's result topic
                 master.publish(name.split(":")[0] + "_result", value)
         what = "_on_done"
@@ -116,7 +121,7 @@ def finish(master, worker, t, exc, value):
         log.error("worker %s: %s raised %r" % (name, what, e))
         if what == "book-keeping":
             port.collect()
-        elif what == "_on_error":
+        elif what != "_on_done":  # _on_error or _destroy_result raised: _on_done still runs
             try:
                 worker._on_done()
             except Exception as e2:  # a name of its own: MicroPython unbinds e at the inner end

@@ -5,7 +5,9 @@ from zoo_micro import BaseWorker, port
 
 
 class Counter(BaseWorker):
-    """A worker that counts its runs in `n`."""
+    """A worker that counts its runs in `n`; it loops unless told otherwise."""
+
+    is_loop = True
 
     def __init__(self, props=None):
         super().__init__(props)

@@ -111,36 +111,64 @@ async def test_event_decorator_reaches_every_master_created_afterwards():
     assert got == [0, 1]
 
 
-async def test_retry_once_then_dead_letter_with_callbacks():
+async def test_retry_counts_and_callbacks_are_the_full_frameworks():
+    # RetryOnce: one try in all; RetryTimes(3): three. The error callback runs at every failed
+    # try, done once at the end, success never; then the event is dead-lettered.
     calls = []
     errors = []
     done = []
+    ok = []
     dead = []
 
     def bad(req):
-        calls.append(req.content)
+        calls.append((req.topic, req.reactor_name))
         raise ValueError("nope")
 
-    m = Master({"retry_delay": 0.02})
-    m.subscribe(
-        "job",
-        bad,
-        retry_strategy=EventRetryStrategy.RetryOnce,
-        error_callback=lambda name, topic, content, exc: errors.append((name, topic, content, str(exc))),
-        done_callback=lambda name, topic, content: done.append(topic),
-    )
+    m = Master({"retry_delay": 0.01})
+    for topic, strategy in (("once", EventRetryStrategy.RetryOnce), ("thrice", EventRetryStrategy.RetryTimes)):
+        m.subscribe(
+            topic,
+            bad,
+            retry_time=3,
+            retry_strategy=strategy,
+            error_callback=lambda name, topic, content, exc: errors.append((name, topic, content, str(exc))),
+            done_callback=lambda name, topic, content: done.append(topic),
+            success_callback=lambda name, topic, content: ok.append(topic),
+        )
     m.subscribe("zoo.dead_letter", lambda r: dead.append(r.content))
-    m.publish("job", 7)
+    m.publish("once", 7)
+    m.publish("thrice", 8)
+    with Quiet():
+        await m.start()
+        await wait_until(lambda: len(dead) == 2)
+        await m.stop()
+    assert calls == [("once", "bad"), ("thrice", "bad")] + [("thrice", "bad")] * 2, calls
+    assert errors == [("bad", "once", 7, "nope")] + [("bad", "thrice", 8, "nope")] * 3, errors
+    assert sorted(done) == ["once", "thrice"] and ok == []
+    assert dead[0]["topic"] == "once" and dead[0]["content"] == 7 and dead[0]["handler"] == "bad"
+    s = m.stats()
+    assert s["retries"] == 2 and s["dead_lettered"] == 2
+
+
+async def test_plain_handler_gets_one_try_and_its_reactor_name():
+    seen = []
+    dead = []
+
+    def on_job(req):
+        seen.append(req.reactor_name)
+        raise ValueError()
+
+    m = Master()
+    m.subscribe("job", on_job)
+    m.subscribe("job", lambda req: seen.append(req.reactor_name is not None))
+    m.subscribe("zoo.dead_letter", lambda r: dead.append(r.content["handler"]))
+    m.publish("job")
     with Quiet():
         await m.start()
         await wait_until(lambda: dead)
+        await asyncio.sleep(0.05)
         await m.stop()
-    assert calls == [7, 7]  # first attempt + one retry
-    assert errors == [("bad", "job", 7, "nope")]
-    assert done == ["job"]
-    assert dead[0]["topic"] == "job" and dead[0]["content"] == 7 and dead[0]["handler"] == "bad"
-    s = m.stats()
-    assert s["retries"] == 1 and s["dead_lettered"] == 1
+    assert seen == ["on_job", True] and dead == ["on_job"]  # no retry for a plain handler
 
 
 async def test_retry_times_with_backoff_then_success():
@@ -170,6 +198,7 @@ async def test_retry_times_with_backoff_then_success():
     gaps = [ticks_diff(times[i + 1], times[i]) for i in range(3)]
     assert 35 <= gaps[0] < 80 and 75 <= gaps[1] < 140 and 155 <= gaps[2] < 280, gaps
     assert ok == ["x"] and m.stats()["dead_lettered"] == 0 and m.stats()["retries"] == 3
+    assert len(times) == 4
 
 
 async def test_retry_never_dead_letters_at_once_and_forever_keeps_trying():
@@ -322,3 +351,20 @@ async def test_the_bus_outlives_a_failure_it_has_no_heap_to_handle():
         if saved is not None:
             sys.modules["zoo_micro.reactors"] = saved
     assert m.stats()["handler_errors"] == 2
+
+
+async def test_publish_the_full_frameworks_way_through_event_channel_manager():
+    from zoo_micro import EventChannelManager
+
+    got = []
+    m = Master()
+    m.subscribe("order.created", lambda req: got.append((req.topic, req.content, req.channel_name)), "business")
+    ch = EventChannelManager.get_channel("business")
+    assert ch.get_channel_name() == "business"
+    ch.push_event(EventNode("order.created", {"id": 1}, channel_name="business"))
+    ch.dispatch("order.created", {"id": 2})
+    assert ch.size() == 2 and "business" in EventChannelManager.get_all_channel_name()
+    await m.start()
+    await wait_until(lambda: len(got) == 2)
+    await m.stop()
+    assert got == [("order.created", {"id": 1}, "business"), ("order.created", {"id": 2}, "business")]

@@ -91,6 +91,8 @@ def test_ctrl_c_stops_every_worker_including_threads():
         mode = "thread"
 
     class CtrlC(BaseWorker):
+        is_loop = True
+
         def __init__(self, props=None):
             super().__init__(props)
             self.n = 0
@@ -112,6 +114,8 @@ def test_ctrl_c_stops_every_worker_including_threads():
 
 async def test_stats_count_workers_and_events():
     class Bad(BaseWorker):
+        is_loop = True
+
         def _execute(self):
             raise ValueError()
 
@@ -130,4 +134,6 @@ async def test_stats_count_workers_and_events():
     assert s["published"] == 3  # x, y, and the zoo.worker.failed announcement
     assert s["delivered"] == 1 and s["no_subscriber"] == 2
     assert s["workers"]["c"]["runs"] >= 3 and s["workers"]["c"]["errors"] == 0
-    assert s["workers"]["bad"] == {"status": "failed", "runs": 2, "errors": 2, "restarts": 1, "fails": 2}
+    assert s["workers"]["bad"] == {
+        "status": "failed", "runs": 2, "errors": 2, "restarts": 1, "fails": 2, "last_error": "ValueError()"
+    }

@@ -35,12 +35,12 @@ def test_load_order_follows_dependencies_and_unload_reverses_it():
     pm.register(Extra)  # registered before its dependency
     pm.register(Base)
     assert [c.name for c in pm.load_order()] == ["base", "extra"]
-    import asyncio
-
-    asyncio.run(pm.load_all())
-    assert pm.get("base").context == "ctx"
+    pm.load_all()  # a plain call, as in the full framework
+    assert pm.get("base").context == "ctx" and pm.get_plugin("extra") is pm.get("extra")
+    assert pm.get_registered_plugins() == ["extra", "base"] and pm.get_loaded_plugins() == ["base", "extra"]
     pm.unload_all()
     assert log == ["init base", "init extra", "destroy extra", "destroy base"]
+    assert pm.get_plugin("base") is None and pm.get_loaded_plugins() == []
 
 
 def test_cycles_missing_dependencies_and_bad_registrations_are_clear_errors():
@@ -83,6 +83,8 @@ async def test_master_loads_plugins_at_start_and_unloads_at_stop():
         def initialize(self, master):
             # A plugin can add workers, subscribe to events and read health.
             class Beat(BaseWorker):
+                is_loop = True
+
                 def _execute(self):
                     return 1
 

@@ -9,6 +9,7 @@ from zoo_micro.port import ticks_diff, ticks_ms
 class Flaky(BaseWorker):
     """Fails `fail_first` times, then succeeds; records when each run started."""
 
+    is_loop = True
     fail_first = 3
 
     def __init__(self, props=None):
@@ -22,8 +23,8 @@ class Flaky(BaseWorker):
             raise ValueError("boom %d" % len(self.starts))
         return None
 
-    def _on_error(self, exc):
-        self.seen.append(exc)
+    def _on_error(self):  # the full framework's signature; the exception is self._zoo_error
+        self.seen.append(self._zoo_error)
 
 
 async def test_error_calls_on_error_and_restart_backs_off_exponentially():
@@ -116,6 +117,8 @@ async def test_failing_worker_does_not_disturb_others():
 
 async def test_async_run_timeout_cancels_and_reports_timeout():
     class Hang(BaseWorker):
+        is_loop = True
+
         def __init__(self, props=None):
             super().__init__(props)
             self.errors_seen = []
@@ -125,8 +128,8 @@ async def test_async_run_timeout_cancels_and_reports_timeout():
             await asyncio.sleep(10)
             self.finished_runs += 1
 
-        def _on_error(self, exc):
-            self.errors_seen.append(exc)
+        def _on_error(self):
+            self.errors_seen.append(self._zoo_error)
 
     m = Master()
     w = m.register_worker("hang", Hang, props={"run_timeout": 0.05, "delay_time": 0.05, "max_restarts": 0})
@@ -151,8 +154,8 @@ async def test_plain_execute_overrun_is_reported_as_timeout():
         def _execute(self):
             port.sleep_ms(60)
 
-        def _on_error(self, exc):
-            self.errors_seen.append(exc)
+        def _on_error(self):
+            self.errors_seen.append(self._zoo_error)
 
     m = Master()
     w = m.register_worker("busy", Busy, props={"run_timeout": 0.02, "is_loop": False, "restart": "never"})
@@ -165,7 +168,7 @@ async def test_plain_execute_overrun_is_reported_as_timeout():
 
 async def test_error_in_on_error_hook_is_contained():
     class BadHook(Flaky):
-        def _on_error(self, exc):
+        def _on_error(self):
             raise KeyError("hook")
 
     m = Master()
@@ -180,6 +183,8 @@ async def test_error_in_on_error_hook_is_contained():
 
 async def test_failing_on_create_is_retried_with_the_restart_policy():
     class LateSensor(BaseWorker):
+        is_loop = True
+
         def __init__(self, props=None):
             super().__init__(props)
             self.creates = 0
@@ -204,6 +209,8 @@ async def test_failing_on_create_is_retried_with_the_restart_policy():
 
 async def test_worker_survives_a_memory_error_in_its_book_keeping():
     class Unlucky(BaseWorker):
+        is_loop = True
+
         def __init__(self, props=None):
             super().__init__(props)
             self.n = 0

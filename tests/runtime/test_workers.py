@@ -28,6 +28,8 @@ async def test_one_shot_worker_runs_once():
 
 async def test_result_is_published_on_name_result_topic():
     class Sampler(BaseWorker):
+        is_loop = True
+
         def __init__(self, props=None):
             super().__init__(props)
             self.n = 0
@@ -57,6 +59,8 @@ async def test_none_result_publishes_nothing():
 
 async def test_worker_never_runs_concurrently_with_itself():
     class Slow(BaseWorker):
+        is_loop = True
+
         def __init__(self, props=None):
             super().__init__(props)
             self.inside = 0
@@ -85,19 +89,25 @@ async def test_hooks_run_in_order():
 
         def _execute(self):
             calls.append("execute")
+            return 42
+
+        def _destroy_result(self, result):
+            calls.append(("result", result))
 
         def _on_done(self):
             calls.append("done")
 
-        def _destroy(self):
-            calls.append("destroy")
+        def _destroy(self, result):
+            calls.append(("destroy", result))
 
     m = Master()
-    m.register_worker("h", Hooked, props={"is_loop": False})
+    m.register_worker("h", Hooked)  # is_loop defaults to False: one run
     await m.start()
     await wait_until(lambda: "done" in calls)
+    await asyncio.sleep(0.05)
     await m.stop()
-    assert calls == ["create", "execute", "done", "destroy"], calls
+    # The full framework's hooks and arguments, in its order.
+    assert calls == ["create", "execute", ("result", 42), "done", ("destroy", None)], calls
 
 
 def test_bad_props_are_refused_with_clear_errors():
@@ -158,3 +168,36 @@ async def test_worker_registered_after_start_runs():
     w = m.register_worker("late", Counter, props={"delay_time": 0.01})
     await wait_until(lambda: w.n >= 2)
     await m.stop()
+
+
+async def test_worker_built_the_full_frameworks_way():
+    # A constructor without arguments that hands its props to BaseWorker, as zoo-framework's
+    # README shows; props given to register_worker still apply on top.
+    class MyWorker(BaseWorker):
+        def __init__(self):
+            super().__init__({"is_loop": True, "delay_time": 0.01, "name": "MyWorker"})
+            self.runs = 0  # the app's own counter: the framework's bookkeeping stays off it
+            self.errors = []
+
+        def _execute(self):
+            self.runs += 1
+
+    m = Master()
+    w = m.register_worker("MyWorker", MyWorker)
+    fast = m.register_worker("fast", MyWorker, props={"delay_time": 0})
+    assert w.is_loop and w.delay_time == 0.01 and w.name == "MyWorker"
+    assert fast.name == "fast" and fast.delay_time == 0 and fast.is_loop
+    await m.start()
+    await wait_until(lambda: w.runs >= 3)
+    await m.stop()
+    assert w.errors == [] and m.stats()["workers"]["MyWorker"]["runs"] == w.runs
+
+
+async def test_one_shot_is_the_default():
+    m = Master()
+    w = m.register_worker("once", Counter, props={"is_loop": BaseWorker.is_loop, "delay_time": 0})
+    await m.start()
+    await wait_until(lambda: st(m, w)["status"] == "done")
+    await asyncio.sleep(0.02)
+    await m.stop()
+    assert BaseWorker.is_loop is False and w.n == 1
