@@ -1,6 +1,4 @@
-# The Master's configuration keys, their defaults, and loading a config from a dict or a file.
-import json
-
+# The Master's configuration keys and their defaults; reading and checking a config is in validate.py.
 from zoo_micro import port
 
 DEFAULTS = {
@@ -27,26 +25,7 @@ schedule zoo_micro.scheduler.SchedulerPlugin"""
 
 
 def load_config(config):
-    if config is None:
-        config = {}
-    elif isinstance(config, str):
-        try:
-            with open(config) as f:
-                config = json.load(f)
-        except OSError:
-            raise ValueError("config file %s not found" % config) from None
-        except ValueError as e:
-            raise ValueError("config file %s is not valid JSON: %s" % (config, e)) from None
-    if not isinstance(config, dict):
-        raise ValueError("config must be a dict or a path to a JSON file, got %r" % (config,))
-    merged = dict(DEFAULTS)
-    # The board's data file, written by zoo-micro build and the virtual board: its thread limit.
-    for path in ("/board.json", "board.json"):
-        try:
-            with open(path) as f:
-                merged["max_threads"] = json.load(f)["max_threads"]
-            break
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    merged.update(config)
-    return merged
+    """The config as the Master uses it (validate.load says how); ValueError, in one line, if it is wrong."""
+    from zoo_micro.validate import load
+
+    return load(config, DEFAULTS)

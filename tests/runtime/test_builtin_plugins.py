@@ -42,6 +42,7 @@ class fake_machine:
 
 
 class Sensor(BaseWorker):
+    is_loop = True
     broken = False
 
     def _execute(self):
