@@ -50,6 +50,7 @@ m = Master({"name": "bench", "svm_check_interval": 0, "state_path": None, "bridg
 
 
 class Burst(BaseWorker):
+    is_loop = True
     delay_time = 0.001
     i = 0
 
@@ -62,6 +63,7 @@ class Burst(BaseWorker):
 
 
 class Paced(BaseWorker):
+    is_loop = True
     i = 0
     due = 0
 

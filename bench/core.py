@@ -515,6 +515,7 @@ m = Master()
 
 
 class Pub(BaseWorker):
+    is_loop = True
     delay_time = 0
     sent = 0
 

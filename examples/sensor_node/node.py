@@ -52,6 +52,8 @@ class Readings:
 class Sampler(BaseWorker):
     """Reads the thermometer every delay_time and publishes the reading."""
 
+    is_loop = True
+
     def __init__(self, props=None):
         super().__init__(props)
         self.sensor = Thermometer()
@@ -64,7 +66,7 @@ class Sampler(BaseWorker):
         self.readings.add(value)
         return value  # published on "sampler_result"
 
-    def _on_error(self, exc):
+    def _on_error(self):
         # Consecutive errors drive the mode machine.
         self.failed_reads += 1
         self.master.publish("sensor.error", self.failed_reads)
@@ -74,6 +76,7 @@ class Logger(BaseWorker):
     """Blocking work (a file append, as a flash write would be) kept off the event loop."""
 
     mode = "thread"
+    is_loop = True
 
     def __init__(self, props=None):
         super().__init__(props)
