@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -236,3 +238,72 @@ def connected_boards(port_lister=list_serial_ports, boards_dir: Path | None = No
             usb_id = f"{info.vid:04x}:{info.pid:04x}"
             found.append(Connected(info.device, usb_id, info.description or "", tuple(boards)))
     return sorted(found, key=lambda c: c.port)
+
+
+# Virtual boards (zoo-micro sim --link) note their port here while they run, so that commands
+# find them without --port as they find a board on USB.
+REGISTRY_ENV = "ZOO_MICRO_RUNTIME_DIR"
+
+
+def registry_dir() -> Path:
+    """$ZOO_MICRO_RUNTIME_DIR, else $XDG_RUNTIME_DIR/zoo-micro/boards, else ~/.cache/zoo-micro/boards."""
+    chosen = os.environ.get(REGISTRY_ENV)
+    if chosen:
+        return Path(chosen)
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    return (Path(runtime) if runtime else Path.home() / ".cache") / "zoo-micro" / "boards"
+
+
+@dataclass(frozen=True)
+class VirtualPort:
+    """A running virtual board's serial port, as it registered it."""
+
+    port: str
+    board: str | None
+    app: str | None
+    pid: int
+
+
+def register_virtual(port: str, board: str | None = None, app: str | None = None) -> Callable[[], None]:
+    """Note that this process serves a virtual board on `port` (a path); returns the function that
+    removes the note, to call when the board stops. A note left by a process that died is ignored
+    (and removed) by running_virtual(), so a killed board never hides the others."""
+    folder = registry_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    port = os.path.abspath(port)
+    entry = folder / f"{os.getpid()}-{abs(hash(port)) & 0xFFFFFFFF:08x}.json"
+    tmp = entry.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": os.getpid(), "port": port, "board": board, "app": app}))
+    tmp.replace(entry)
+
+    def unregister() -> None:
+        entry.unlink(missing_ok=True)
+
+    return unregister
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive, though not ours
+    return True
+
+
+def running_virtual() -> list[VirtualPort]:
+    """The virtual boards running now whose port exists, one per port, sorted by port."""
+    found: dict[str, VirtualPort] = {}
+    for path in sorted(registry_dir().glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            vp = VirtualPort(str(data["port"]), data.get("board"), data.get("app"), int(data["pid"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # being written, or not ours
+        if not _alive(vp.pid):
+            path.unlink(missing_ok=True)  # its process died without removing it
+            continue
+        if os.path.exists(vp.port):
+            found.setdefault(os.path.realpath(vp.port), vp)
+    return sorted(found.values(), key=lambda v: v.port)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 
-from host_tools.build import FS_DIR, ROMFS_IMAGE, build
+from host_tools.build import FS_DIR, ROMFS_IMAGE, app_board, build
+from host_tools.errors import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("app", metavar="APP", help="the app folder (holds main.py)")
-    parser.add_argument("--board", required=True, help="board id (see `zoo-micro boards`)")
+    parser.add_argument(
+        "--board", help='board id (see `zoo-micro boards`; default: the "board" in the app\'s config.json)'
+    )
     parser.add_argument("--out", help="bundle folder (default build/<app>-<board>)")
     parser.add_argument(
         "--freeze",
@@ -25,10 +29,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--arch",
         help="mpy-cross -march instead of the board's (`host` builds for this computer's MicroPython)",
     )
+    parser.add_argument("--json", action="store_true", help="print the bundle as one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
-    bundle = build(args.app, args.board, out=args.out, freeze=args.freeze, arch=args.arch, romfs=args.romfs)
+    board = args.board or app_board(args.app)
+    if board is None:
+        raise UserError(f'give --board (see zoo-micro boards), or put "board" in {args.app}/config.json')
+    bundle = build(args.app, board, out=args.out, freeze=args.freeze, arch=args.arch, romfs=args.romfs)
+    if args.json:
+        print(json.dumps({
+            "path": str(bundle.path), "board": bundle.board.id, "arch": bundle.arch, "frozen": bundle.frozen,
+            "romfs_bytes": bundle.romfs_bytes, "files": bundle.files,
+        }))  # fmt: skip
+        return 0
     kind = "frozen-firmware sources" if bundle.frozen else f"{bundle.arch} .mpy"
     if bundle.romfs_bytes:
         kind += f" in a {bundle.romfs_bytes}-byte ROMFS image"

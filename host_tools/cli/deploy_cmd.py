@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from host_tools import deploy
+from host_tools.build import app_board
+from host_tools.cli.ports import PORT_HELP, check_positive, choose_port
+from host_tools.deploy.plan import check_sources
 from host_tools.errors import UserError
 
 
@@ -38,10 +43,36 @@ def install_mode(args: argparse.Namespace) -> tuple[bool, bool]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("app", help="the app folder (with main.py)")
-    p.add_argument("--port", required=True, help="serial port of the board (or a zoo-micro sim --link path)")
+    p.add_argument("--port", help=PORT_HELP)
     add_install_arguments(p)
     p.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the board's raw REPL")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+
+def prepare(args: argparse.Namespace) -> tuple[Path, str]:
+    """The app checked (its folder, every .py compiling) and the port: all that fails before the
+    board is touched, so a bad app or option never leaves a board half-way."""
+    check_positive(args, "timeout")
+    app = deploy.check_app(args.app)
+    check_sources(app)
+    return app, choose_port(args.port, app_board(app))
+
+
+def as_json(result: deploy.DeployResult, port: str, app: Path) -> str:
+    return json.dumps(
+        {
+            "app": str(app),
+            "port": port,
+            "dry_run": result.dry_run,
+            "copied": result.copied,
+            "removed": result.removed,
+            "skipped": len(result.skipped),
+            "bytes_copied": result.bytes_copied,
+            "romfs_bytes": result.romfs_bytes,
+            "seconds": round(result.seconds, 3),
+        }
+    )
 
 
 class RichProgress(deploy.Progress):
@@ -88,13 +119,17 @@ def summary(result: deploy.DeployResult) -> str:
 
 def run(args: argparse.Namespace) -> int:
     mpy, romfs = install_mode(args)
+    app, port = prepare(args)
     console = Console(stderr=True)
     progress = RichProgress(console)
     try:
-        result = deploy.deploy(args.app, args.port, mpy=mpy, dry_run=args.dry_run, progress=progress,
+        result = deploy.deploy(app, port, mpy=mpy, dry_run=args.dry_run, progress=progress,
                                timeout=args.timeout, romfs=romfs)  # fmt: skip
     finally:
         progress.close()
+    if args.json:
+        print(as_json(result, port, app))
+        return 0
     if args.dry_run:
         for path in result.copied:
             print(f"  copy    {path}")

@@ -11,7 +11,9 @@ from host_tools.errors import UserError
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("app", nargs="?", help="the app folder (with main.py); leave out for a blank board")
-    p.add_argument("--board", default="esp32", help="board id from boards/ (default esp32)")
+    p.add_argument(
+        "--board", help='board id from boards/ (default: the "board" in the app\'s config.json, else esp32)'
+    )
     p.add_argument(
         "--link",
         metavar="PATH",
@@ -45,6 +47,8 @@ def _err(line: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # imported here: every zoo-micro command pays for what its neighbours import at the top
+    from host_tools.boards import register_virtual
+    from host_tools.build import app_board
     from host_tools.cli.deploy_cmd import install_mode
     from host_tools.sim.control import ControlServer
     from host_tools.sim.session import app_error_line, console, raw_terminal, run_until_done
@@ -55,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None and getattr(args, name) <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be a positive number of KB")
 
+    board_id = args.board or app_board(args.app) or "esp32"
     interactive = args.link is None and sys.stdin.isatty()
     show = args.link is None
 
@@ -64,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     board = VirtualBoard(
         args.app,
-        board=args.board,
+        board=board_id,
         flash_dir=args.flash,
         link=args.link,
         heap_kb=args.heap_kb,
@@ -79,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     terminal = raw_terminal(sys.stdin.fileno()) if interactive else contextlib.nullcontext()
     with terminal, board:
         control = ControlServer(board, args.control) if args.control else None
+        # While it runs, commands given no --port find it (host_tools.boards.running_virtual).
+        unregister = register_virtual(args.link, board.profile.id, args.app) if args.link else None
         try:
             what = args.app or "a blank board"
             if args.link:
@@ -94,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
             else:
                 run_until_done(board, args.seconds, stop_on_error=True)
         finally:
+            if unregister is not None:
+                unregister()
             if control is not None:
                 control.close()
     errors = [e for e in board.errors if not e["error"].startswith("KeyboardInterrupt")]

@@ -204,6 +204,12 @@ def check_syntax(files: list[FileToCopy]) -> None:
                 _compile(f.source, Path(tmp) / (f.remote + ".mpy"), None, f.remote)
 
 
+def check_sources(app: Path) -> None:
+    """Compile-check every .py of the app that goes to the board, before a board is even opened:
+    one that does not compile is one line naming it and its line, and nothing is copied."""
+    check_syntax([_file(remote, src) for remote, src in source_files(app, lib=False) if src.suffix == ".py"])
+
+
 def check_space(free: int, bsize: int | None, to_copy: list[FileToCopy], port: str) -> None:
     """A UserError if the files, rounded up to the filesystem's blocks, do not fit in free bytes."""
     bsize = max(int(bsize or 512), 1)
