@@ -2,63 +2,53 @@
 # Each file is the body, a newline, its CRC32 in hex and a final newline, so truncation shows.
 import os
 
-from zoo_micro import log
-
 try:
     from binascii import crc32
 except ImportError:  # a port built without binascii
     crc32 = None
 
 
-def checksum(text):
+def checksum(data):
     if crc32 is None:
         return 0
-    return crc32(text.encode()) & 0xFFFFFFFF
+    return crc32(data) & 0xFFFFFFFF
 
 
-def write(path, body):
+def write(path, body, limit):
     """Replace `path` with body; until the final rename the old copy stays readable."""
+    data = body.encode()
+    size = len(data) + 10
+    if size > limit:  # read() would refuse it at the next boot: keep the copy on flash
+        raise ValueError("is %d bytes, over the %d-byte limit" % (size, limit))
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%s\n%08x\n" % (body, checksum(body)))
-    remove(path + ".bak")
-    if exists(path):
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.write(("\n%08x\n" % checksum(data)).encode())
+    except Exception:
+        remove(tmp)  # a full flash gets its space back
+        raise
+    if exists(path):  # else the .bak stays: it is the last good copy
+        remove(path + ".bak")
         os.rename(path, path + ".bak")
     os.rename(tmp, path)
 
 
-def read(path):
-    """(file read, body) from the newest intact copy: path, then a finished .tmp, then .bak.
-
-    (None, None) when there is no file at all; (path, None) when every copy is damaged."""
-    seen = None
-    for candidate in (path, path + ".tmp", path + ".bak"):
-        if not exists(candidate):
-            continue
-        seen = seen or candidate
-        body = _checked(candidate)
-        if body is not None:
-            return candidate, body
-        if candidate == path:
-            log.warn("%s is damaged; trying the previous copy" % path)
-    return seen, None
-
-
-def _checked(path):
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
-        return None
-    lines = text.split("\n")
-    if len(lines) != 3 or lines[2] != "":
-        return None  # truncated: the checksum line and its newline come last
-    try:
-        if int(lines[1], 16) != checksum(lines[0]):
-            return None
-    except ValueError:
-        return None
-    return lines[0]
+def read(path, limit):
+    """The body of `path` when it is intact. Raises OSError (missing, unreadable), ValueError
+    (over `limit` bytes, truncated, checksum), UnicodeError or MemoryError."""
+    size = os.stat(path)[6]
+    if size > limit:  # refused before reading: it would not fit the heap anyway
+        raise ValueError("is %d bytes, over the %d-byte limit" % (size, limit))
+    with open(path, "rb") as f:
+        data = f.read()
+    end = data.rfind(b"\n", 0, len(data) - 1)
+    if end < 0 or data[-1:] != b"\n":
+        raise ValueError("is truncated")  # the checksum line and its newline come last
+    body = memoryview(data)[:end]
+    if ("%08x" % checksum(body)).encode() != data[end + 1 : -1]:
+        raise ValueError("fails its checksum")
+    return str(body, "utf-8")
 
 
 def exists(path):

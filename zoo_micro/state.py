@@ -14,6 +14,7 @@ class StateMachineManager:
     """
 
     _instance = None
+    max_bytes = 16384  # a larger state file is refused at boot, and never written
 
     def __new__(cls):
         if cls._instance is None:
@@ -37,6 +38,7 @@ class StateMachineManager:
         self._dirty = False
         self._loaded = False
         self._saver = None
+        self._failed = None  # the last save's error, logged once
 
     @classmethod
     def reset(cls):
@@ -48,6 +50,7 @@ class StateMachineManager:
     # Reading and writing
 
     def set_state(self, scope, key, value):
+        self._check(scope, key, value)
         changed = []
         with self._lock:
             leaves = self._leaves.get(scope)
@@ -73,6 +76,14 @@ class StateMachineManager:
             self._version += 1
             leaves[key] = [value, self._version]
             changed.append(key)
+
+    def _check(self, scope, key, v):
+        # Refused here, not at the next save: the file holds JSON, which has no NaN, inf or bytes.
+        if isinstance(v, (list, tuple, dict)):
+            for x in v:
+                self._check(scope, key, v[x] if isinstance(v, dict) else x)
+        elif not (v is None or isinstance(v, (str, int, bool)) or isinstance(v, float) and v - v == 0):
+            raise ValueError("state %s/%s: %r cannot be saved as JSON" % (scope, key, v))
 
     def _drop_under(self, leaves, key, changed):
         prefix = key + "."
@@ -121,8 +132,10 @@ class StateMachineManager:
         return out
 
     def remove_state(self, scope, key):
+        """Remove a leaf or a branch; returns what get_state gave for it (None when absent)."""
         changed = []
         with self._lock:
+            value = self.get_state(scope, key)
             leaves = self._leaves.get(scope)
             if leaves:
                 self._drop_under(leaves, key, changed)
@@ -130,6 +143,15 @@ class StateMachineManager:
                     self._version += 1
                     self._dirty = True
         self._notify(scope, changed, removed=True)
+        return value
+
+    def get_state_machines(self):
+        """Every scope's values, as {scope: {key: value}} with branches as dicts (a copy)."""
+        out = {}
+        for scope in self._leaves:
+            if self._leaves[scope]:
+                out[scope] = self._branch(self._leaves[scope], "")
+        return out
 
     def dump(self):
         """Everything, as {scope: {dotted key: {"value": v, "version": n}}}."""
@@ -210,31 +232,40 @@ class StateMachineManager:
         with self._lock:
             body = self._body()
             self._dirty = False
-        flashfile.write(self.path, body)
+        flashfile.write(self.path, body, self.max_bytes)
 
-    def load(self):
+    def load(self, name=None):
         """Read back the newest intact copy; a damaged file falls back, never fails boot.
 
-        Returns the file it loaded, or None when it started empty."""
+        Returns the file it loaded, or None when it started empty. With `name`, loads that
+        file only, and raises what stops it."""
         self._loaded = True
-        candidate, body = flashfile.read(self.path)
-        if body is not None:
-            try:
-                doc = json.loads(body)
-                doc["scopes"], doc["version"]
-            except (ValueError, KeyError, TypeError):
-                doc = None
-            if doc is not None:
-                with self._lock:
-                    self._leaves = {}
-                    for scope in doc["scopes"]:
-                        self._leaves[scope] = dict(doc["scopes"][scope])
-                    self._version = max(self._version, doc["version"])
-                    self._dirty = False
-                return candidate
-        if candidate is not None:
-            log.warn("no intact state file at %s; starting with empty state" % self.path)
-        return None
+        try:
+            doc = json.loads(flashfile.read(name or self.path, self.max_bytes))
+            top = doc["version"]
+            scopes = doc["scopes"]
+            if type(top) is not int or type(scopes) is not dict:
+                raise TypeError
+            for scope in scopes:
+                leaves = scopes[scope]
+                if type(leaves) is not dict:
+                    raise TypeError
+                for k in leaves:
+                    leaf = leaves[k]
+                    if type(leaf) is not list or len(leaf) != 2 or type(leaf[1]) is not int:
+                        raise TypeError
+                    if leaf[1] > top:
+                        top = leaf[1]
+            with self._lock:
+                self._leaves = scopes
+                self._version = max(self._version, top)
+                self._dirty = False
+            return name or self.path
+        except Exception:
+            if name:
+                raise
+        # Rare: no file yet, or a damaged one. The fallback's code loads only then.
+        return __import__("zoo_micro.state_recover", None, None, [None]).fall_back(self)
 
     def attach(self, config):
         """Called by the Master at start: take its settings, load, and save while running."""
@@ -257,10 +288,14 @@ class StateMachineManager:
     def _save_logged(self):
         try:
             self.save()
-        except (OSError, MemoryError) as e:
-            # A full flash or a full heap: the values stay in memory, marked unsaved for next time.
+            self._failed = None
+        except Exception as e:
+            # A full or read-only flash, a full heap: the values stay in memory, unsaved for next time.
             self._dirty = True
-            log.error("state save to %s failed: %r" % (self.path, e))
+            msg = "state save to %s failed: %r" % (self.path, e)
+            if msg != self._failed:  # once, not at every retry
+                self._failed = msg
+                log.error(msg)
 
     def stop(self):
         """Called by the Master at stop: save what changed and end the save loop."""
