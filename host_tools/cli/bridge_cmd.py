@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import json
 import logging
 import sys
+import threading
 
 from host_tools.bridge.launch import SINKS, launch
+from host_tools.link.flow import LinkFailed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,18 +49,48 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr
     )
-    stats = launch(
-        args.port,
-        args.sink,
-        seconds=args.seconds,
-        baudrate=args.baud,
-        down=args.down,
-        state_file=args.state_file,
-        app=args.app,
-        commands=sys.stdin if args.sink == "json" and not sys.stdin.isatty() else None,
-        source=args.source,
-    )
+    before = threading.excepthook
+    failed: list[str] = []
+    threading.excepthook = _io_thread_ended(before, failed, args.sink == "framework")
+    try:
+        stats = launch(
+            args.port,
+            args.sink,
+            seconds=args.seconds,
+            baudrate=args.baud,
+            down=args.down,
+            state_file=args.state_file,
+            app=args.app,
+            commands=sys.stdin if args.sink == "json" and not sys.stdin.isatty() else None,
+            source=args.source,
+        )
+    except KeyboardInterrupt:
+        if failed:  # the interrupt that woke us from the framework's loop
+            raise LinkFailed(failed[0]) from None
+        raise
+    finally:
+        threading.excepthook = before
     nodes = stats.get("nodes", {})
     summary = {n: {k: s[k] for k in ("delivered", "sent", "online") if k in s} for n, s in nodes.items()}
-    print(f"bridge {args.port or args.source}: {len(nodes)} node(s) {json.dumps(summary)}", file=sys.stderr)
+    refused = {k: stats[k] for k in ("malformed", "links_refused", "sink_errors") if stats.get(k)}
+    extra = f" refused {json.dumps(refused)}" if refused else ""
+    where = args.port or args.source
+    print(f"bridge {where}: {len(nodes)} node(s) {json.dumps(summary)}{extra}", file=sys.stderr)
     return 0
+
+
+def _io_thread_ended(before, failed: list[str], interrupt: bool):  # type: ignore[no-untyped-def]
+    """The source's I/O thread ended on an error: the source holds the one line that says so, and
+    its stop() raises it. Wake the main thread when it sits in a framework's loop instead of the
+    source's run()."""
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        why = getattr(args.exc_value, "link_failure", None)
+        if why is None:
+            before(args)
+            return
+        failed.append(why)
+        if interrupt:
+            _thread.interrupt_main()
+
+    return hook

@@ -14,6 +14,8 @@ from zoo_micro import port as zport
 from zoo_micro.link.frame import Decoder
 from zoo_micro.link.session import Receiver, Session
 
+WINDOW = 4096  # seqs past the next expected one that a frame may name; beyond, it is forged or stale
+
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
@@ -92,15 +94,20 @@ class HoldingReceiver(Receiver):
         return super().start(stream, first)
 
     def on_data(self, fields: list, payload: bytes | None, now: int) -> None:
+        # Seq, count and low mark move `next` and `lost`: each must be one a sender can write, or one
+        # forged frame would end the stream (next jumping by 2**48, every later frame a duplicate).
+        seq, count = fields[0], fields[2]
         low = fields[4] if len(fields) > 4 else None
-        if low is not None and low > self.next + 4096:
+        if type(seq) is not int or type(count) is not int or not 0 < count <= WINDOW:
+            raise ValueError("seq or event count outside the window")
+        if low is not None and (type(low) is not int or low > seq or low > self.next + WINDOW):
             raise ValueError("low mark outside the window")
         super().on_data(fields, payload, now)
 
     def take(self, seq: int, evs: list) -> None:
         if seq + len(evs) <= self.next:
             self.dup += 1
-        elif seq > self.next + 4096:
+        elif seq > self.next + WINDOW:
             return  # from an earlier stream, or forged
         elif seq not in self.held and (seq <= self.next or len(self.held) < self.slots):
             self.held[seq] = evs
@@ -198,6 +205,8 @@ class HostSession(Session):
         try:
             if kind == "h":
                 info = json.loads(payload) if payload else None
+                if fields[1] == self.rx.stream and fields[2] > self.rx.next + WINDOW:
+                    raise ValueError("a hello that skips past the window of the stream it continues")
                 # Repeats of the same hello get the same answer without disturbing the session.
                 if self.hello is None or fields[6] != self.hello[6]:
                     self.adopt(fields, now)
@@ -216,7 +225,7 @@ class HostSession(Session):
                     self.on_state(False)
             elif self.rx.stream is not None:  # after a hello, or with a saved place in the node's stream
                 super().on_frame(kind.upper(), fields, payload)
-        except (ValueError, TypeError, IndexError, KeyError, AttributeError, UnicodeError, RecursionError):
+        except Exception:  # whatever a frame holds, the session outlives it; counted as malformed
             self.bad += 1
 
     def retry_delivery(self) -> None:
@@ -262,4 +271,4 @@ class HostSession(Session):
         }
 
 
-__all__ = ["HostDecoder", "HoldingReceiver", "HostSession", "TextLines", "TooLarge", "wall_ms"]
+__all__ = ["HostDecoder", "HoldingReceiver", "HostSession", "TextLines", "TooLarge", "WINDOW", "wall_ms"]

@@ -1,4 +1,5 @@
-"""JSON lines: one object per event on stdout (node, topic, content, channel, priority, seq, time)."""
+"""JSON lines: one object per event on stdout (node, topic, content, channel, priority, seq, time).
+Node text is not among them: the bridge logs each text line once, as `[node] line`."""
 
 from __future__ import annotations
 
@@ -7,15 +8,16 @@ import sys
 import time
 from typing import IO, Any
 
-from host_tools.link.flow import Sink
+from host_tools.link.flow import Sink, printable
 
 
 class JsonSink(Sink):
     """State changes and log lines are events too, on zoo.state, zoo.state.sync and zoo.log."""
 
     def __init__(self, out: IO[str] | None = None, text_out: IO[str] | None = None) -> None:
+        """text_out: where node text lines go as `[port] line` (nowhere when None)."""
         self.out = out or sys.stdout
-        self.text_out = text_out or sys.stderr
+        self.text_out = text_out
         self.count = 0
 
     def _write(self, obj: dict) -> None:
@@ -42,5 +44,6 @@ class JsonSink(Sink):
         self._write({"node": node, "topic": "zoo.log", "content": [level, msg]})
 
     def text(self, port: str, line: str) -> None:
-        self.text_out.write(f"[{port}] {line}\n")
-        self.text_out.flush()
+        if self.text_out is not None:
+            self.text_out.write(f"[{port}] {printable(line)}\n")
+            self.text_out.flush()

@@ -20,7 +20,7 @@ import paho.mqtt.client as mqtt
 
 from host_tools.link.broker import BrokerUrl, connect, make_client, parse_url
 from host_tools.link.cursor_store import CursorStore
-from host_tools.link.flow import Sink, Source
+from host_tools.link.flow import Quiet, Sink, Source, printable
 from zoo_micro.link.uplink import HEALTH
 from zoo_micro.mqtt import layout
 
@@ -106,6 +106,7 @@ class MqttSource(Source):
         self._client: mqtt.Client | None = None
         self._changed = threading.Condition()
         self._partial: tuple[tuple, set[int]] | None = None
+        self._quiet = Quiet(log)
 
     # Life cycle
 
@@ -140,6 +141,7 @@ class MqttSource(Source):
         if self.dedupe.cursors is not None:
             self.dedupe.cursors.save(force=True)
         self._close_sinks()
+        self._raise_failure()
 
     # Broker -> sinks
 
@@ -163,6 +165,14 @@ class MqttSource(Source):
         self._queue.put(msg)
 
     def _deliver_loop(self) -> None:
+        try:
+            self._deliver_all()
+        except BaseException as e:
+            # Not contained anywhere below: a bug. The process must not go on looking alive.
+            self._failed(e, f"the MQTT source on {self.url}")
+            raise
+
+    def _deliver_all(self) -> None:
         # One thread calls the sinks, so each node's messages reach them in the order they came.
         while not self._stop.is_set():
             try:
@@ -170,7 +180,7 @@ class MqttSource(Source):
             except queue.Empty:
                 continue
             try:
-                while not self._handle(msg):
+                while not self._contained(msg):
                     if self._stop.wait(self.retry):
                         return
                 if msg.qos and self._client is not None:
@@ -179,6 +189,16 @@ class MqttSource(Source):
                 self._queue.task_done()
             if self.dedupe.cursors is not None:
                 self.dedupe.cursors.save()
+
+    def _contained(self, msg: mqtt.MQTTMessage) -> bool:
+        # Whatever a message holds, the trouble stays with it: counted, logged once, acknowledged.
+        try:
+            return self._handle(msg)
+        except Exception as e:
+            self.bad += 1
+            topic, kind = printable(str(msg.topic)), type(e).__name__
+            self._quiet("bad", "a malformed message on %s was dropped (%s: %.80s)", topic, kind, e)
+            return True
 
     def _handle(self, msg: mqtt.MQTTMessage) -> bool:
         """False when a sink had no room: the same message is offered again."""
@@ -253,7 +273,8 @@ class MqttSource(Source):
                 taken = getattr(sink, method)(*args)
             except Exception:
                 self.sink_errors += 1
-                log.exception("sink %s failed in %s for %s", type(sink).__name__, method, args[0])
+                name = type(sink).__name__
+                self._quiet("sink-" + name, "sink %s failed in %s for %s", name, method, args[0], exc=True)
                 taken = True
             if taken is False:
                 self._partial = (args, skip)

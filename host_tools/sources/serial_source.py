@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from host_tools.link.cursor_store import CursorStore
-from host_tools.link.flow import Sink, Source
+from host_tools.link.flow import Quiet, Sink, Source, printable
 from host_tools.link.serial_port import SerialPort
 from host_tools.link.session import HostDecoder, HostSession, TextLines, TooLarge
 from zoo_micro import port as zport
 from zoo_micro.link import frame
 
+NAME_MAX = 64  # characters of a node name; a longer one is a forged or broken hello
 STATE = "zoo.state"
 STATE_SYNC = "zoo.state.sync"
 LOG = "zoo.log"
@@ -42,6 +43,9 @@ class Bridge(Source):
     port: a device path or a pyserial URL (`/dev/ttyACM0`, `socket://127.0.0.1:7000`, `loop://`).
     state_path: a file that keeps each node's place in its stream, so a restarted host neither
     loses nor repeats what it had delivered before a clean stop.
+    max_links: node names this port keeps a session for. A hello from a new name when all are
+    taken first expires the links that have been offline for `link_idle` seconds; when none has,
+    the hello is refused and counted (`links_refused`), so forged hellos cannot grow the host.
     """
 
     def __init__(
@@ -55,13 +59,19 @@ class Bridge(Source):
         timeout: float = 3.5,
         state_path: str | Path | None = None,
         name: str = "zoo-micro bridge",
+        max_links: int = 8,
+        link_idle: float = 60.0,
     ) -> None:
+        if max_links < 1:
+            raise ValueError(f"max_links must be at least 1, got {max_links}")
         self.port = SerialPort(port, baudrate)
         self.sinks = list(sinks)
         self.frame_max = frame_max
         self.outbox = outbox
         self.timeout_ms = int(timeout * 1000)
         self.name = name
+        self.max_links = max_links
+        self.link_idle_ms = int(link_idle * 1000)
         self.cursors = CursorStore(state_path) if state_path else None
         self.links: dict[str, NodeLink] = {}
         self.current: NodeLink | None = None  # the node that said hello on this port last
@@ -71,6 +81,10 @@ class Bridge(Source):
         self.sink_errors = 0
         self.resets_sent = 0
         self.echoes = 0
+        self.malformed = 0  # sound frames (CRC right) that could not be read or handled
+        self.links_refused = 0
+        self.links_expired = 0
+        self._quiet = Quiet(log)
         self._sends: collections.deque = collections.deque()
         self._pending: list[tuple] = []  # sends waiting for their node's first hello
         self._replies: list[bytes] = []
@@ -108,6 +122,7 @@ class Bridge(Source):
             self._save_cursors(force=True)
         self.port.close()
         self._close_sinks()
+        self._raise_failure()
 
     # Host -> node
 
@@ -138,6 +153,10 @@ class Bridge(Source):
             )
         self._sends.append((node, topic, content, channel, priority))
 
+    def node_stream(self, node: str) -> int | None:
+        link = self.links.get(node)
+        return None if link is None else link.session.rx.stream
+
     def _node_max(self, node: str | None) -> int:
         links = [self.links[node]] if node in self.links else list(self.links.values())
         maxes = [lk.session.peer_max() for lk in links if lk.session.hello is not None]
@@ -167,21 +186,34 @@ class Bridge(Source):
     # Node -> host
 
     def _on_frame(self, kind: str, fields: list, payload: bytes | None) -> None:
+        # Whatever a frame holds, the trouble stays with that frame: counted, logged once, dropped.
+        link = self.current
+        bad = link.session.bad + link.session.rx.bad if link is not None else 0
+        try:
+            self._route(kind, fields, payload)
+        except Exception as e:
+            self.malformed += 1
+            kind = type(e).__name__
+            self._quiet("malformed", "a malformed frame on %s dropped (%s: %.80s)", self.port.url, kind, e)
+            return
+        if link is not None and link.session.bad + link.session.rx.bad > bad:
+            self._quiet("malformed-node", "a malformed frame from %s was dropped", printable(link.node))
+
+    def _route(self, kind: str, fields: list, payload: bytes | None) -> None:
         if kind == "h":
-            try:
-                info = json.loads(payload) if payload else None
-                node = str(info[0])
-            except (ValueError, TypeError, IndexError, KeyError, RecursionError):
-                return
+            info = json.loads(payload) if payload else None
+            if not isinstance(info, list) or not isinstance(info[0], (str, int)) or isinstance(info[0], bool):
+                raise ValueError("a hello without a node name")
+            node = str(info[0])
+            if not node or len(node) > NAME_MAX:
+                raise ValueError(f"a hello with a node name of {len(node)} characters")
             link = self.links.get(node)
             if link is None:
                 link = self._new_link(node)
+                if link is None:
+                    return
             self.current = link
-            link.info = {
-                "board": info[1] if len(info) > 1 else None,
-                "version": info[2] if len(info) > 2 else None,
-                "port": self.port.url,
-            }
+            link.info = {"board": _short(info, 1), "version": _short(info, 2), "port": self.port.url}
             link.session.on_frame(kind, fields, payload)
             return
         if kind.isupper():
@@ -197,7 +229,18 @@ class Bridge(Source):
             return
         self.current.session.on_frame(kind, fields, payload)
 
-    def _new_link(self, node: str) -> NodeLink:
+    def _new_link(self, node: str) -> NodeLink | None:
+        if len(self.links) >= self.max_links and not self._expire():
+            self.links_refused += 1
+            self._quiet(
+                "refused",
+                "a hello from new node %s on %s was refused: this port has sessions with %d nodes "
+                "already (max_links)",
+                printable(node),
+                self.port.url,
+                len(self.links),
+            )
+            return None
         holder: list[NodeLink] = []
         session = HostSession(
             lambda topic, content, channel, priority, seq: self._deliver(
@@ -222,6 +265,20 @@ class Bridge(Source):
                 keep.append(item)
         self._pending = keep
         return link
+
+    def _expire(self) -> int:
+        """Forget the links offline and silent for link_idle (their cursors stay saved); how many."""
+        gone = [
+            n
+            for n, lk in self.links.items()
+            if not lk.online
+            and lk is not self.current
+            and zport.ticks_diff(lk.session.clock(), lk.session.last_rx) > self.link_idle_ms
+        ]
+        for n in gone:
+            del self.links[n]
+        self.links_expired += len(gone)
+        return len(gone)
 
     def _on_state(self, link: NodeLink, up: bool) -> None:
         if up:
@@ -253,7 +310,8 @@ class Bridge(Source):
                 taken = getattr(sink, call[0])(*call[1:])
             except Exception:
                 self.sink_errors += 1
-                log.exception("sink %s failed on %s from %s", type(sink).__name__, topic, node)
+                name = type(sink).__name__
+                self._quiet("sink-" + name, "sink %s failed on %s from %s", name, topic, node, exc=True)
                 taken = True  # a broken sink must not stall the node's stream
             if taken is False:
                 link.partial = (seq, done)
@@ -269,11 +327,13 @@ class Bridge(Source):
                 getattr(sink, method)(*args)
             except Exception:
                 self.sink_errors += 1
-                log.exception("sink %s failed in %s", type(sink).__name__, method)
+                name = type(sink).__name__
+                self._quiet("sink-" + name, "sink %s failed in %s", name, method, exc=True)
 
     def _on_text(self, line: bytes) -> None:
-        text = line.decode("utf-8", "replace")
-        who = self.current.node if self.current is not None else self.port.url
+        # Escaped, so a node cannot move the cursor or clear the screen of whoever reads it.
+        text = printable(line.decode("utf-8", "replace"))
+        who = printable(self.current.node) if self.current is not None else self.port.url
         log.info("[%s] %s", who, text)
         self._each_sink("text", self.port.url, text)
 
@@ -281,28 +341,38 @@ class Bridge(Source):
 
     def _loop(self) -> None:
         port = self.port
-        while not self._stop.is_set():
-            was_open = port.is_open
-            data = port.read()
-            if port.is_open != was_open:
-                self._port_changed(port.is_open)
-            with self._lock:
-                if data:
-                    self.decoder.feed(data)
-                self._drain_sends()
-                if self._held:
-                    self._held = False
-                    if self.current is not None:
-                        self.current.session.retry_delivery()
-                self._check_liveness()
-                self._save_cursors()
-                lines = self._replies
-                self._replies = []
+        try:
+            while not self._stop.is_set():
+                was_open = port.is_open
+                data = port.read()
+                if port.is_open != was_open:
+                    self._port_changed(port.is_open)
+                for line in self.turn(data):
+                    if not port.write(line):
+                        break
+        except BaseException as e:
+            # Not contained anywhere below: a bug. The process must not go on looking alive.
+            self._failed(e, f"the bridge on {port.url}")
+            raise
+
+    def turn(self, data: bytes = b"") -> list[bytes]:
+        """One turn of the I/O thread: take `data` read from the port; the lines to write to it.
+        Tests drive a bridge that was not started through this."""
+        with self._lock:
+            if data:
+                self.decoder.feed(data)
+            self._drain_sends()
+            if self._held:
+                self._held = False
                 if self.current is not None:
-                    lines += self.current.session.poll()
-            for line in lines:
-                if not port.write(line):
-                    break
+                    self.current.session.retry_delivery()
+            self._check_liveness()
+            self._save_cursors()
+            lines = self._replies
+            self._replies = []
+            if self.current is not None:
+                lines += self.current.session.poll()
+            return lines
 
     def _port_changed(self, opened: bool) -> None:
         with self._lock:
@@ -365,6 +435,11 @@ class Bridge(Source):
                 "losses": self.port.losses,
                 "frames": d.frames,
                 "bad_frames": d.bad,
+                "malformed": self.malformed,
+                "links_refused": self.links_refused,
+                "links_expired": self.links_expired,
+                "max_links": self.max_links,
+                "failure": self.failure,
                 "text_bytes": self.text.bytes,
                 "resets_sent": self.resets_sent,
                 "echoes": self.echoes,
@@ -374,3 +449,11 @@ class Bridge(Source):
                     n: dict(lk.info, online=lk.online, **lk.session.stats()) for n, lk in self.links.items()
                 },
             }
+
+
+def _short(info: list, i: int) -> str | int | None:
+    # What a hello says about the board and version, as plain short values: sinks publish them.
+    v = info[i] if len(info) > i else None
+    if isinstance(v, str):
+        return v[:NAME_MAX]
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
