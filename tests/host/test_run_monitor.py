@@ -3,11 +3,17 @@ through the bridge."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from host_tools import monitor
 
 APP = """
 from zoo_micro import BaseWorker, Master
@@ -56,3 +62,68 @@ def test_monitor_on_a_missing_port_is_one_line():
     assert r.returncode != 0
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "no such port /dev/no-such-port" in r.stderr
+
+
+PLAIN_APP = """
+import time
+
+n = 0
+while True:
+    n += 1
+    print("tick", n)
+    time.sleep(0.2)
+"""
+
+
+def test_monitor_once_stops_by_itself_when_the_health_is_in_and_answers_in_json(zoo_board, tmp_path: Path):
+    app = tmp_path / "beater"
+    app.mkdir()
+    (app / "main.py").write_text(APP)
+    board = zoo_board(app, board="pico", link=str(tmp_path / "board"))
+    board.wait_for_event("beater up")
+    r = zoo_micro("monitor", "--port", board.port, "--json", timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    snap = json.loads(r.stdout)
+    assert snap["bridge"] is True and snap["seconds"] < monitor.ONCE_WAIT
+    (node,) = snap["nodes"]
+    assert node["node"] == "beater" and node["online"] is True
+    assert node["workers"]["beat"]["status"] == "running"
+
+
+def test_run_of_an_app_without_the_bridge_shows_its_output_and_says_health_needs_the_bridge(
+    zoo_board, tmp_path: Path
+):
+    app = tmp_path / "ticker"
+    app.mkdir()
+    (app / "main.py").write_text(PLAIN_APP)
+    board = zoo_board(None, board="pico", link=str(tmp_path / "board"))
+    r = zoo_micro("run", str(app), "--port", board.port, "--seconds", str(monitor.NO_BRIDGE_AFTER + 2))
+    assert r.returncode == 0, r.stdout + r.stderr
+    ticks = [line for line in r.stdout.splitlines() if line.startswith("tick ")]
+    assert len(ticks) >= 5, r.stdout  # streamed as they came, not only the last few
+    assert r.stderr.count("health needs it") == 1, r.stderr
+    assert "waiting for a node" not in r.stdout
+    once = zoo_micro("monitor", "--port", board.port, "--once", timeout=60)  # no --seconds: it ends
+    assert once.returncode == 0, once.stderr
+    assert "plain output only" in once.stdout and "tick " in once.stdout
+
+
+def test_monitor_on_a_silent_port_says_what_it_waits_for_and_ctrl_c_sums_up(tmp_path: Path):
+    controller, device = os.openpty()  # a port with nothing behind it
+    try:
+        port = os.ttyname(device)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "host_tools.cli.main", "monitor", "--port", port],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        first = proc.stderr.readline()
+        assert first.startswith(f"zoo-micro monitor: waiting for {port}: nothing heard yet"), first
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        os.close(controller)
+        os.close(device)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    summary = rf"zoo-micro monitor: stopped after \d+ s on {re.escape(port)}: "
+    assert re.fullmatch(summary + r"0 node\(s\), 0 events, 0 lines of output", err.strip()), err
