@@ -1,5 +1,6 @@
-"""Fuzzing the link: the host decoder and sessions with hypothesis, and a real node on the unix port
-fed random bytes, mutated frames and frames it must refuse."""
+"""Fuzzing the link: the host decoder and sessions with hypothesis, 100,000 hostile lines into the
+host's bridge, and a real node on the unix port fed random bytes, mutated frames and frames it must
+refuse."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from host_tools.bridge import Bridge, Sink
 from host_tools.link.session import HostSession, TextLines
+from zoo_micro import port as zport
 from zoo_micro.link import frame
 from zoo_micro.link.session import Session
 
@@ -186,3 +188,122 @@ def test_a_node_on_the_unix_port_counts_garbage_and_never_acts_on_it(tmp_path: P
         bridge.stop()
         node.stop()
         relay.stop()
+
+
+def forged_lines(rnd: random.Random) -> list[bytes]:
+    """Frames with valid CRCs a hostile or broken device could send: JSON nested deep, huge fields,
+    wrong types, numbers that would move the stream by 2**48, hellos from ever new names."""
+    deep = "[" * 1500 + "]" * 1500
+    deep_obj = '{"a":' * 1200 + "1" + "}" * 1200
+    big = "x" * 3000
+    huge = [2**48, 2**64, -1, -(2**40), (2**40, 2**40), None]
+    out = []
+    for k in range(400):
+        stream = rnd.choice([0x51, rnd.randrange(1 << 24)])
+        out += [
+            frame.encode(
+                "h",
+                [2, stream, rnd.choice([0, *huge[:2]]), None, None, 512, k],
+                rnd.choice(
+                    [
+                        deep,
+                        f'["n1", {deep}]',
+                        f'["{big[: rnd.randrange(3000)]}"]',
+                        f'["new{k}", 1, 2]',
+                        "42",
+                        '{"n": 1}',
+                        "[]",
+                        '["n1", ' + deep_obj + "]",
+                        '["n1", "b", "v"]',
+                    ]
+                ),
+            ),
+            frame.encode(
+                "d",
+                [
+                    rnd.choice([0, 1, 5, *huge]),
+                    rnd.choice(huge),
+                    rnd.choice([1, 2, *huge]),
+                    0,
+                    rnd.choice(huge),
+                ],
+                rnd.choice(
+                    [
+                        f'[["t"],0,{deep}]',
+                        f'[["t"],0,"{big}"]',
+                        f'[["t"],[0,"c",{2**70}],1]',
+                        '[["t"],9,1]',
+                        "[[1],0,1]",
+                        '{"t": 1}',
+                        deep_obj,
+                        '[["t"],[0,"c",1,1],"piece"]',
+                        "null",
+                    ]
+                ),
+            ),
+            frame.encode(
+                rnd.choice("apqbrADPQHRBxZ"),
+                [rnd.choice(huge) for _ in range(rnd.randrange(9))],
+                rnd.choice([None, deep, big, "[1,2]", '{"x":' + deep + "}"]),
+            ),
+        ]
+    return out
+
+
+def test_100000_host_lines_with_forged_frames_raise_nothing_and_a_node_is_heard_after(caplog):
+    rnd = random.Random(11)
+    forged = forged_lines(rnd)
+    node = Session(lambda *a: True, info=["n1", "rp2", "0.1.0"], frame_max=512)
+    to_node = frame.Decoder(4096, node.on_frame)
+    got: list = []
+
+    class Got(Sink):
+        def event(self, node_, topic, content, channel, priority, seq):
+            got.append((node_, content))
+            return True
+
+    class Raises(Sink):
+        def event(self, *a):
+            raise ValueError("a broken sink")
+
+    bridge = Bridge("loop://", [Raises(), Got()], max_links=8)
+    noise = b'\x1e\n\r\x1b[]{}",0123456789abcdefhdpq'
+    lines = 0
+    while lines < 100_000:
+        chunk = []
+        for _ in range(100):
+            r = rnd.random()
+            if r < 0.45:
+                chunk.append(rnd.choice(forged))
+            elif r < 0.7:  # random bytes, marks and line ends among them
+                chunk.append(bytes(rnd.choice(noise) for _ in range(rnd.randrange(1, 120))) + b"\n")
+            elif r < 0.85:  # a sound frame with one byte changed
+                line = bytearray(rnd.choice(forged))
+                line[rnd.randrange(1, len(line) - 1)] = rnd.randrange(256)
+                chunk.append(bytes(line))
+            else:  # a node's own traffic, and text with terminal escapes
+                if rnd.random() < 0.3:
+                    node.tx.send("t.up", lines)
+                chunk += node.poll() or [b"beat \x1b[2J%d\r\n" % lines]
+        lines += len(chunk)
+        for reply in bridge.turn(b"".join(chunk)):  # an exception escaping here fails the test
+            to_node.feed(reply)
+    st = bridge.stats()
+    assert st["failure"] is None and len(bridge.links) <= 8
+    assert st["malformed"] + sum(n["malformed"] for n in st["nodes"].values()) > 10_000
+    assert st["links_refused"] > 0 and st["sink_errors"] > 0
+    assert len([r for r in caplog.records if "Raises failed" in r.getMessage()]) == 1
+    # After all that, once the forged links have been idle a while, a new node is heard in full.
+    for link in bridge.links.values():
+        link.session.last_rx = zport.ticks_add(link.session.clock(), -61_000)
+    bridge.turn()
+    fresh = Session(lambda *a: True, info=["after", "rp2", "0.1.0"])
+    to_fresh = frame.Decoder(4096, fresh.on_frame)
+    for i in range(5):
+        fresh.tx.send("t.after", i)
+    for _ in range(100):
+        for reply in bridge.turn(b"".join(fresh.poll())):
+            to_fresh.feed(reply)
+        if len([g for g in got if g[0] == "after"]) == 5:
+            break
+    assert [g[1] for g in got if g[0] == "after"] == [0, 1, 2, 3, 4]
