@@ -191,11 +191,16 @@ def flash_esp(
     connect: Callable = connect_esp,
 ) -> None:
     from esp_pylib.logger import EspLog
+    from esptool import reset
     from esptool.cmds import attach_flash, erase_flash, reset_chip, run_stub, write_flash
-    from esptool.util import FatalError
+    from esptool.util import FatalError, PrintOnce
 
-    previous = EspLog.instance
-    EspLog.instance = _esptool_logger(progress)
+    previous, previous_once = EspLog.instance, reset.ResetStrategy.print_once
+    EspLog.instance = logger = _esptool_logger(progress)
+    # esptool bound this warning to its default logger at import: it names its own --before/--after
+    # switches, which zoo-micro has not (a port that cannot reset the chip fails to connect, and that
+    # error says to hold BOOT and tap RESET). It goes to our quiet logger instead.
+    reset.ResetStrategy.print_once = PrintOnce(logger.warn)
     esp = None
     try:
         try:
@@ -226,6 +231,7 @@ def flash_esp(
         if esp is not None:
             esp._port.close()
         EspLog.instance = previous
+        reset.ResetStrategy.print_once = previous_once
 
 
 def mounted_volumes() -> list[Path]:

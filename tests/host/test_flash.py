@@ -487,3 +487,16 @@ def test_erase_wipes_the_whole_flash_before_writing(tmp_path, pty_port):
     assert 0xD0 in fake.commands  # ERASE_FLASH
     assert fake.commands.index(0xD0) < fake.commands.index(0x10)  # before FLASH_DEFL_BEGIN
     assert bytes(fake.flash[: fw.stat().st_size]) == fw.read_bytes()
+
+
+def test_esptool_says_nothing_of_options_zoo_micro_does_not_have(tmp_path, pty_port, capfd):
+    # A pty cannot set RTS/DTR; esptool then suggests its own --before/--after switches.
+    master, port = pty_port
+    fake = FakeRom(master, flash=True, magic=0x00F01D83)
+    fake.start()
+    fw = merged_firmware(tmp_path, "esp32", "fw.bin")
+    result = flash("esp32", fw, port=port)
+    fake.stop.set()
+    out, err = capfd.readouterr()
+    assert "--before" not in out + err and "--after" not in out + err
+    assert result.target == port
