@@ -12,6 +12,7 @@ import logging
 import sys
 import threading
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Any
 
 from host_tools.errors import UserError
@@ -40,7 +41,8 @@ def launch(
 
     json: events as JSON lines on `out`; JSON lines read from `commands` ({"topic", "content",
     "node"?}) go down to the nodes. twin: a host-side zoo_micro Master; events are logged.
-    framework: a zoo-framework Master runs `app` (a Python file with @event reactors) in this process.
+    framework: `app` (a Python file with @event reactors, and maybe workers and its own zoo-framework
+    Master) runs in this process with the nodes' events; see docs/framework-bridge.md.
     mqtt://HOST:PORT: the port's nodes appear on that broker (see docs/fleet.md).
     """
     if (port is None) == (source is None):
@@ -105,30 +107,29 @@ def _run_framework(
         log.warning("no config.json here: zoo-framework runs on its defaults (events dispatched every 5 s)")
     from zoo_framework.core import Master
 
-    from host_tools.sinks.framework_sink import FrameworkSink
+    from host_tools.sinks.framework_sink import FrameworkSink, run_app
 
-    carrier.sinks = [FrameworkSink(down=list(down or []))]
-    if app is not None:
-        _load_app(app)
-    master = Master()
-    carrier.start()
-    if seconds is not None:
-        timer = threading.Timer(seconds, master.shutdown)
-        timer.daemon = True
-        timer.start()
-    try:
-        master.run()
-    finally:
-        carrier.stop()
-    return carrier.stats()
+    module = _load_app(app) if app is not None else None
+    masters = [v for v in vars(module).values() if isinstance(v, Master)] if module is not None else []
+    if len(masters) > 1:
+        raise UserError(f"app {app} makes {len(masters)} zoo-framework Masters; the bridge joins one")
+    # The app's own Master, with the workers it registered, or one for an app of reactors only.
+    master = masters[0] if masters else Master()
+    carrier.sinks = [FrameworkSink(master, down=list(down or []))]
+    return run_app(master, carrier, seconds)
 
 
-def _load_app(path: str) -> None:
+def _load_app(path: str) -> ModuleType:
+    """Import the app file as a module (not as __main__: its own `if __name__ == "__main__":` block,
+    which would start a bridge or run its Master, stays out)."""
     file = Path(path)
     if not file.is_file():
-        raise UserError(f"app {path} not found; give the Python file that declares your @event reactors")
+        raise UserError(
+            f"app {path} not found; give the Python file with your @event reactors (and workers and Master)"
+        )
     spec = importlib.util.spec_from_file_location(file.stem, file)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[file.stem] = module
     spec.loader.exec_module(module)
+    return module

@@ -43,20 +43,12 @@ def record(obj):
 
 @event("fleet.tick")
 def on_tick(req):
-    c = req.content
-    lat = time.time_ns() // 1000 - c["content"]["us"]
-    record(
-        {
-            "node": c["node"],
-            "seq": c["seq"],
-            "i": c["content"]["i"],
-            "lat_us": lat,
-            "at_us": lat + c["content"]["us"],
-        }
-    )
-    if c["content"]["i"] == PING_AT:
+    c = req.content  # the node's content; the node and its sequence number are on the request
+    lat = time.time_ns() // 1000 - c["us"]
+    record({"node": req.node, "seq": req.seq, "i": c["i"], "lat_us": lat, "at_us": lat + c["us"]})
+    if c["i"] == PING_AT:
         # An app event for one node: the FrameworkSink sends it down, the node answers with fleet.pong.
-        ping = EventNode("fleet.ping", {"node": c["node"], "content": {"hello": c["node"]}})
+        ping = EventNode("fleet.ping", {"node": req.node, "content": {"hello": req.node}})
         EventChannelManager.get_channel("default").push_event(ping)
 
 
@@ -65,16 +57,16 @@ health_seen = set()
 
 @event("zoo.svm.health")
 def on_health(req):
-    node = req.content["node"]
+    node = req.node
     if node not in health_seen:
         health_seen.add(node)
-        report = req.content["content"]
+        report = req.content
         record({"node": node, "health": sorted(report), "plugins": sorted(report.get("plugins", {}))})
 
 
 @event("fleet.pong")
 def on_pong(req):
-    record({"node": req.content["node"], "pong": req.content["content"]})
+    record({"node": req.node, "pong": req.content})
 
 
 class Arrival(Sink):

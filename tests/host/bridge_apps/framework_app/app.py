@@ -1,6 +1,7 @@
 """A zoo-framework app that a node talks to through the bridge.
 
-Its reactors record what arrives from nodes; its events on test.down go down to the node; once
+Its reactors record what arrives from nodes (req.content is the node's content, req.node and req.seq
+say where it came from); its events on test.down go down to the node; once
 everything expected has arrived it writes what it saw to a JSON file and stops.
 Run from this folder (zoo-framework reads ./config.json): python app.py SETTINGS.json
 """
@@ -34,10 +35,10 @@ envelope_ok = True
 @event("test.up", channel="default")
 def on_up(req):
     global envelope_ok
-    c = req.content
-    envelope_ok = envelope_ok and set(c) == {"node", "content", "seq"}
-    nodes.add(c["node"])
-    up.append(c["content"])
+    # The node's content unchanged, its node and its place in the node's stream on the request.
+    envelope_ok = envelope_ok and isinstance(req.content, int) and isinstance(req.seq, int)
+    nodes.add(req.node)
+    up.append(req.content)
 
 
 health: dict = {}
@@ -45,12 +46,12 @@ health: dict = {}
 
 @event("zoo.svm.health", channel="default")
 def on_health(req):
-    health.update(req.content["content"])
+    health.update(req.content)
 
 
 @event("test.got", channel="default")
 def on_got(req):
-    got.append(req.content["content"])
+    got.append(req.content)
 
 
 def publish(topic: str, content) -> None:
@@ -98,8 +99,8 @@ def drive(master: Master, bridge: Bridge) -> None:
 
 
 def main() -> None:
-    bridge = Bridge(settings["port"], sinks=[Logs(down=["test.down", "test.restart"])])
     master = Master()
+    bridge = Bridge(settings["port"], sinks=[Logs(master, down=["test.down", "test.restart"])])
     bridge.start()
     threading.Thread(target=drive, args=(master, bridge), daemon=True).start()
     try:
