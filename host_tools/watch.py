@@ -80,6 +80,9 @@ def _sync(
         result = session.sync(app, mpy=mpy)
     except BoardLost:
         raise
+    except KeyboardInterrupt:
+        session.recover()  # stopped while copying: the app in place runs again
+        raise
     except UserError as e:
         if on_error is None:
             raise

@@ -23,12 +23,19 @@ def _zd_hash(p):
     return binascii.hexlify(h.digest()).decode()
 
 
-def _zd_read(p):
+def _zd_cat(p):
+    # the file as repr()s of 256-byte pieces, one a line (None if there is none): never all in the heap
     try:
-        with open(p) as f:
-            return f.read()
+        f = open(p, "rb")  # noqa: SIM115
     except OSError:
-        return None
+        print(None)
+        return
+    while True:
+        b = f.read(256)
+        if not b:
+            break
+        print(repr(b))
+    f.close()
 
 
 def _zd_rmtree(p):

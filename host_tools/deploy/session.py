@@ -11,7 +11,9 @@ import functools
 import hashlib
 import io
 import os
+import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +43,9 @@ NO_ROMFS = (
     "the board's firmware has no ROMFS partition: deploy without --romfs, or flash a MicroPython "
     "(1.25 or later) built with one"
 )
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+KICK_EVERY = 0.25  # seconds between Ctrl-Cs while taking a board over
+QUIET = 0.1  # seconds without output that say the board has answered every Ctrl-A
 # A port's lock can outlive its last user for a moment: a process forked just then (a virtual board
 # restarting its interpreter) holds a copy of the descriptor until it execs.
 BUSY_GRACE = 1.0
@@ -143,15 +148,89 @@ class BoardSession:
         self.close()
 
     def enter_raw_repl(self, soft_reset: bool = True) -> None:
-        from mpremote.transport import TransportError
+        """Stop what the board runs and enter its raw REPL (soft-reset in it first, unless told not to),
+        within the session's timeout. Ctrl-C goes again and again until the REPL answers, as a person
+        would press it: an app may miss one (a link that reads the port stops only on CR then Ctrl-C,
+        and a board still booting ignores it), and a chatty app keeps mpremote's own wait from ever
+        timing out."""
+        deadline = time.monotonic() + self.timeout
+        heard = self._take_over(deadline)
+        if soft_reset:
+            self.transport.serial.write(b"\x04")  # Ctrl-D: soft reset, back into the raw REPL
+            heard += self._read_until(b"soft reboot\r\n", deadline)
+        else:
+            self.transport.serial.write(b"\x01")  # Ctrl-A again: one banner (and its prompt) to follow
+        heard += self._read_until(RAW_BANNER, deadline)
+        if not heard.endswith(RAW_BANNER):
+            raise self._no_repl(heard)
+        self.transport.in_raw_repl = True
 
+    def _take_over(self, deadline: float) -> bytes:
+        """Ctrl-C and Ctrl-A, repeated, until the raw REPL's banner and prompt come; then wait until
+        the board is quiet, so that no second banner answers a repeat. Returns what was read."""
+        ser = self.transport.serial
+        heard = b""
+        tail = b""
+        kick_at = 0.0
+        while True:
+            now = time.monotonic()
+            if RAW_BANNER + b">" in tail:
+                break
+            if now >= deadline:
+                raise self._no_repl(heard)
+            if now >= kick_at:
+                ser.write(b"\r\x03\x03\r\x01")  # CR first: a link takes CR then Ctrl-C as a takeover
+                kick_at = now + KICK_EVERY
+            data = self._read_some(min(0.05, deadline - now))
+            heard += data
+            tail = (tail + data)[-256:]
+        while time.monotonic() < deadline:  # answers to the last Ctrl-A in flight
+            data = self._read_some(QUIET)
+            if not data:
+                break
+            heard += data
+        return heard
+
+    def _read_some(self, wait: float) -> bytes:
+        ser = self.transport.serial
+        n = ser.in_waiting
+        if n:
+            return ser.read(n)
+        old = ser.timeout
+        ser.timeout = max(0.001, wait)
         try:
-            self.transport.enter_raw_repl(soft_reset=soft_reset, timeout_overall=self.timeout)
-        except TransportError:
-            raise UserError(
+            data = ser.read(1)
+        finally:
+            ser.timeout = old
+        n = ser.in_waiting if data else 0
+        return data + ser.read(n) if n else data
+
+    def _read_until(self, ending: bytes, deadline: float) -> bytes:
+        """Bytes up to and including ending, or what came by the deadline."""
+        ser = self.transport.serial
+        data = b""
+        while not data.endswith(ending):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            old = ser.timeout
+            ser.timeout = min(left, 0.1)
+            try:
+                data += ser.read(1)
+            finally:
+                ser.timeout = old
+        return data
+
+    def _no_repl(self, heard: bytes) -> UserError:
+        if not heard.strip():
+            return UserError(
                 f"the board on {self.port} does not answer the raw REPL: is MicroPython running on it? "
                 "Press its reset button (or flash it with zoo-micro flash) and retry"
-            ) from None
+            )
+        return UserError(
+            f"the app on {self.port} kept running through Ctrl-C for {self.timeout:g}s and the board did "
+            "not give up its REPL: press its reset button and retry at once, or give more --timeout"
+        )
 
     def exec(self, code: str, doing: str) -> bytes:
         from mpremote.transport import TransportError, TransportExecError
@@ -166,11 +245,32 @@ class BoardSession:
                 "reset it and deploy again"
             ) from None
 
+    def recover(self) -> None:
+        """After an interrupted sync: stop what the board was doing for it, remove the staged files and
+        start the app that is still in place. Best effort: the interrupt is what the caller reports."""
+        from mpremote.transport import TransportError
+
+        try:
+            # Ctrl-D ends a raw paste cut short (the board then refuses its half a command); at an empty
+            # raw-REPL line it is a soft reset, which does no harm here.
+            self.transport.serial.write(b"\x04")
+            self.enter_raw_repl(soft_reset=False)
+            self.transport.exec(helper_code() + f"_zd_rmtree({STAGE!r})\n" + helper_cleanup())
+        except (UserError, TransportError, OSError):
+            pass
+        try:
+            self.run_app()
+        except (TransportError, OSError):
+            pass
+
     def run_app(self) -> None:
-        """Leave the raw REPL and soft-reset from the friendly one, so boot.py and main.py run."""
+        """Leave the raw REPL and soft-reset from the friendly one, so boot.py and main.py run. Not in
+        the raw REPL (the board was never taken over), the board is left as it is."""
+        if not self.transport.in_raw_repl:
+            return
         self.transport.exit_raw_repl()
         self.transport.serial.write(b"\x04")
-        self.transport.read_until(1, b"soft reboot\r\n", timeout=2, timeout_overall=5)
+        self._read_until(b"soft reboot\r\n", time.monotonic() + 5)
 
     def read_output(self) -> bytes:
         """What the board printed and nobody has read yet (non-blocking)."""
@@ -191,7 +291,8 @@ class BoardSession:
         mpy: .py files but main.py and boot.py as .mpy for the board; romfs: those in its ROMFS."""
         progress = progress or Progress()
         t0 = time.monotonic()
-        self.enter_raw_repl(soft_reset=soft_reset and not dry_run)
+        # A dry run resets too: the app it stops holds the heap the queries need, and it runs again after.
+        self.enter_raw_repl(soft_reset=soft_reset)
         self.exec(helper_code(), "preparing the board")
         info = self._query_device()
         image = None
@@ -228,10 +329,11 @@ class BoardSession:
         if steps.final_dirs:
             self.exec(f"_zd_mkdirs({steps.final_dirs!r})", "making folders")
         text = manifest_text(name, files)
-        self.exec(
-            f"_zd_swap({steps.moves!r}, {steps.removes!r}, {steps.emptied!r}, {MANIFEST!r}, {text!r})",
-            "putting the new files in place",
-        )
+        with _interrupt_after():  # every file arrived: the swap is quick, and half a swap is no app
+            self.exec(
+                f"_zd_swap({steps.moves!r}, {steps.removes!r}, {steps.emptied!r}, {MANIFEST!r}, {text!r})",
+                "putting the new files in place",
+            )
         self.exec(helper_cleanup(), "cleaning up")
         result.seconds = time.monotonic() - t0
         return result
@@ -240,12 +342,17 @@ class BoardSession:
         out = self.exec(
             "_zd_s = os.statvfs('/')\n"
             f"print(repr({{'mpy': getattr(sys.implementation, '_mpy', 0), 'bsize': _zd_s[0], "
-            f"'free': _zd_s[0] * _zd_s[4], 'manifest': _zd_read({MANIFEST!r}), "
+            f"'free': _zd_s[0] * _zd_s[4], "
             f"'rom_zoo': _zd_hash('/rom/{LIB}/__init__.mpy') is not None}}))\n"
             "del _zd_s",
             "reading the board's filesystem",
         )
-        return ast.literal_eval(out.decode().strip())
+        info = ast.literal_eval(out.decode().strip())
+        # The manifest comes in pieces, one line each: read whole, it may not fit in a busy board's heap.
+        out = self.exec(f"_zd_cat({MANIFEST!r})", "reading the board's deploy manifest")
+        pieces = [ast.literal_eval(line.strip()) for line in out.decode().split("\n") if line.strip()]
+        info["manifest"] = None if pieces == [None] else b"".join(pieces).decode("utf-8", "replace")
+        return info
 
     def _rom_holds(self, image: bytes) -> bool:
         """Whether the ROMFS partition starts with this image already; a UserError if there is none,
@@ -329,6 +436,22 @@ class BoardSession:
             ) from None
 
 
+@contextlib.contextmanager
+def _interrupt_after():
+    """Ctrl-C (SIGINT) waits until the block ends, then raises KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda *_: got.append(1))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if got:
+        raise KeyboardInterrupt
+
+
 def _board_error(error_output: str, doing: str) -> UserError:
     lines = [ln.strip() for ln in error_output.strip().splitlines() if ln.strip()]
     last = lines[-1] if lines else "an error"
@@ -364,6 +487,9 @@ def deploy(
             raise
         except UserError:
             session.run_app()  # nothing changed on the board: let its app run on
+            raise
+        except KeyboardInterrupt:
+            session.recover()  # the previous app, or all of the new one, runs again
             raise
         session.run_app()
     return result
