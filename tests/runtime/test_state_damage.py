@@ -210,7 +210,7 @@ def test_a_save_cut_before_its_last_rename_loads_the_finished_copy_and_keeps_it(
     assert len(lines) == 1 and "state.json is missing; loaded state.json.tmp" in lines[0], lines
     # Promoted at once: a save that is cut while it rewrites the .tmp cannot lose n=2.
     assert exists(path) and not exists(path + ".tmp")
-    put(path + ".tmp", b'{"version": 4, "sco')  # that next save, cut
+    put(path + ".tmp", b'{"version": 4, "sco' + b"\xff" * 13)  # that next save, torn by a power cut
     assert boot(path)[0:2] == ("state.json", 2)
 
 
