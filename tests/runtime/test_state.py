@@ -119,6 +119,29 @@ def test_listeners_get_every_leaf_change_for_a_shadow():
     assert s.dump()["n"]["a.c"]["value"] == 2
 
 
+def test_remove_state_returns_the_removed_value():
+    s = fresh()
+    s.set_state("cfg", "net", {"ssid": "zoo", "ch": 6})
+    s.set_state("cfg", "n", 4)
+    assert s.remove_state("cfg", "n") == 4
+    assert s.remove_state("cfg", "net") == {"ssid": "zoo", "ch": 6}  # a branch comes back whole
+    assert s.remove_state("cfg", "n") is None  # gone: as zoo-framework, None
+    assert s.remove_state("nowhere", "n") is None
+
+
+def test_get_state_machines_lists_every_scope_with_its_values():
+    s = fresh()
+    assert s.get_state_machines() == {}
+    s.set_state("cfg", "net", {"ssid": "zoo"})
+    s.set_state("sensor", "t", 21.5)
+    s.set_state("gone", "x", 1)
+    s.remove_state("gone", "x")
+    machines = s.get_state_machines()
+    assert machines == {"cfg": {"net": {"ssid": "zoo"}}, "sensor": {"t": 21.5}}
+    machines["cfg"]["net"]["ssid"] = "changed"  # a copy: the store is not changed through it
+    assert s.get_state("cfg", "net.ssid") == "zoo"
+
+
 def test_save_and_load_round_trip_keeps_values_and_versions():
     s = fresh()
     s.set_state("cfg", "limits", {"high": 30.5, "low": -2})

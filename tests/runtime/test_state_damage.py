@@ -288,29 +288,6 @@ def test_nan_and_inf_are_refused_naming_scope_and_key_and_nothing_changes():
     assert s2.get_state("cfg", "ok") == [1.5, -0.0, 1e300, None, True, "s", {"k": [1, 2]}]
 
 
-def test_remove_state_returns_the_removed_value():
-    s = store("state.json")
-    s.set_state("cfg", "net", {"ssid": "zoo", "ch": 6})
-    s.set_state("cfg", "n", 4)
-    assert s.remove_state("cfg", "n") == 4
-    assert s.remove_state("cfg", "net") == {"ssid": "zoo", "ch": 6}  # a branch comes back whole
-    assert s.remove_state("cfg", "n") is None  # gone: as zoo-framework, None
-    assert s.remove_state("nowhere", "n") is None
-
-
-def test_get_state_machines_lists_every_scope_with_its_values():
-    s = store("state.json")
-    assert s.get_state_machines() == {}
-    s.set_state("cfg", "net", {"ssid": "zoo"})
-    s.set_state("sensor", "t", 21.5)
-    s.set_state("gone", "x", 1)
-    s.remove_state("gone", "x")
-    machines = s.get_state_machines()
-    assert machines == {"cfg": {"net": {"ssid": "zoo"}}, "sensor": {"t": 21.5}}
-    machines["cfg"]["net"]["ssid"] = "changed"  # a copy: the store is not changed through it
-    assert s.get_state("cfg", "net.ssid") == "zoo"
-
-
 # A flash that refuses writes, on each interpreter. On the unix port: LittleFS on a RAM block
 # device, as on a board, mounted read-only or filled up. On CPython: a folder without write
 # permission (as root, with the effective user changed to nobody), or a file-size limit that makes
