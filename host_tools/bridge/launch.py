@@ -115,7 +115,17 @@ def _run_framework(
         raise UserError(f"app {app} makes {len(masters)} zoo-framework Masters; the bridge joins one")
     # The app's own Master, with the workers it registered, or one for an app of reactors only.
     master = masters[0] if masters else Master()
-    carrier.sinks = [FrameworkSink(master, down=list(down or []))]
+    # The app's own FrameworkSink (its down topics, and the unheard events it reads), or a new one.
+    sinks = [v for v in vars(module).values() if isinstance(v, FrameworkSink)] if module is not None else []
+    if len(sinks) > 1:
+        raise UserError(f"app {app} makes {len(sinks)} FrameworkSinks; the bridge feeds one")
+    if sinks and down:
+        raise UserError(f"app {app} makes its own FrameworkSink: list the down topics there, not in --down")
+    if sinks and sinks[0].master not in (None, master):
+        raise UserError(f"app {app}: its FrameworkSink joins another Master than the app's")
+    if sinks:
+        sinks[0].master = master
+    carrier.sinks = [sinks[0] if sinks else FrameworkSink(master, down=list(down or []))]
     return run_app(master, carrier, seconds)
 
 

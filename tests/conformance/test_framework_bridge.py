@@ -294,19 +294,57 @@ def test_launch_with_app_runs_the_apps_own_master_and_workers(tmp_path: Path) ->
     assert r["stats_is_dict"]
 
 
-def test_launch_refuses_an_app_with_two_masters(tmp_path: Path) -> None:
+def test_launch_refuses_two_masters_and_down_topics_beside_the_apps_own_sink(tmp_path: Path) -> None:
     r = run_script(
         tmp_path,
         """
         import json
         from host_tools.bridge.launch import launch
         from host_tools.errors import UserError
-        try:
-            launch("loop://", sink="framework", seconds=1, app="two.py")
-            print(json.dumps({"error": None}))
-        except UserError as e:
-            print(json.dumps({"error": str(e)}))
+        errors = []
+        for app, down in (("two.py", None), ("own_sink.py", ["led.set"])):
+            try:
+                launch("loop://", sink="framework", seconds=1, app=app, down=down)
+                errors.append(None)
+            except UserError as e:
+                errors.append(str(e))
+        print(json.dumps({"errors": errors}))
         """,
-        files={"two.py": "from zoo_framework.core import Master\n\nfirst = Master()\nsecond = Master()\n"},
+        files={
+            "two.py": "from zoo_framework.core import Master\n\nfirst = Master()\nsecond = Master()\n",
+            "own_sink.py": (
+                "from zoo_framework.core import Master\n"
+                "from host_tools.sinks.framework_sink import FrameworkSink\n\n"
+                "master = Master()\nsink = FrameworkSink(master, down=['fan.set'])\n"
+            ),
+        },
     )
-    assert r["error"] is not None and "2 zoo-framework Masters" in r["error"]
+    two, own = r["errors"]
+    assert two is not None and "2 zoo-framework Masters" in two
+    assert own is not None and "list the down topics there" in own
+
+
+def test_the_worked_example_in_the_docs_runs_under_the_bridge(tmp_path: Path) -> None:
+    doc = (PROJECT_ROOT / "docs" / "framework-bridge.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in doc.split("```python\n")[1:]]
+    example = next(b for b in blocks if "class Report" in b)
+    r = run_script(
+        tmp_path,
+        """
+        import contextlib, io, json, sys
+        from host_tools.bridge.launch import launch
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            launch("loop://", sink="framework", seconds=2.5, app="greenhouse.py")
+        app = sys.modules["greenhouse"]
+        print(json.dumps({
+            "printed": out.getvalue().splitlines(),
+            "fed_the_apps_sink": app.sink.source is not None and app.sink.master is app.master,
+            "down": app.sink.down,
+        }))
+        """,
+        files={"greenhouse.py": example},
+    )
+    assert "report: door unknown" in r["printed"]  # the app's own worker ran under the bridge
+    assert r["fed_the_apps_sink"] and r["down"] == ["fan.set"]
