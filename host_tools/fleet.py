@@ -1,5 +1,9 @@
 """The fleet as the broker's retained topics tell it: who is online, when each node was last heard,
-its health, events per second and heap. `zoo-micro fleet` shows it; tests and scripts read it."""
+its health, events per second and heap. `zoo-micro fleet` shows it; tests and scripts read it.
+
+A serial bridge that puts its nodes on the broker (`bridge --sink mqtt://`) says `{"role": "bridge"}`
+in its info: it is not listed as a node, and the nodes it carries (info `"via": <bridge>`) show
+offline while its status is offline (its last will when it dies)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from host_tools.link.broker import BrokerUrl, connect, make_client, parse_url
@@ -66,7 +72,8 @@ class Fleet:
             if kind == layout.STATUS:
                 view.online = msg.payload == layout.ONLINE
             elif kind == layout.INFO:
-                view.info = _json(msg.payload) or {}
+                info = _json(msg.payload)
+                view.info = info if isinstance(info, dict) else {}
             elif kind == layout.HEALTH:
                 health = _json(msg.payload)
                 if isinstance(health, dict):
@@ -77,12 +84,26 @@ class Fleet:
 
     def nodes(self) -> list[NodeView]:
         with self._cond:
-            return [v.copy() for _, v in sorted(self._nodes.items())]
+            return [self._seen(v) for _, v in sorted(self._nodes.items()) if not _is_bridge(v)]
 
     def node(self, name: str) -> NodeView | None:
         with self._cond:
             v = self._nodes.get(name)
-            return v.copy() if v is not None else None
+            return self._seen(v) if v is not None and not _is_bridge(v) else None
+
+    def bridges(self) -> list[NodeView]:
+        """The serial bridges that carry nodes onto the broker, and whether each is online."""
+        with self._cond:
+            return [v.copy() for _, v in sorted(self._nodes.items()) if _is_bridge(v)]
+
+    def _seen(self, view: NodeView) -> NodeView:
+        # A node is only as online as the bridge that carries it: a killed bridge leaves the
+        # node's own retained status at online, but its last will says the bridge is not.
+        v = view.copy()
+        bridge = self._nodes.get(v.info.get("via")) if isinstance(v.info.get("via"), str) else None
+        if v.online and bridge is not None and _is_bridge(bridge) and bridge.online is False:
+            v.online = False
+        return v
 
     def wait(self, predicate: Callable[[Fleet], bool], timeout: float = 10.0) -> bool:
         """Block until predicate(fleet) holds; False on timeout."""
@@ -108,6 +129,10 @@ class Fleet:
             time.sleep(min(quiet - idle, max(0.0, deadline - time.monotonic())) + 0.01)
 
 
+def _is_bridge(view: NodeView) -> bool:
+    return view.info.get("role") == "bridge"
+
+
 def _json(payload: bytes) -> Any:
     import json
 
@@ -119,9 +144,9 @@ def _json(payload: bytes) -> Any:
 
 def _ago(seconds: float | None) -> str:
     if seconds is None:
-        return "retained"
+        return "retained"  # known only from the broker's retained topics, not heard live yet
     if seconds < 60:
-        return f"{seconds:.1f}s ago"
+        return f"{seconds:.0f}s ago"
     if seconds < 3600:
         return f"{seconds / 60:.0f}m ago"
     return f"{seconds / 3600:.1f}h ago"
@@ -132,42 +157,40 @@ def _kb(n: Any) -> str:
 
 
 def table(views: list[NodeView], title: str = "", now: float | None = None) -> Table:
-    """A rich table with one row per node."""
+    """A rich table with one row of two lines per node, laid out for an 80-column terminal: a
+    node's name is never cut; its board goes under it, its last-seen under its state."""
     now = time.monotonic() if now is None else now
-    t = Table(title=title or None)
-    for name, justify in (
-        ("node", "left"),
-        ("online", "left"),
-        ("last seen", "right"),
-        ("health", "left"),
-        ("ev/s", "right"),
-        ("heap free", "right"),
-        ("heap used", "right"),
-        ("outbox", "right"),
-        ("dropped", "right"),
-        ("outages", "right"),
-        ("board", "left"),
-    ):
-        t.add_column(name, justify=justify)  # type: ignore[arg-type]
+    t = Table(
+        title=title or None,
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        pad_edge=False,
+        show_edge=False,
+    )
+    width = max([len(v.node) for v in views] + [4])
+    t.add_column("node", min_width=min(width, 20), overflow="fold")
+    t.add_column("state\nseen", no_wrap=True)
+    t.add_column("health\nscore", no_wrap=True)
+    t.add_column("ev/s", justify="right", no_wrap=True)
+    t.add_column("heap\nfree/used", justify="right", no_wrap=True)
+    t.add_column("outbox\ndropped", justify="right", no_wrap=True)
+    t.add_column("outages", justify="right", no_wrap=True)
     for v in views:
         d = v.as_dict(now)
         online = {True: "[green]online[/]", False: "[red]offline[/]", None: "?"}[v.online]
-        score = d["health_score"]
-        health = d["status"] + (f" {score}" if score is not None else "")
+        score = "" if d["health_score"] is None else str(d["health_score"])
         rate = "-" if d["events_per_s"] is None else f"{d['events_per_s']:.1f}"
         outbox = "-" if d["outbox"] is None else f"{d['outbox']}/{v.mqtt.get('outbox_max', '?')}"
-        board = (d["board"] or "-") + (f" via {d['via']}" if d["via"] else "")
+        dropped = "-" if d["dropped"] is None else str(d["dropped"])
+        board = (d["board"] or "") + (f" via {d['via']}" if d["via"] else "")
         t.add_row(
-            v.node,
-            online,
-            _ago(d["last_seen_s"]),
-            health,
+            escape(v.node) + (f"\n[dim]{escape(str(board))}[/]" if board else ""),
+            f"{online}\n[dim]{_ago(d['last_seen_s'])}[/]",
+            f"{d['status']}\n{score}",
             rate,
-            _kb(d["mem_free"]),
-            _kb(d["mem_alloc"]),
-            outbox,
-            str(d["dropped"] if d["dropped"] is not None else "-"),
+            f"{_kb(d['mem_free'])}\n{_kb(d['mem_alloc'])}",
+            f"{outbox}\n{dropped}",
             str(d["outages"] if d["outages"] is not None else "-"),
-            board,
         )
     return t

@@ -2,8 +2,9 @@
 
 A node behind the serial bridge appears on the broker exactly like a node that speaks MQTT itself
 (the topics of `zoo_micro.mqtt.layout`), and its allowed commands come back through the bridge.
-The bridge's own connection carries a last will on <root>/<bridge name>/status, so a dead bridge
-shows offline in `zoo-micro fleet`.
+The bridge's own connection carries a last will on <root>/<bridge name>/status, and its retained
+info says {"role": "bridge"}: `zoo-micro fleet` lists it as no node, and shows every node whose
+info says `"via": <bridge name>` offline once the bridge is (killed, unplugged from the network).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class MqttSink(Sink):
     ) -> None:
         if reason.is_failure:
             return
+        client.publish(self._topic(self.name, layout.INFO), _json({"role": "bridge"}), qos=1, retain=True)
         client.publish(self._topic(self.name, layout.STATUS), layout.ONLINE, qos=1, retain=True)
         client.subscribe(f"{self.root}/+/{layout.CMD}/#", qos=1)
 

@@ -1,5 +1,6 @@
 """Twenty virtual nodes (MicroPython unix port + MqttPlugin) publish through Mosquitto into a
-zoo-framework app; the broker restarts mid-run and a node dies without a goodbye."""
+zoo-framework app; the broker restarts mid-run and a node dies without a goodbye. And the fleet's
+table on an 80-column terminal."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from mqtt_apps.broker import Mosquitto, micropython_node, python_app
+from rich.console import Console
 
-from host_tools.fleet import Fleet
+from host_tools.fleet import Fleet, table
+from host_tools.node_view import NodeView
 
 NODES = 20
 COUNT = 60  # events per node
@@ -126,3 +129,36 @@ def test_fleet_survives_broker_restart_without_loss_or_duplicates_and_last_will_
                 pass
         stop_all(procs)
         broker.stop()
+
+
+def test_the_fleet_table_fits_80_columns_and_never_cuts_a_node_name():
+    now = time.monotonic()
+    health = {
+        "node": {"mem_free": 40960, "mem_alloc": 123456, "uptime_ms": 10000},
+        "workers": {"w": {"status": "unhealthy", "health_score": 45}},
+        "plugins": {"mqtt": {"seq": 50, "outbox": 12, "outbox_max": 64, "dropped": 12345, "outages": 3}},
+    }
+    names = ["zoo_micro_node_12", "greenhouse-east-07", "n1", "greenhouse-east-sensor-node-7"]
+    views = []
+    for i, name in enumerate(names):
+        v = NodeView(name, online=i % 2 == 0, info={"board": "Raspberry Pi Pico W", "via": "bridge-lab-3"})
+        v.last_seen = now - 754
+        v.heard_health(health)
+        views.append(v)
+    console = Console(width=80, record=True)
+    console.print(table(views, "zoo fleet on mqtt://127.0.0.1:1883", now=now))
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    text = "\n".join(lines)
+    assert "\u2026" not in text  # nothing cut with an ellipsis
+    for word in ("node", "state", "health", "ev/s", "heap", "outbox", "dropped", "outages"):
+        assert word in text
+    firsts = [line.split()[0] for line in lines if line[:1].strip()]
+    for name in names[:3]:
+        assert name in firsts  # whole, at the start of its row
+    # A name longer than the node column folds onto the next line, every character kept.
+    i = next(i for i, line in enumerate(lines) if line.startswith("greenhouse-east-sen"))
+    assert (lines[i].split()[0] + lines[i + 1].split()[0]) == names[3]
+    row = next(line for line in lines if line.startswith("zoo_micro_node_12"))
+    assert all(w in row for w in ("online", "unhealthy", "5.0", "40.0K", "12/64", " 3"))
+    assert "Raspberry Pi Pico W" in text and "bridge-lab-3" in text and "13m ago" in text

@@ -1,18 +1,24 @@
 """The host's MQTT parts with a real broker and no nodes: the source's de-duplication and its
-"no room" retry, the sink that puts serial nodes on the broker, broker URLs and `zoo-micro fleet`."""
+"no room" retry, the sink that puts serial nodes on the broker (with their own stream ids, and
+offline when their bridge is killed), broker URLs and `zoo-micro fleet`."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import paho.mqtt.client as mqtt
 import pytest
 from mqtt_apps.broker import ROOT, Mosquitto
 from mqtt_apps.collect import Collect
+from test_bridge_hardening import data, hello
 
+from host_tools.bridge import Bridge
 from host_tools.errors import UserError
 from host_tools.fleet import Fleet
 from host_tools.link.broker import parse_url
@@ -133,20 +139,23 @@ def test_sink_puts_a_serial_node_on_the_broker_like_an_mqtt_node_and_carries_its
         assert got.wait(lambda: ("u1", "sensor.t", 21.5, 7) in got.events)
         assert fleet.wait(lambda f: f.node("u1") is not None and f.node("u1").online and f.node("u1").health)
         assert fleet.node("u1").info["via"] == "bench-bridge"
-        assert fleet.wait(lambda f: f.node("bench-bridge") is not None and f.node("bench-bridge").online)
+        # The bridge is no node: it is listed among the bridges, online.
+        assert fleet.wait(lambda f: [(b.node, b.online) for b in f.bridges()] == [("bench-bridge", True)])
+        assert fleet.node("bench-bridge") is None and [v.node for v in fleet.nodes()] == ["u1"]
         assert got.wait(lambda: ("u1", "app", "mode") in got.states)
 
         source.send("led.set", {"on": True}, node="u1")
         assert got.wait(lambda: bridge.sent == [("led.set", {"on": True}, "u1")])
 
         sink.close()
-        assert fleet.wait(lambda f: not f.node("u1").online and not f.node("bench-bridge").online)
+        assert fleet.wait(lambda f: not f.node("u1").online and not f.bridges()[0].online)
 
 
 def test_sink_says_no_room_when_the_broker_is_away_and_its_queue_is_full(tmp_path):
     b = Mosquitto(tmp_path / "broker").start()
     sink = MqttSink(b.url, max_queued=2)
     sink.attach(FakeSource())
+    time.sleep(0.3)  # the bridge's own info and status, published on connect, are acknowledged
     b.stop()
     time.sleep(0.3)  # paho notices the broker is gone
     results = [sink.event("q1", "t", i, "default", 0, i) for i in range(1, 5)]
@@ -203,13 +212,75 @@ def test_fleet_command_prints_each_node_once_from_the_retained_topics(broker):
     table = run_cli("--mqtt", broker.url, "--once")
     assert table.returncode == 0
     lines = table.stdout.splitlines()
-    assert any(
-        "f1" in line and "online" in line and "warning 70" in line and "40.0K" in line for line in lines
-    )
-    assert any("f2" in line and "offline" in line for line in lines)
+    row = next(i for i, line in enumerate(lines) if line.startswith("f1 "))
+    assert all(w in lines[row] for w in ("online", "warning", "5.0", "40.0K", "2/64", " 3"))
+    assert all(w in lines[row + 1] for w in ("esp32", "retained", "70", "20.0K", " 1"))  # its second line
+    assert any(line.startswith("f2 ") and "offline" in line for line in lines)
 
 
 def test_fleet_command_with_no_broker_says_so_in_one_line_and_exits_2():
     proc = run_cli("--mqtt", "mqtt://127.0.0.1:1", "--once")
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "cannot reach the MQTT broker" in proc.stderr
+
+
+def test_a_serial_node_on_the_broker_carries_its_own_stream_id_so_a_restart_is_not_taken_for_repeats(broker):
+    """The events of a node behind `bridge --sink mqtt` carry the node's stream id from its link
+    session: after the node restarts (a new stream, seqs from 0 again) the broker side still
+    delivers every event, where a stream id made up by the host made them look like repeats."""
+    got = Collect()
+    with MqttSource(broker.url, [got], client_id="host-st") as source:
+        time.sleep(0.2)
+        bridge = Bridge("loop://")
+        sink = MqttSink(broker.url, name="b-st")
+        bridge.sinks = [sink]
+        sink.attach(bridge)
+        try:
+            bridge.turn(hello("s1", stream=0x5151) + data(0, ["a0", "a1", "a2"]))
+            assert source.wait_for_node("s1")
+            bridge.turn(hello("s1", stream=0x6262, nonce=9) + data(0, ["b0", "b1"]))  # the node restarted
+            assert got.wait(lambda: len([e for e in got.events if e[0] == "s1"]) == 5), got.events
+            assert [e[2] for e in got.events if e[0] == "s1"] == ["a0", "a1", "a2", "b0", "b1"]
+            assert set(source.dedupe.seen["s1"]) == {0x5151, 0x6262}
+            assert bridge.node_stream("s1") == 0x6262 and source.stats()["duplicates"] == 0
+        finally:
+            sink.close()
+
+
+BRIDGE_SINK = textwrap.dedent(
+    """
+    import sys, time
+    from host_tools.link.flow import Source
+    from host_tools.sinks.mqtt_sink import MqttSink
+
+    sink = MqttSink(sys.argv[1], name="b-kill")
+    sink.attach(Source())
+    sink.node_up("k1", {"board": "rp2"})
+    sink.event("k1", "zoo.svm.health", {"node": {"mem_free": 1000}, "workers": {}}, "default", 0, 1)
+    print("ready", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def test_fleet_shows_a_node_offline_once_its_bridge_is_killed_and_never_lists_the_bridge(broker):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BRIDGE_SINK, broker.url], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        with Fleet(broker.url) as fleet:
+            assert fleet.wait(lambda f: f.node("k1") is not None and f.node("k1").online is True)
+            proc.send_signal(signal.SIGKILL)  # no goodbye: only the broker's last will tells
+            proc.wait(5)
+            assert fleet.wait(lambda f: f.node("k1").online is False, 10), fleet.node("k1")
+            assert [v.node for v in fleet.nodes()] == ["k1"] and fleet.bridges()[0].online is False
+        # A fleet started later reads the same from the retained topics alone.
+        out = run_cli("--mqtt", broker.url, "--once", "--json")
+        rows = [json.loads(line) for line in out.stdout.splitlines()]
+        assert [(r["node"], r["online"], r["via"]) for r in rows] == [("k1", False, "b-kill")]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
