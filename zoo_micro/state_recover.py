@@ -33,7 +33,7 @@ def fall_back(store):
             notes.append("starting with empty state")
         if primary and _move(path, path + ".bad"):
             # Out of the way, so the next save does not rotate it over the good .bak; kept to inspect.
-            notes.append("the unreadable file is now %s.bad" % path)
+            notes.append("%s is kept as %s.bad" % (path, path))
         log.warn("state: " + "; ".join(notes))
     if loaded == path + ".tmp":
         _move(loaded, path)  # the newest copy: the next save would reuse its name
