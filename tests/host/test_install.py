@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,27 +18,64 @@ import pytest
 from host_tools.interpreter import PROJECT_ROOT
 
 
+def clean_env() -> dict[str, str]:
+    """This environment without what would let the checkout leak into the install."""
+    drop = ("PYTHONPATH", "ZOO_MICROPYTHON", "VIRTUAL_ENV")
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> tuple[Path, str]:
+def scratch() -> Iterator[Path]:
+    """A folder of this module's own: pytest's numbered temporary folders of other sessions running
+    at the same time may be pruned while the venv is still in use."""
+    folder = Path(tempfile.mkdtemp(prefix="zoo-install-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def source_copy(scratch: Path) -> Path:
+    """The checkout's files (tracked, and new ones git does not ignore) copied for the build, which
+    would otherwise leave build/ and an egg-info in the checkout and pack whatever stale files lie there."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT_ROOT, capture_output=True, check=True,
+    ).stdout.decode()  # fmt: skip
+    src = scratch / "src"
+    for name in filter(None, listed.split("\0")):
+        path, dest = PROJECT_ROOT / name, src / name
+        if not path.is_symlink() and not path.is_file():
+            continue  # deleted in the working tree
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink():
+            dest.symlink_to(os.readlink(path))  # host_tools/data/* point at boards/ and firmware/
+        else:
+            shutil.copy2(path, dest)
+    return src
+
+
+@pytest.fixture(scope="module")
+def wheel(scratch) -> tuple[Path, str]:
     """The wheel, and what the build printed (pip -v shows the backend's warnings)."""
-    out = tmp_path_factory.mktemp("dist")
+    out = scratch / "dist"
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(out), str(PROJECT_ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(out), str(source_copy(scratch))],
         capture_output=True,
         text=True,
         timeout=600,
+        env=clean_env(),
+        cwd=scratch,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return next(out.glob("zoo_micro-*.whl")), proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope="module")
-def installed(wheel, tmp_path_factory):
+def installed(wheel, scratch):
     """A function running the installed zoo-micro in a fresh venv, in a folder outside the checkout."""
-    root = tmp_path_factory.mktemp("venv")
+    root = scratch
     venv = root / "v"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    proc = subprocess.run(
+    proc = subprocess.run(  # pip of this venv installs into the new one, which needs no pip of its own
         [
             sys.executable,
             "-m",
@@ -49,11 +89,13 @@ def installed(wheel, tmp_path_factory):
         capture_output=True,
         text=True,
         timeout=600,
+        env=clean_env(),
+        cwd=scratch,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     work = root / "work"
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ZOO_MICROPYTHON", "VIRTUAL_ENV")}
+    env = clean_env()
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
 
     def zoo_micro(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -99,7 +141,7 @@ def test_installed_cli_has_its_data_and_runs_an_app_without_the_checkout(install
     # the installed package, not this checkout, answers
     where = subprocess.run(
         [str(installed.venv / "bin" / "python"), "-c", "import host_tools; print(host_tools.__file__)"],
-        capture_output=True, text=True, cwd=installed.work,
+        capture_output=True, text=True, cwd=installed.work, env=clean_env(),
     ).stdout  # fmt: skip
     assert str(installed.venv) in where and str(PROJECT_ROOT) not in where
     r = installed("new", "blinky", "--board", "pico")
