@@ -9,6 +9,8 @@ from zoo_micro import flashfile, log
 def fall_back(store):
     """Called when store.path did not load; returns the file it loaded from, or None."""
     path = store.path
+    if not path:
+        return _done(None)  # configured to persist nowhere
     primary = flashfile.exists(path)
     if primary:
         why = _load(store, path)
