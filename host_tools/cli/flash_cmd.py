@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from host_tools.boards import get_board
+from host_tools.cli.ports import choose_port
 from host_tools.flash import flash
 
 
@@ -13,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--firmware", required=True, metavar="FILE", help="MicroPython .bin (ESP) or .uf2 (RP2)"
     )
     parser.add_argument(
-        "--port", help="serial port of an ESP board in its bootloader (see `zoo-micro detect`)"
+        "--port",
+        help="serial port of an ESP board in its bootloader (default: the one such board on USB)",
     )
     parser.add_argument(
         "--drive", help="the BOOTSEL drive of an RP2 board (default: found by its INFO_UF2.TXT)"
@@ -23,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    port = args.port
+    if port is None and get_board(args.board).flash_method == "esptool":
+        port = choose_port(None, args.board, usb_only=True)
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
@@ -38,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         result = flash(
             args.board,
             args.firmware,
-            port=args.port,
+            port=port,
             drive=args.drive,
             erase=args.erase,
             progress=progress,

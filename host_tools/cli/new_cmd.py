@@ -19,5 +19,6 @@ def run(args: argparse.Namespace) -> int:
     app = Path(args.dir) / args.name
     for path in made:
         print(f"  created {path}")
-    print(f"next: zoo-micro sim {app} --board {args.board}   (or: pytest {app}/tests)")
+    # config.json names the board, so sim, build and deploy need no --board for this app
+    print(f"next: zoo-micro sim {app}   (or: pytest {app}/tests)")
     return 0

@@ -18,15 +18,16 @@ class Candidate:
     what: str  # "pico, USB 2e8a:0005" or "virtual esp32 running blink"
 
 
-def candidates(port_lister: Callable[[], list] = list_serial_ports) -> list[Candidate]:
+def candidates(port_lister: Callable[[], list] | None = None, usb_only: bool = False) -> list[Candidate]:
     """Every board a command could mean: known boards on USB, then running virtual boards."""
+    port_lister = port_lister or list_serial_ports
     found = [
         Candidate(
             c.port, tuple(b.id for b in c.boards), f"{'/'.join(b.id for b in c.boards)}, USB {c.usb_id}"
         )
         for c in connected_boards(port_lister)
     ]
-    for v in running_virtual():
+    for v in () if usb_only else running_virtual():
         what = f"virtual {v.board or 'board'}" + (f" running {v.app}" if v.app else "")
         found.append(Candidate(v.port, (v.board,) if v.board else (), what))
     return found
@@ -54,25 +55,24 @@ def check_url(port: str) -> None:
 def choose_port(
     port: str | None,
     board: str | None = None,
-    port_lister: Callable[[], list] = list_serial_ports,
+    port_lister: Callable[[], list] | None = None,
     say: Callable[[str], None] | None = None,
+    usb_only: bool = False,
 ) -> str:
     """port if given; else the only board found (the only one that can be `board`, the app's board,
-    when there are several); else a UserError listing what was found."""
+    when there are several); else a UserError listing what was found. usb_only: no virtual boards."""
     if port:
         check_url(port)
         return port
-    found = candidates(port_lister)
+    found = candidates(port_lister, usb_only)
     fits = [c for c in found if board in c.boards] if board else []
     chosen = fits if len(fits) == 1 else found
     if len(chosen) == 1:
         (say or _stderr)(f"using {chosen[0].port} ({chosen[0].what})")
         return chosen[0].port
     if not found:
-        raise UserError(
-            "no board found: plug one in (zoo-micro detect lists them), start a virtual one with "
-            "zoo-micro sim APP --link PATH, or give --port"
-        )
+        virtual = "" if usb_only else "start a virtual one with zoo-micro sim APP --link PATH, "
+        raise UserError(f"no board found: plug one in (zoo-micro detect lists them), {virtual}or give --port")
     listed = "; ".join(f"{c.port} ({c.what})" for c in found)
     raise UserError(f"{len(found)} boards found: {listed}; choose one with --port")
 

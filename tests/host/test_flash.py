@@ -500,3 +500,28 @@ def test_esptool_says_nothing_of_options_zoo_micro_does_not_have(tmp_path, pty_p
     out, err = capfd.readouterr()
     assert "--before" not in out + err and "--after" not in out + err
     assert result.target == port
+
+
+def test_cli_flash_without_port_uses_the_one_esp_board_on_usb(tmp_path, pty_port, capsys, monkeypatch):
+    from types import SimpleNamespace
+
+    from host_tools.cli import ports
+
+    master, port = pty_port
+    cp2102 = SimpleNamespace(device=port, vid=0x10C4, pid=0xEA60, description="CP2102 USB to UART")
+    monkeypatch.setattr(ports, "list_serial_ports", lambda: [cp2102])
+    fake = FakeRom(master, flash=True, magic=0x00F01D83)
+    fake.start()
+    fw = merged_firmware(tmp_path, "esp32", "ESP32_GENERIC-x.bin")
+    assert main(["flash", "--board", "esp32", "--firmware", str(fw)]) == 0
+    fake.stop.set()
+    out = capsys.readouterr()
+    assert f"using {port} (esp32/esp32c3/esp32s3, USB 10c4:ea60)" in out.err
+    assert f"via {port}" in out.out
+    data = fw.read_bytes()
+    assert bytes(fake.flash[0x1000 : 0x1000 + len(data)]) == data
+    monkeypatch.setattr(ports, "list_serial_ports", lambda: [])
+    assert main(["flash", "--board", "esp32", "--firmware", str(fw)]) == 2
+    assert capsys.readouterr().err == (
+        "zoo-micro flash: no board found: plug one in (zoo-micro detect lists them), or give --port\n"
+    )
