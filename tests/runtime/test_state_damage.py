@@ -141,14 +141,14 @@ def said(line, why):
 
 
 def damage(path, how):
-    if how == "dir":
+    if isinstance(how, bytes):
+        put(path, framed(how))  # a checksum that matches, around a body that does not load
+    elif how == "dir":
         os.remove(path)
         os.mkdir(path)
         put(path + "/inside", b"x")
     elif how == "huge":
         _huge(path)
-    elif isinstance(how, bytes):
-        put(path, framed(how))  # a checksum that matches, around a body that does not load
     else:
         put(path, how(get(path)))
     return "is %d bytes, over the 16384-byte limit" % os.stat(path)[6]
