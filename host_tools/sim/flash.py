@@ -117,7 +117,10 @@ def power_cut(flash: Path, pid: int, tear: bool = False, rng: random.Random | No
     except ProcessLookupError:
         return PowerCut()  # already gone: nothing was being written
     open_files = _open_for_writing(flash, pid)
-    os.kill(pid, signal.SIGKILL)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # it ended on its own while stopped (it was already exiting)
     cut = PowerCut()
     torn = rng.choice(sorted(open_files)) if tear and open_files else None
     for path in sorted(open_files):
