@@ -11,6 +11,10 @@ from zoo_micro.port import const
 
 _ROUND = const(32)  # events taken from one channel before the next channel gets its turn
 get_ident = port.get_ident
+# Builtins the hot paths use, as module globals: found in one lookup instead of two.
+len = len
+str = str
+type = type
 current = None  # the handler being called: a request's reactor_name
 
 
@@ -44,13 +48,12 @@ class Bus:
         self._queues = {}  # channel -> list of queued events, highest priority first, FIFO within one
         self._order = []  # channels in creation order, drained round-robin
         self._cb = []  # handlers with success or done callbacks
-        self.pending = 0
         self._wake = None
         self._idle = False  # the dispatcher is waiting for _wake
         self.inbox = None  # publishes from threads and interrupts, once threads.arm() made it
         self._loop_ident = None
         self.retrying = 0
-        self.published = 0
+        self.taken = 0  # events the dispatcher took from the queues
         self.delivered = 0
         self.dropped = 0
         self.no_subscriber = 0
@@ -78,6 +81,20 @@ class Bus:
                     idx[1].clear()
                     return
 
+    # Counted from the queues, not on each publish: a publish is cheaper by two counters.
+    @property
+    def pending(self):
+        """Events queued now, on every channel."""
+        n = 0
+        for q in self._queues.values():
+            n += len(q)
+        return n
+
+    @property
+    def published(self):
+        """Events published since the start, dropped ones included."""
+        return self.taken + self.pending + self.dropped
+
     def room(self, channel="default"):
         """Events that channel's queue takes now before it starts dropping."""
         q = self._queues.get(channel)
@@ -91,15 +108,13 @@ class Bus:
             priority
             or type(topic) is not str
             or not topic
-            or (self._loop_ident is not None and get_ident() != self._loop_ident)
+            or get_ident() != self._loop_ident  # off the loop's thread, or no loop running
         ):
             return self._publish(topic, content, channel, priority)
         priority = self._queues.get(channel)  # the channel's queue, in the parameter's slot (see above)
         if priority is None or len(priority) >= self.queue_size or (priority and len(priority[-1]) > 2):
             return self._put(channel, (topic, content), 0)
         priority.append((topic, content))  # the common case: room, and a tail of priority 0
-        self.published += 1
-        self.pending += 1
         if self._idle:
             self._idle = False
             self._wake.set()
@@ -129,8 +144,6 @@ class Bus:
         if q is None:
             q = self._queues[channel] = []
             self._order.append(channel)
-        self.published += 1
-        self.pending += 1
         if self._idle:
             self._idle = False
             self._wake.set()
@@ -143,7 +156,6 @@ class Bus:
         if not ok:
             # Full: the lowest-priority, newest event makes room, unless that is the new one.
             self.dropped += 1
-            self.pending -= 1
             if (q[-1][2] if len(q[-1]) > 2 else 0) >= priority:
                 return False
             q.pop()
@@ -167,7 +179,10 @@ class Bus:
         new = object.__new__
         node = EventNode
         while True:
-            if not self.pending:
+            for q in queues.values():
+                if q:
+                    break
+            else:
                 # The last event must not stay alive while the bus is idle: clear the locals, and
                 # the frame's stack slots (the GC scans them all) by calling with Nones.
                 e = ev = r = current = None
@@ -234,7 +249,7 @@ class Bus:
                                     reactors.succeeded(h, ev)
                 finally:
                     # Counted once per round, not per event: the loop's own cost is per event.
-                    self.pending -= _ROUND - budget
+                    self.taken += _ROUND - budget
                     self.delivered += delivered
             await asyncio.sleep(0)  # one round done: let other tasks run during a burst
 
