@@ -1,5 +1,5 @@
 # The rarer ways zoo-framework apps deliver events: response mechanisms (the first reactor only,
-# one named reactor) and channel.dispatch(topic, content).
+# one named reactor), channel.dispatch(topic, content), and events of two priorities queued at once.
 from keeper import note, report, seen, until
 
 # --- imports: the only lines that differ between zoo-framework and zoo_micro ---
@@ -27,6 +27,11 @@ def second_pick(req):
     note("second_pick", req.content)
 
 
+@event("cmd.order")
+def in_order(req):
+    note("in_order", req.content, "priority", req.priority)
+
+
 class Commands(BaseWorker):
     def __init__(self):
         super().__init__({"name": "Commands"})
@@ -41,10 +46,12 @@ class Commands(BaseWorker):
         channel.push_event(named)
         channel.push_event(EventNode("cmd.pick", "both", channel_name="default"))
         channel.dispatch("cmd.slow", "via dispatch")
+        channel.push_event(EventNode("cmd.order", "queued first", channel_name="default", priority=1))
+        channel.push_event(EventNode("cmd.order", "queued second", channel_name="default", priority=9))
 
 
 master = Master()
 master.register_worker("Commands", Commands)
-until(master, lambda: seen("first_pick") >= 2 and seen("second_pick") >= 2 and seen("slow") >= 1)
+until(master, lambda: seen("first_pick") + seen("second_pick") >= 4 and seen("slow") + seen("in_order") >= 3)
 master.run()
 report()
