@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from typing import Any
 
 from host_tools.errors import UserError
-from host_tools.link.flow import Sink, Source
+from host_tools.link.flow import Sink, Source, printable
 from zoo_micro import Master
 from zoo_micro.bus import matches
 from zoo_micro.events import EventNode
+
+log = logging.getLogger("zoo_micro.bridge")
 
 
 class TwinSink(Sink):
@@ -19,6 +22,8 @@ class TwinSink(Sink):
     Twin events on a `down` topic (wildcards as on the node) go to the nodes; content shaped
     {"node": id, "content": c} goes to that node only, with content c. The node's state is mirrored
     in the twin's state store under the node's name as scope, keys "<node scope>.<key>".
+    What the twin sees besides events (nodes coming and going, state changes, zoo log lines) is
+    logged at INFO on `zoo_micro.bridge`, which `zoo-micro bridge --sink twin` shows.
     """
 
     def __init__(
@@ -81,7 +86,19 @@ class TwinSink(Sink):
         self.received += 1
         return True
 
+    def node_up(self, node: str, info: dict) -> None:
+        log.info("%s is up (%s)", printable(node), printable(", ".join(f"{k} {v}" for k, v in info.items())))
+
+    def node_down(self, node: str) -> None:
+        log.info("%s is down", printable(node))
+
+    def log(self, node: str, level: str, msg: str) -> None:
+        log.info("%s log %s: %s", printable(node), printable(str(level)), printable(str(msg)))
+
     def state(self, node: str, scope: str, key: str, payload: dict | None) -> None:
+        value = "removed" if payload is None else f"= {payload.get('value')!r}"
+        value = printable(value)[:200]
+        log.info("%s state %s.%s %s", printable(node), printable(scope), printable(key), value)
         self._call(self._state(node, f"{scope}.{key}", payload))
 
     async def _state(self, node: str, key: str, payload: dict | None) -> None:
@@ -92,6 +109,7 @@ class TwinSink(Sink):
             store.set_state(node, key, payload.get("value"))
 
     def state_reset(self, node: str) -> None:
+        log.info("%s sends its whole state again", printable(node))
         self._call(self._state_reset(node))
 
     async def _state_reset(self, node: str) -> None:

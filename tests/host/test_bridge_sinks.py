@@ -87,6 +87,24 @@ def test_twin_receives_events_with_the_node_id_and_its_events_go_down(node_on_re
     assert StateMachineManager().get_state("n1", "app.progress") == 1000  # the node's state, mirrored
 
 
+def test_twin_on_the_command_line_shows_what_the_twin_sees(tmp_path: Path, node_on_relay):
+    _, relay = node_on_relay
+    proc = cli(["--port", relay.url, "--sink", "twin", "--seconds", "6"], tmp_path)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    lines = err.splitlines()
+    assert "n1 is up (board linux" in err  # the node came
+    assert [line for line in lines if line.startswith("n1 test.up ")][:3] == [
+        "n1 test.up 0",
+        "n1 test.up 1",
+        "n1 test.up 2",
+    ]  # its events, as the twin's bus has them
+    assert "n1 sends its whole state again" in lines  # its state store, mirrored in the twin
+    assert "n1 log warn: half a thousand sent" in lines  # its zoo log lines
+    assert "n1 state app.progress = 1000" in lines  # its state, mirrored in the twin
+    assert lines.count("[n1] progress 1000") == 1  # its print() output, once
+
+
 def test_restarted_host_resumes_from_its_state_file_without_loss_or_repeat(tmp_path: Path):
     node = device_node(tmp_path, up=3000, journal=False)
     relay = Relay(node.start(), baud=38400).start()  # paced, so the stream is still flowing at the stop
