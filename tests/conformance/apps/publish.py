@@ -27,6 +27,25 @@ def raise_alarm(req):
     note("raise_alarm", req.topic, req.content, "reactor", req.reactor_name)
 
 
+@event("meter")
+def on_meter(req):
+    note("on_meter", req.topic, req.content, "reactor", req.reactor_name)
+
+
+class Meter(BaseWorker):
+    """Publishes from a thread of its own (zoo_micro's "mode": "thread"; every worker in
+    zoo-framework)."""
+
+    def __init__(self):
+        super().__init__({"is_loop": True, "delay_time": 0.2, "name": "Meter", "mode": "thread"})
+        self.n = 0
+
+    def _execute(self):
+        self.n += 1
+        if self.n <= 3:
+            EventChannelManager.get_channel("default").push_event(EventNode("meter", self.n * 10))
+
+
 class Sensor(BaseWorker):
     def __init__(self):
         super().__init__({"is_loop": True, "delay_time": 0.2, "name": "Sensor"})
@@ -48,6 +67,13 @@ class Sensor(BaseWorker):
 
 master = Master()
 master.register_worker("Sensor", Sensor)
-until(master, lambda: seen("log_reading") >= 3 and seen("chart_reading") >= 3 and seen("raise_alarm") >= 1)
+master.register_worker("Meter", Meter)
+
+
+def settled():
+    return min(seen("log_reading"), seen("chart_reading"), seen("on_meter")) >= 3 and seen("raise_alarm") >= 1
+
+
+until(master, settled)
 master.run()
 report()
