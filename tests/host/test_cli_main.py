@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -110,3 +111,25 @@ def test_completion_refuses_an_unknown_shell(capsys):
         main(["completion", "tcsh"])
     assert done.value.code == 2
     assert "invalid choice: 'tcsh'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+def test_fish_completes_commands_board_ids_and_options(tmp_path):
+    script = tmp_path / "zoo.fish"
+    script.write_text(cli_main_script("fish"))
+    probe = (
+        f"function zoo-micro; end; source {script}; complete -C 'zoo-micro dep'; "
+        "complete -C 'zoo-micro sim --board pico'; complete -C 'zoo-micro deploy --dr'"
+    )
+    out = subprocess.run(["fish", "--no-config", "-c", probe], capture_output=True, text=True, timeout=30)
+    words = [line.split("\t")[0] for line in out.stdout.splitlines()]
+    assert words == ["deploy", "pico", "pico2", "pico_w", "--dry-run"], out.stdout + out.stderr
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_loads_the_script_and_binds_the_completion(tmp_path):
+    script = tmp_path / "zoo.zsh"
+    script.write_text(cli_main_script("zsh"))
+    probe = f"source {script} && (( $+functions[_zoo_micro] )) && complete -p zoo-micro"
+    out = subprocess.run(["zsh", "-f", "-c", probe], capture_output=True, text=True, timeout=30)
+    assert "complete -o default -F _zoo_micro zoo-micro" in out.stdout.splitlines(), out.stdout + out.stderr
