@@ -121,6 +121,7 @@ def test_the_wheel_carries_board_data_firmware_and_app_templates(wheel):
     for name in ("boot.py", "main.py"):
         assert f"host_tools/data/firmware/{name}" in names
     assert "host_tools/templates/app/main.py.tmpl" in names
+    assert "host_tools/templates/app/.zooignore.tmpl" in names
     assert "zoo_micro/__init__.py" in names
 
 
@@ -147,6 +148,7 @@ def test_installed_cli_has_its_data_and_runs_an_app_without_the_checkout(install
     r = installed("new", "blinky", "--board", "pico")
     assert r.returncode == 0, r.stderr
     assert (installed.work / "blinky" / "main.py").is_file()
+    assert (installed.work / "blinky" / ".zooignore").is_file()
     r = installed("sim", "blinky", "--seconds", "4")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "beat 1" in r.stdout

@@ -24,7 +24,7 @@ def test_new_app_runs_in_sim_and_passes_its_own_tests(tmp_path):
     assert made.returncode == 0, made.stderr
     app = tmp_path / "greenhouse"
     assert sorted(p.relative_to(app).as_posix() for p in app.rglob("*") if p.is_file()) == [
-        "config.json", "heartbeat.py", "main.py", "tests/test_greenhouse.py",
+        ".zooignore", "config.json", "heartbeat.py", "main.py", "tests/test_greenhouse.py",
     ]  # fmt: skip
     assert '"board": "pico"' in (app / "config.json").read_text()
     sim = run(ZOO + ["sim", "greenhouse", "--board", "pico", "--seconds", "4"], tmp_path)
