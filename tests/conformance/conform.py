@@ -74,6 +74,13 @@ def _zoo_micro_mpy() -> Path:
     return _compiled[0]
 
 
+def runs(app: str) -> int:
+    """How many times the app runs in one folder (a line `# conformance: runs=N`; 1 otherwise).
+    Run k gets k as its argument: a second run sees what the first left on disk."""
+    m = re.search(r"^# conformance: runs=(\d+)$", (APPS_DIR / f"{app}.py").read_text(), re.M)
+    return int(m.group(1)) if m else 1
+
+
 def run(app: str, on: str) -> tuple[list[str], str]:
     """(lines the app printed, the raw output for a failure message) of `app` on `on`:
     "zoo-framework", or zoo_micro on "cpython", "micropython" or "mpy"."""
@@ -87,17 +94,27 @@ def run(app: str, on: str) -> tuple[list[str], str]:
         code = _zoo_micro_mpy() if on == "mpy" else ROOT
         env = micropython_env([where, code], env)
         cmd = [micropython_path(), "-X", f"heapsize={HEAP}", f"{app}.py"]
+    lines: list[str] = []
+    raw = ""
     try:
-        proc = subprocess.run(cmd, cwd=where, env=env, capture_output=True, text=True, timeout=TIMEOUT)
-        out, err, code = proc.stdout, proc.stderr, proc.returncode
-    except subprocess.TimeoutExpired as e:
-        out, err, code = _text(e.stdout), _text(e.stderr) + f"\ntimed out after {TIMEOUT}s", "timeout"
+        for k in range(1, runs(app) + 1):
+            try:
+                proc = subprocess.run(
+                    cmd + [str(k)], cwd=where, env=env, capture_output=True, text=True, timeout=TIMEOUT
+                )
+                out, err, code = proc.stdout, proc.stderr, proc.returncode
+            except subprocess.TimeoutExpired as e:
+                out, err, code = _text(e.stdout), _text(e.stderr) + f"\ntimed out after {TIMEOUT}s", "timeout"
+            if k > 1:
+                lines.append(f"--- run {k}")
+            lines += [ln for ln in out.splitlines() if not (on != "zoo-framework" and _LOG.match(ln))]
+            raw += out + err
+            if code != 0:
+                lines.append(f"exit {code}")
+                break
     finally:
         shutil.rmtree(where, ignore_errors=True)
-    lines = [ln for ln in out.splitlines() if not (on != "zoo-framework" and _LOG.match(ln))]
-    if code != 0:
-        lines.append(f"exit {code}")
-    return lines, out + err
+    return lines, raw
 
 
 def _text(b: bytes | str | None) -> str:
