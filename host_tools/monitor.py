@@ -265,6 +265,9 @@ def show(
                     time.sleep(0.1)
     except KeyboardInterrupt:
         interrupted = True
+    if stream:
+        for line in monitor.take_fresh():  # what came in after the last look
+            print(line, flush=True)
     if as_json:
         data = monitor.as_dict()
         data.update(port=port, seconds=round(time.monotonic() - t0, 1))
