@@ -181,12 +181,17 @@ def test_broker_urls_carry_auth_and_tls_and_bad_ones_are_one_line_errors():
             parse_url(bad)
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
+def run_cli(*args: str, columns: int | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("COLUMNS", None)
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
     return subprocess.run(
         [sys.executable, "-m", "host_tools.cli.main", "fleet", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
+        env=env,
     )
 
 
@@ -216,6 +221,11 @@ def test_fleet_command_prints_each_node_once_from_the_retained_topics(broker):
     assert all(w in lines[row] for w in ("online", "warning", "5.0", "40.0K", "2/64", " 3"))
     assert all(w in lines[row + 1] for w in ("esp32", "retained", "70", "20.0K", " 1"))  # its second line
     assert any(line.startswith("f2 ") and "offline" in line for line in lines)
+    narrow = run_cli("--mqtt", broker.url, "--once", columns=80).stdout.splitlines()
+    assert max(map(len, narrow)) <= 80 and "\u2026" not in "".join(
+        narrow
+    )  # an 80-column terminal: nothing cut
+    assert all(w in "".join(narrow) for w in ("outages", "dropped", "esp32"))
 
 
 def test_fleet_command_with_no_broker_says_so_in_one_line_and_exits_2():
