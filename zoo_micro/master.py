@@ -63,7 +63,11 @@ class Master:
     # Workers
 
     def register_worker(self, name, worker, count=1, props=None):
-        """Add `count` workers from a BaseWorker subclass (or one ready instance)."""
+        """Add `count` workers from a BaseWorker subclass (or one ready instance). A dict in count's
+        place is the full framework's metadata (priority, tags): kept for get_worker_stats()."""
+        meta = None
+        if type(count) is dict:
+            meta, count = count, 1
         if isinstance(worker, BaseWorker):
             if count != 1:
                 raise ValueError("worker %s: count must be 1 when registering an instance" % name)
@@ -90,6 +94,8 @@ class Master:
                 threads.check(self, made)
                 break
         for w in made:
+            if meta:
+                w._zoo_meta = meta
             w._zoo = ["created", 0, 0, 0, 0, 0, 0, 0, None, None, 0, False]  # see workers.py
             self.workers.append(w)
             if self._running:
@@ -130,6 +136,12 @@ class Master:
 
         e = (topic, content, priority) if priority else (topic, content)
         return threads.push(self.bus, channel, e, True)
+
+    def get_worker_stats(self, name):
+        """{"name", "type", "metadata", "health"} of one worker, as the full framework gives it."""
+        from zoo_micro.svm import worker_stats
+
+        return worker_stats(self, name)
 
     def stats(self):
         """published, delivered, dropped... and per worker status, runs, errors, restarts, fails."""

@@ -62,6 +62,7 @@ class Handler:
         success_callback=None,
         priority=0,
         name=None,
+        timeout=None,  # the full framework's "slow reactor" bound; nothing here waits on a reactor
     ):
         self.fn = fn
         a = attempts_allowed(retry_strategy, retry_time)

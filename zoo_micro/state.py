@@ -146,12 +146,10 @@ class StateMachineManager:
         return value
 
     def get_state_machines(self):
-        """Every scope's values, as {scope: {key: value}} with branches as dicts (a copy)."""
-        out = {}
-        for scope in self._leaves:
-            if self._leaves[scope]:
-                out[scope] = self._branch(self._leaves[scope], "")
-        return out
+        """The scopes as a live mapping, scope -> its values as a dict; pop(scope) removes one."""
+        from zoo_micro.state_view import Machines
+
+        return Machines(self)
 
     def dump(self):
         """Everything, as {scope: {dotted key: {"value": v, "version": n}}}."""

@@ -31,7 +31,7 @@ class BaseWorker:
     """Subclass it and override _execute (plain or async def).
 
     props: name, is_loop (False: one run), delay_time (seconds between runs, 1.0), run_timeout (seconds,
-    0 = none), mode ("async" or "thread"), restart ("on_error", "always", "never"),
+    None = none), mode ("async" or "thread"), restart ("on_error", "always", "never"),
     max_restarts (consecutive failed restarts before the worker is marked failed; None = no limit).
     Settings left at their default live on the class, to keep each instance small. Hooks take
     the full framework's arguments; after a failed run, self._zoo_error is its exception.
@@ -39,13 +39,17 @@ class BaseWorker:
 
     is_loop = False
     delay_time = 1.0
-    run_timeout = 0
+    run_timeout = None
     mode = "async"
     restart = "on_error"
     max_restarts = None
 
+    registry_name = property(lambda self: self.name)  # the full framework's name for it
+
     def __init__(self, props=None):
         props = props or {}
+        if getattr(self, "state", None) is None:  # register_worker applies its props a second time
+            self.state = {}  # the worker's own, as in the full framework
         self.name = props.get("name") or type(self).__name__
         for key in props:
             if key != "name":
@@ -57,7 +61,7 @@ class BaseWorker:
                 "worker %s: mode must be async or thread and restart on_error, always or never; got %r, %r"
                 % (self.name, self.mode, self.restart)
             )
-        if self.delay_time < 0 or self.run_timeout < 0:
+        if self.delay_time < 0 or (self.run_timeout or 0) < 0:
             raise ValueError("worker %s: delay_time and run_timeout must not be negative" % self.name)
 
     def _execute(self):

@@ -368,3 +368,14 @@ async def test_publish_the_full_frameworks_way_through_event_channel_manager():
     await wait_until(lambda: len(got) == 2)
     await m.stop()
     assert got == [("order.created", {"id": 1}, "business"), ("order.created", {"id": 2}, "business")]
+
+
+async def test_the_full_frameworks_timeout_option_is_accepted():
+    got = []
+    m = Master()
+    m.subscribe("report.build", lambda req: got.append(req.content), timeout=5)
+    m.publish("report.build", "daily")
+    await m.start()
+    await wait_until(lambda: got)
+    await m.stop()
+    assert got == ["daily"]

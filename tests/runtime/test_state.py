@@ -2,7 +2,7 @@
 import asyncio
 import os
 
-from helpers import Quiet, wait_until
+from helpers import Quiet, raises, wait_until
 from zoo_micro import Master, StateMachineManager
 
 HEAPSIZE = "80K"  # the test module itself is large; the runtime's share is what shrank
@@ -129,17 +129,26 @@ def test_remove_state_returns_the_removed_value():
     assert s.remove_state("nowhere", "n") is None
 
 
-def test_get_state_machines_lists_every_scope_with_its_values():
+def test_get_state_machines_is_a_live_map_of_the_scopes():
     s = fresh()
-    assert s.get_state_machines() == {}
+    assert len(s.get_state_machines()) == 0
     s.set_state("cfg", "net", {"ssid": "zoo"})
     s.set_state("sensor", "t", 21.5)
     s.set_state("gone", "x", 1)
     s.remove_state("gone", "x")
     machines = s.get_state_machines()
-    assert machines == {"cfg": {"net": {"ssid": "zoo"}}, "sensor": {"t": 21.5}}
-    machines["cfg"]["net"]["ssid"] = "changed"  # a copy: the store is not changed through it
+    assert sorted(machines.keys()) == ["cfg", "sensor"] and len(machines) == 2
+    assert "cfg" in machines and "gone" not in machines and machines.get("gone") is None
+    assert machines["cfg"] == {"net": {"ssid": "zoo"}} and dict(machines.items())["sensor"] == {"t": 21.5}
+    machines["cfg"]["net"]["ssid"] = "changed"  # a scope's values are a copy: the store holds its own
     assert s.get_state("cfg", "net.ssid") == "zoo"
+    heard = []
+    s.observe_state("sensor", "t", lambda p: heard.append(p["value"]))
+    assert machines.pop("sensor") == {"t": 21.5}  # as the full framework's map: the scope goes
+    assert "sensor" not in s.get_state_machines() and s.get_state("sensor", "t") is None
+    assert heard == [None] and s.dump()["sensor"] == {}
+    assert machines.pop("sensor", "absent") == "absent"
+    raises(KeyError, machines.pop, "sensor")
 
 
 def test_save_and_load_round_trip_keeps_values_and_versions():

@@ -201,3 +201,28 @@ async def test_one_shot_is_the_default():
     await asyncio.sleep(0.02)
     await m.stop()
     assert BaseWorker.is_loop is False and w.n == 1
+
+
+async def test_the_full_frameworks_worker_attributes_metadata_and_stats():
+    class Probe(BaseWorker):
+        def __init__(self):
+            super().__init__({"name": "Probe"})
+            self.state["boots"] = 1  # the worker's own dict, kept when register_worker applies props
+
+        def _execute(self):
+            self.state["runs"] = self.state.get("runs", 0) + 1
+
+    m = Master()
+    w = m.register_worker("Probe", Probe, {"priority": 10, "tags": ["io"]})  # metadata, as there
+    assert w.run_timeout is None and w.registry_name == "Probe" and w.is_loop is False
+    await m.start()
+    await wait_until(lambda: st(m, w)["status"] == "done")
+    await m.stop()
+    assert w.state == {"boots": 1, "runs": 1}
+    s = m.get_worker_stats("Probe")
+    assert s["name"] == "Probe" and s["type"] == "Probe" and s["metadata"] == {"priority": 10, "tags": ["io"]}
+    assert sorted(s["health"]) == [
+        "avg_execute_time", "error_count", "error_rate", "execute_count", "health_score",
+        "last_execute_time", "status",
+    ]
+    assert s["health"]["execute_count"] == 1 and m.get_worker_stats("Nobody") is None
