@@ -244,7 +244,8 @@ def show(
         first = monitor.first_text
         if not monitor.nodes and first is not None and now - first >= NO_BRIDGE_AFTER:
             monitor.no_bridge = True
-            say("plain", f"{port}: {NO_BRIDGE}")
+            if not live:  # a live view says it at its top
+                say("plain", f"{port}: {NO_BRIDGE}")
         if stream:
             for line in monitor.take_fresh():
                 print(line, flush=True)
