@@ -110,6 +110,6 @@ class StateMachine:
         m = master or self.master
         if m is None:
             raise MachineError("machine %s: bind() needs a Master (pass master=...)" % self.name)
-        return m.subscribe(
-            topic, lambda req: self.trigger(trigger, req.content), retry_strategy=2
-        )  # RetryNever
+        # A plain handler gets one try, so a refused trigger is not retried; no options, so the
+        # node does not load reactors.py for it.
+        return m.subscribe(topic, lambda req: self.trigger(trigger, req.content))
