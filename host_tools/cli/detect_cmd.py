@@ -1,11 +1,12 @@
-"""zoo-micro detect: which known boards are plugged in, by the USB ids of their serial ports."""
+"""zoo-micro detect: which known boards are plugged in, by the USB ids of their serial ports, and which
+virtual boards (zoo-micro sim --link) are running."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from host_tools.boards import connected_boards
+from host_tools.boards import connected_boards, running_virtual
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     found = connected_boards()
+    virtual = running_virtual()
     if args.json:
         rows = [
             {
@@ -24,9 +26,14 @@ def run(args: argparse.Namespace) -> int:
             }
             for c in found
         ]
+        rows += [
+            {"port": v.port, "usb": None, "description": f"zoo-micro sim (pid {v.pid})",
+             "boards": [v.board] if v.board else [], "virtual": True, "app": v.app}
+            for v in virtual
+        ]  # fmt: skip
         print(json.dumps(rows, indent=2))
         return 0
-    if not found:
+    if not found and not virtual:
         print("no boards found (plug one in; `zoo-micro boards` lists the USB ids looked for)")
         return 0
     from rich.console import Console
@@ -37,5 +44,8 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(column)
     for c in found:
         table.add_row(c.port, c.usb_id, c.description, ", ".join(b.id for b in c.boards))
+    for v in virtual:
+        what = "zoo-micro sim" + (f" running {v.app}" if v.app else "")
+        table.add_row(v.port, "virtual", what, v.board or "?")
     Console().print(table)
     return 0

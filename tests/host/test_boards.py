@@ -9,7 +9,15 @@ import shutil
 import pytest
 from serial.tools.list_ports_common import ListPortInfo
 
-from host_tools.boards import BOARDS_DIR, all_boards, connected_boards, get_board, load_board, match_usb
+from host_tools.boards import (
+    BOARDS_DIR,
+    REGISTRY_ENV,
+    all_boards,
+    connected_boards,
+    get_board,
+    load_board,
+    match_usb,
+)
 from host_tools.cli.main import main
 from host_tools.errors import UserError
 
@@ -25,6 +33,14 @@ FACTS = {
     "pico_w": {"chip": "rp2040", "mpy_arch": "armv6m", "max_threads": 1, "family": "0xe48bff56"},
     "pico2": {"chip": "rp2350", "mpy_arch": "armv7emsp", "max_threads": 1, "family": "0xe48bff59"},
 }
+
+
+@pytest.fixture(autouse=True)
+def no_virtual_boards(tmp_path, monkeypatch):
+    """detect also lists running virtual boards: none here, whatever else runs on this computer."""
+    monkeypatch.setenv(REGISTRY_ENV, str(tmp_path / "registry"))
+
+
 # Firmware file names as micropython.org publishes them.
 RELEASE_NAMES = {
     "esp32": "ESP32_GENERIC-20241129-v1.24.1.bin",

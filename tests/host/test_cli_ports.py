@@ -167,3 +167,18 @@ def test_the_apps_config_board_chooses_among_several_running_boards(tmp_path):
     app.mkdir()
     (app / "config.json").write_text('{"name": "blink", "board": "esp32"}')
     assert choose_port(None, app_board(app), port_lister=no_usb, say=lambda _: None) == esp
+
+
+def test_detect_lists_running_virtual_boards_beside_usb_ones(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("host_tools.cli.detect_cmd.connected_boards", lambda: [])
+    port = a_port(tmp_path, "board")
+    unregister = register_virtual(port, "pico", "blink")
+    assert main(["detect", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows == [
+        {"port": port, "usb": None, "description": f"zoo-micro sim (pid {os.getpid()})", "boards": ["pico"],
+         "virtual": True, "app": "blink"}
+    ]  # fmt: skip
+    unregister()
+    assert main(["detect"]) == 0
+    assert capsys.readouterr().out.startswith("no boards found")
