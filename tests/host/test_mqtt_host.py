@@ -294,3 +294,18 @@ def test_fleet_shows_a_node_offline_once_its_bridge_is_killed_and_never_lists_th
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_fleet_ignores_a_retained_info_that_is_not_an_object(broker):
+    c = publisher(broker)
+    put(c, "zoo/x1/info", b"[1, 2]", retain=True)
+    put(c, "zoo/x2/info", b'"via"', retain=True)
+    put(c, "zoo/x1/status", b"online", retain=True)
+    c.loop_stop()
+    with Fleet(broker.url) as fleet:
+        assert fleet.wait(lambda f: f.node("x1") is not None and f.node("x1").online)
+        assert fleet.node("x1").info == {} and fleet.node("x2").info == {}
+        assert [v.as_dict()["node"] for v in fleet.nodes()] == ["x1", "x2"]
+    proc = run_cli("--mqtt", broker.url, "--once", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(line)["node"] for line in proc.stdout.splitlines()] == ["x1", "x2"]
