@@ -183,7 +183,9 @@ class MonitorSink(Sink):
 
 def _table(title: str) -> Table:
     """A table that fits 80 columns: a rule under the header, one space and a blank between columns."""
-    return Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0), expand=True)
+    return Table(
+        title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0), pad_edge=False, expand=True
+    )
 
 
 def _ms(seconds: object) -> str:

@@ -187,6 +187,17 @@ def test_boards_command_prints_a_table_row_per_board(capsys):
         assert b.id in out and b.mpy_arch in out
 
 
+def test_boards_table_fits_80_columns_one_line_per_board(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")  # rich's width when stdout is no terminal
+    assert main(["boards"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for b in all_boards():
+        (row,) = [line for line in lines if line.split()[:1] == [b.id]]
+        assert row.rstrip().endswith(b.name), row  # the whole name, on the board's own line
+    assert lines[0].split() == ["id", "chip", "arch", "flash", "heap", "thr", "USB", "name"]
+
+
 def test_detect_without_boards_is_not_an_error(capsys, monkeypatch):
     ports = [port_info("/dev/ttyS0", None, None)]
     monkeypatch.setattr("host_tools.cli.detect_cmd.connected_boards", lambda: connected_boards(lambda: ports))
