@@ -304,6 +304,9 @@ def running_virtual() -> list[VirtualPort]:
         if not _alive(vp.pid):
             path.unlink(missing_ok=True)  # its process died without removing it
             continue
-        if os.path.exists(vp.port):
-            found.setdefault(os.path.realpath(vp.port), vp)
+        if not os.path.exists(vp.port):
+            continue
+        real = os.path.realpath(vp.port)
+        if real not in found or found[real].port == real:  # a board seen twice: by its link's name
+            found[real] = vp
     return sorted(found.values(), key=lambda v: v.port)

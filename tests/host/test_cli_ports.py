@@ -96,11 +96,14 @@ def test_a_board_whose_port_is_gone_is_not_offered(tmp_path):
     assert running_virtual() == []
 
 
-def test_one_virtual_board_per_port_when_it_registers_twice(tmp_path):
-    port = a_port(tmp_path, "board")
+def test_one_virtual_board_per_port_named_by_its_link_when_it_registers_twice(tmp_path):
+    port = a_port(tmp_path, "pty")
+    link = tmp_path / "board"
+    link.symlink_to(port)
     register_virtual(port, "pico")
-    register_virtual(port, "pico", "blink")
-    assert [v.port for v in running_virtual()] == [port]
+    register_virtual(str(link), "pico", "blink")
+    register_virtual(port, "pico")
+    assert [v.port for v in running_virtual()] == [str(link)]
 
 
 def test_sim_registers_its_link_while_it_runs_and_deploy_finds_it(tmp_path, registry):
@@ -117,8 +120,8 @@ def test_sim_registers_its_link_while_it_runs_and_deploy_finds_it(tmp_path, regi
     try:
         banner = sim.stdout.readline()
         assert "serial port" in banner, banner + sim.stderr.read()
-        entries = [json.loads(p.read_text()) for p in registry.glob("*.json")]
-        assert entries == [{"pid": sim.pid, "port": str(link), "board": "esp32", "app": None}]
+        (entry,) = running_virtual()
+        assert (entry.port, entry.board, entry.app, entry.pid) == (str(link), "esp32", None, sim.pid)
         r = subprocess.run(ZOO + ["deploy", str(app), "--json"], env=env, capture_output=True, text=True,
                            timeout=120)  # fmt: skip
         assert r.returncode == 0, r.stderr
