@@ -90,11 +90,6 @@ class Bus:
             n += len(q)
         return n
 
-    @property
-    def published(self):
-        """Events published since the start, dropped ones included."""
-        return self.taken + self.pending + self.dropped
-
     def room(self, channel="default"):
         """Events that channel's queue takes now before it starts dropping."""
         q = self._queues.get(channel)
@@ -240,7 +235,14 @@ class Bus:
                             except asyncio.CancelledError:
                                 raise
                             except Exception as exc:
-                                self._failed(h, ev, exc)
+                                try:
+                                    from zoo_micro import reactors  # loaded with the first failure
+
+                                    reactors.failed(self, h, ev, exc, 1)
+                                except MemoryError:
+                                    # On a full heap even handling the failure may not fit: count
+                                    # it, and the bus lives on.
+                                    self.handler_errors += 1
                             else:
                                 delivered += 1
                                 if cb and h in cb:
@@ -252,15 +254,6 @@ class Bus:
                     self.taken += _ROUND - budget
                     self.delivered += delivered
             await asyncio.sleep(0)  # one round done: let other tasks run during a burst
-
-    def _failed(self, h, ev, exc):
-        try:
-            from zoo_micro import reactors  # loaded with the first failure
-
-            reactors.failed(self, h, ev, exc, 1)
-        except MemoryError:
-            # On a full heap even handling the failure may not fit: count it, and the bus lives on.
-            self.handler_errors += 1
 
     def dropped_total(self):
         return self.dropped + (self.inbox.dropped() if self.inbox is not None else 0)

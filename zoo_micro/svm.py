@@ -112,7 +112,7 @@ def stats(m):
     """Master.stats(): the bus's counters; per worker status, runs, errors, restarts, fails, last_error."""
     b = m.bus
     return {
-        "published": b.published,
+        "published": b.taken + b.pending + b.dropped,  # dropped ones included
         "delivered": b.delivered,
         "dropped": b.dropped_total(),
         "no_subscriber": b.no_subscriber,
