@@ -149,6 +149,12 @@ def test_installed_cli_has_its_data_and_runs_an_app_without_the_checkout(install
     assert r.returncode == 0, r.stderr
     assert (installed.work / "blinky" / "main.py").is_file()
     assert (installed.work / "blinky" / ".zooignore").is_file()
+    r = installed("build", "blinky", "--json")  # boot.py and main.py come from the firmware templates
+    assert r.returncode == 0, r.stderr
+    bundle = json.loads(r.stdout)
+    assert bundle["board"] == "pico" and {"boot.py", "main.py", "lib/zoo_micro/__init__.mpy"} <= set(
+        bundle["files"]
+    )
     r = installed("sim", "blinky", "--seconds", "4")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "beat 1" in r.stdout
