@@ -8,6 +8,7 @@ from zoo_framework.workers import BaseWorker
 
 # ---
 
+GIVE_UP_S = 10  # every app is done within 4 s on zoo-framework (1 s rounds), sooner on zoo_micro
 notes = {}
 _app = {"master": None, "until": None, "stopped": False}
 
@@ -36,15 +37,16 @@ class Keeper(BaseWorker):
     def __init__(self):
         super().__init__({"is_loop": True, "delay_time": 0.05, "name": "Keeper"})
         self.checks = 0
+        self.since = time.time()
 
     def _execute(self):
         if _app["stopped"]:
             return
         self.checks += 1
         done = _app["until"]()
-        if done or self.checks >= 400:
+        if done or time.time() - self.since > GIVE_UP_S:
             if not done:
-                note("~keeper", "gave up waiting after", self.checks, "checks")
+                note("~keeper", "gave up waiting after", GIVE_UP_S, "s")
             _app["stopped"] = True
             _app["master"].shutdown()
             _app["stopped"] = "shut down"
