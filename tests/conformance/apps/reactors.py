@@ -64,12 +64,18 @@ def times_exhausted(req):
     attempt(req, 5)
 
 
+@event("order.zero", retry_strategy=EventRetryStrategy.RetryTimes, retry_time=0, **CALLBACKS)
+def times_zero(req):
+    attempt(req, 0)
+
+
 @event("order.forever", retry_strategy=EventRetryStrategy.RetryForever, **CALLBACKS)
 def forever_recovering(req):
     attempt(req, 3)
 
 
 TOPICS = ("order.plain", "order.once", "order.never", "order.times", "order.times_out", "order.forever")
+TOPICS += ("order.zero",)
 
 
 class Orders(BaseWorker):
@@ -91,6 +97,7 @@ def settled():
         "times_recovering",
         "times_exhausted",
         "forever_recovering",
+        "times_zero",
     ):
         if not notes.get(name) or not notes[name][-1].startswith("done_callback"):
             return False
