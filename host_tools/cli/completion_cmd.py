@@ -15,6 +15,10 @@ SHELLS = ("bash", "zsh", "fish")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("shell", choices=SHELLS, help="the shell to complete in")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "install it once:\n" + "\n".join(
+        line.strip() for line in (__doc__ or "").splitlines() if line.strip().startswith(SHELLS)
+    )
 
 
 Command = tuple[str, str, list[argparse.Action]]  # name, help, its arguments
@@ -86,11 +90,11 @@ def bash_script(commands: list[Command], boards: list[str]) -> str:
 
 
 def zsh_script(commands: list[Command], boards: list[str]) -> str:
-    """zsh runs the bash function through its bashcompinit layer."""
+    """zsh runs the bash function through its bashcompinit layer (compinit first, unless it ran)."""
     return (
-        "#compdef zoo-micro\n# zoo-micro completion for zsh (zoo-micro completion zsh)\n"
-        "autoload -U +X compinit && compinit\nautoload -U +X bashcompinit && bashcompinit\n"
-        + bash_script(commands, boards)
+        "# zoo-micro completion for zsh (zoo-micro completion zsh)\n"
+        "(( $+functions[compdef] )) || { autoload -U +X compinit && compinit }\n"
+        "autoload -U +X bashcompinit && bashcompinit\n" + bash_script(commands, boards)
     )
 
 

@@ -98,7 +98,7 @@ def test_bash_completion_offers_commands_options_and_board_ids(tmp_path):
 
 def test_zsh_and_fish_scripts_name_every_command():
     zsh = cli_main_script("zsh")
-    assert zsh.startswith("#compdef zoo-micro") and "bashcompinit" in zsh
+    assert zsh.startswith("# zoo-micro completion for zsh") and "bashcompinit" in zsh
     assert "complete -o default -F _zoo_micro zoo-micro" in zsh
     fish = cli_main_script("fish")
     for name in COMMANDS:
