@@ -1,7 +1,7 @@
 """zoo-micro completion: a shell completion script made from the command line's own argparse tables.
 
 bash:  zoo-micro completion bash > ~/.local/share/bash-completion/completions/zoo-micro
-zsh:   zoo-micro completion zsh > ~/.zfunc/_zoo-micro   (or eval "$(zoo-micro completion zsh)")
+zsh:   echo 'eval "$(zoo-micro completion zsh)"' >> ~/.zshrc
 fish:  zoo-micro completion fish > ~/.config/fish/completions/zoo-micro.fish
 """
 
