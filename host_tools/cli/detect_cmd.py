@@ -36,12 +36,16 @@ def run(args: argparse.Namespace) -> int:
     if not found and not virtual:
         print("no boards found (plug one in; `zoo-micro boards` lists the USB ids looked for)")
         return 0
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="Connected boards")
-    for column in ("port", "USB id", "description", "could be"):
-        table.add_column(column)
+    # Laid out for 80 columns, as `boards`: ports and ids whole, the description wraps between words.
+    table = Table(title="Connected boards", box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("port", no_wrap=True)
+    table.add_column("USB id", no_wrap=True)
+    table.add_column("description", ratio=1)
+    table.add_column("could be", ratio=1)
     for c in found:
         table.add_row(c.port, c.usb_id, c.description, ", ".join(b.id for b in c.boards))
     for v in virtual:

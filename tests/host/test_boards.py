@@ -245,3 +245,17 @@ def test_the_boards_table_in_the_docs_matches_the_board_files():
         )
         assert usb == ", ".join(b.usb_ids())
         assert (b.flash.get("offset") or b.flash["family_id"]) in flashing
+
+
+def test_detect_table_fits_80_columns(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    ports = [
+        port_info("/dev/serial/by-id/usb-Silicon_Labs_CP2102", 0x10C4, 0xEA60, "CP2102 USB to UART Bridge"),
+        port_info("/dev/ttyACM0", 0x2E8A, 0x0005, "Board in FS mode"),
+    ]
+    monkeypatch.setattr("host_tools.cli.detect_cmd.connected_boards", lambda: connected_boards(lambda: ports))
+    assert main(["detect"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = [line.split()[:2] for line in lines if line.startswith("/dev/")]
+    assert rows == [["/dev/serial/by-id/usb-Silicon_Labs_CP2102", "10c4:ea60"], ["/dev/ttyACM0", "2e8a:0005"]]
