@@ -45,14 +45,14 @@ def test_run_deploys_then_shows_the_node_live(zoo_board, tmp_path: Path, form: l
     (app / "main.py").write_text(APP)
     board = zoo_board(None, board="pico", link=str(tmp_path / "board"))
     # .mpy by default; with --py the board compiles zoo_micro and its link itself, within the Pico's heap.
-    r = zoo_micro("run", str(app), "--port", board.port, *form, "--seconds", "6", "--once")
+    r = zoo_micro("run", str(app), "--port", board.port, *form, "--once")  # ends once the health is in
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout
     assert "copied" in out  # the deploy summary
     assert "beater" in out and "online" in out  # the node said hello through the bridge
     row = next(line for line in out.splitlines() if line.lstrip("│┃ ").startswith("beat "))
     assert "running" in row  # its worker's health arrived
-    r = zoo_micro("monitor", "--port", board.port, "--seconds", "3", "--once")
+    r = zoo_micro("monitor", "--port", board.port, "--once")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "beater" in r.stdout and "running" in r.stdout
 
@@ -90,19 +90,27 @@ def test_monitor_once_stops_by_itself_when_the_health_is_in_and_answers_in_json(
     assert node["workers"]["beat"]["status"] == "running"
 
 
-def test_run_of_an_app_without_the_bridge_shows_its_output_and_says_health_needs_the_bridge(
-    zoo_board, tmp_path: Path
-):
+def ticker_board(zoo_board, tmp_path: Path, start_app: bool):
     app = tmp_path / "ticker"
     app.mkdir()
     (app / "main.py").write_text(PLAIN_APP)
-    board = zoo_board(None, board="pico", link=str(tmp_path / "board"))
-    r = zoo_micro("run", str(app), "--port", board.port, "--seconds", str(monitor.NO_BRIDGE_AFTER + 2))
+    return app, zoo_board(app if start_app else None, board="pico", link=str(tmp_path / "board"))
+
+
+def test_run_of_an_app_without_the_bridge_shows_its_output_and_says_health_needs_the_bridge(
+    zoo_board, tmp_path: Path
+):
+    app, board = ticker_board(zoo_board, tmp_path, start_app=False)
+    r = zoo_micro("run", str(app), "--port", board.port, "--seconds", str(monitor.NO_BRIDGE_AFTER + 0.5))
     assert r.returncode == 0, r.stdout + r.stderr
     ticks = [line for line in r.stdout.splitlines() if line.startswith("tick ")]
     assert len(ticks) >= 5, r.stdout  # streamed as they came, not only the last few
     assert r.stderr.count("health needs it") == 1, r.stderr
     assert "waiting for a node" not in r.stdout
+
+
+def test_monitor_once_of_an_app_without_the_bridge_ends_by_itself_with_its_output(zoo_board, tmp_path: Path):
+    _, board = ticker_board(zoo_board, tmp_path, start_app=True)
     once = zoo_micro("monitor", "--port", board.port, "--once", timeout=60)  # no --seconds: it ends
     assert once.returncode == 0, once.stderr
     assert "plain output only" in once.stdout and "tick " in once.stdout
