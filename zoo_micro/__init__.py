@@ -4,8 +4,9 @@ __version__ = "0.1.0"
 
 # "module: names..." per line; one string costs less heap than a dict of names.
 _WHERE = """master: Master
-workers: BaseWorker worker
-events: event EventNode
+workers: BaseWorker
+events: EventNode
+decorators: worker event
 channels: EventChannelManager EventChannel
 reactors: EventRetryStrategy RetryOnce RetryTimes RetryForever RetryNever RetryAlways
 cages: Cage cage

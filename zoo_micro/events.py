@@ -1,5 +1,5 @@
-# Events (food) and the @event decorator; handlers with options (reactors, in the full
-# framework's words) and retry strategies live in reactors.py.
+# Events (food): the request handlers get. @event is in decorators.py; handlers with options
+# (reactors, in the full framework's words) and retry strategies live in reactors.py.
 
 
 class EventNode:
@@ -37,20 +37,3 @@ class EventNode:
         from zoo_micro.reactors import set_mechanism
 
         set_mechanism(self, mechanism, reactor_name)
-
-
-# (topic, channel, function, options) declared with @event; every Master created afterwards
-# subscribes them.
-default_handlers = []
-
-
-def event(topic, channel="default", **options):
-    """Subscribe a function (plain or async) to `topic` on every Master created afterwards.
-
-    Options: retry_time, retry_strategy, done_callback, error_callback, success_callback, priority."""
-
-    def register(fn):
-        default_handlers.append((topic, channel, fn, options))
-        return fn
-
-    return register

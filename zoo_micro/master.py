@@ -2,7 +2,7 @@
 import asyncio
 import sys
 
-from zoo_micro import events, log, port, workers
+from zoo_micro import log, port, workers
 from zoo_micro.bus import Bus
 from zoo_micro.config import CONFIG_PLUGINS, load_config
 from zoo_micro.port import const
@@ -46,10 +46,12 @@ class Master:
         if c["svm_check_interval"]:
             import zoo_micro.svm  # noqa: F401 - now, before the app's objects spread over the heap
 
-        for topic, channel, fn, options in events.default_handlers:
-            self.subscribe(topic, fn, channel, **options)
-        for name, cls, count, props in workers.default_registry:
-            self.register_worker(name, cls, count, props)
+        d = sys.modules.get("zoo_micro.decorators")  # only an app that used @event or @worker has it
+        if d is not None:
+            for topic, channel, fn, options in d.handlers:
+                self.subscribe(topic, fn, channel, **options)
+            for name, cls, count, props in d.workers:
+                self.register_worker(name, cls, count, props)
 
     @property
     def plugins(self):

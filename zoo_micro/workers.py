@@ -1,4 +1,4 @@
-# Workers (animals): the base class, the @worker registry, and the one task that runs them.
+# Workers (animals): the base class, one run and its book-keeping, and the one task that runs them.
 import asyncio
 
 from zoo_micro import log, port
@@ -70,25 +70,6 @@ class BaseWorker:
     # Hooks, as the full framework calls them: _on_error(), _on_done(), _destroy_result(result)
     # after a successful run, _destroy(None) at stop. One shared no-op until a subclass overrides.
     _on_create = _on_error = _on_done = _destroy = _destroy_result = _nothing
-
-
-# (name, class, count, props) registered with @worker; every Master created afterwards makes them.
-default_registry = []
-
-
-def worker(count=1, **props):
-    """Class decorator: register the worker class with every Master created afterwards.
-
-    Extra keyword arguments become the workers' props. The class itself is returned unchanged.
-    """
-
-    def register(cls):
-        if not (isinstance(cls, type) and issubclass(cls, BaseWorker)):
-            raise TypeError("@worker decorates BaseWorker subclasses, got %r" % (cls,))
-        default_registry.append((props.get("name") or cls.__name__, cls, count, props))
-        return cls
-
-    return register
 
 
 def finish(master, worker, t, exc, value):

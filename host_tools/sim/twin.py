@@ -75,7 +75,7 @@ class Twin:
         self.stop()
 
     def _load(self):
-        from zoo_micro import events, workers
+        from zoo_micro import decorators
         from zoo_micro.master import Master
 
         caught = []
@@ -88,9 +88,9 @@ class Twin:
             sys.modules[name] = module
         sys.path.insert(0, str(self.app))
         with _load_lock:
-            saved = (list(workers.default_registry), list(events.default_handlers), Master.run, os.getcwd())
-            workers.default_registry[:] = []
-            events.default_handlers[:] = []
+            saved = (list(decorators.workers), list(decorators.handlers), Master.run, os.getcwd())
+            decorators.workers[:] = []
+            decorators.handlers[:] = []
             Master.run = run
             try:
                 os.chdir(self.app)
@@ -101,7 +101,7 @@ class Twin:
                     f"a stand-in: zoo_twin(app, modules={{{e.name!r}: ...}})"
                 ) from None
             finally:
-                workers.default_registry[:], events.default_handlers[:], Master.run, cwd = saved
+                decorators.workers[:], decorators.handlers[:], Master.run, cwd = saved
                 os.chdir(cwd)
         if not caught:
             raise UserError(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from host_tools.errors import UserError
-from zoo_micro import events, workers
+from zoo_micro import decorators
 
 NODE = """
 from zoo_micro import BaseWorker, Master, event, worker
@@ -17,7 +17,7 @@ from zoo_micro import BaseWorker, Master, event, worker
 import settings
 
 
-@worker(name="counter", delay_time=0.01)
+@worker(name="counter", delay_time=0.01, is_loop=True)
 class Counter(BaseWorker):
     def __init__(self, props=None):
         super().__init__(props)
@@ -55,7 +55,7 @@ def test_twin_runs_the_master_main_py_builds_and_records_its_events(zoo_twin, tm
 
 
 def test_each_twin_imports_the_app_afresh_and_leaves_the_registries_as_they_were(zoo_twin, tmp_path):
-    before = (list(workers.default_registry), list(events.default_handlers))
+    before = (list(decorators.workers), list(decorators.handlers))
     app = make_app(tmp_path / "app")
     first = zoo_twin(app)
     first.wait_for_event("counter_result")
@@ -63,7 +63,7 @@ def test_each_twin_imports_the_app_afresh_and_leaves_the_registries_as_they_were
     second = zoo_twin(app)
     assert second.wait_for_event("counter_result").content == 1
     assert [w.name for w in second.master.workers] == ["counter"]
-    assert (list(workers.default_registry), list(events.default_handlers)) == before
+    assert (list(decorators.workers), list(decorators.handlers)) == before
 
 
 def test_hardware_modules_can_be_given_to_the_twin(zoo_twin, tmp_path):
@@ -72,6 +72,8 @@ def test_hardware_modules_can_be_given_to_the_twin(zoo_twin, tmp_path):
     from zoo_micro import BaseWorker, Master
 
     class Probe(BaseWorker):
+        is_loop = True
+
         def _execute(self):
             return ADC(26).read_u16()
 

@@ -1,0 +1,34 @@
+# @worker and @event: classes and handlers an app declares once, for every Master made afterwards.
+# Loaded only by apps that use them; a Master takes what they declared when it is made.
+from zoo_micro.workers import BaseWorker
+
+workers = []  # (name, class, count, props) declared with @worker
+handlers = []  # (topic, channel, function, options) declared with @event
+
+
+def worker(count=1, **props):
+    """Class decorator: register the worker class with every Master created afterwards.
+
+    Extra keyword arguments become the workers' props. The class itself is returned unchanged.
+    """
+
+    def register(cls):
+        if not (isinstance(cls, type) and issubclass(cls, BaseWorker)):
+            raise TypeError("@worker decorates BaseWorker subclasses, got %r" % (cls,))
+        workers.append((props.get("name") or cls.__name__, cls, count, props))
+        return cls
+
+    return register
+
+
+def event(topic, channel="default", **options):
+    """Subscribe a function (plain or async) to `topic` on every Master created afterwards.
+
+    Options: retry_time, retry_strategy, done_callback, error_callback, success_callback, priority,
+    timeout."""
+
+    def register(fn):
+        handlers.append((topic, channel, fn, options))
+        return fn
+
+    return register
