@@ -15,6 +15,7 @@ from pathlib import Path
 
 from host_tools.build import app_files, runtime_files
 from host_tools.deploy import BoardLost, BoardSession, DeployResult, check_app
+from host_tools.deploy.session import NotTakenOver
 from host_tools.errors import UserError
 from host_tools.interpreter import PROJECT_ROOT
 
@@ -48,7 +49,7 @@ def watch(
     """Deploy once, then again after every change, until stop is set (or Ctrl-C).
 
     A deploy that fails because of the app (a syntax error, a full filesystem) is reported through
-    on_error and watching goes on; losing the port ends it.
+    on_error and watching goes on; losing the port, or a board that cannot be taken over, ends it.
     """
     path = check_app(app)
     stop = stop or threading.Event()
@@ -78,8 +79,8 @@ def _sync(
 ) -> None:
     try:
         result = session.sync(app, mpy=mpy)
-    except BoardLost:
-        raise
+    except (BoardLost, NotTakenOver):
+        raise  # the board is gone, or its app will not let go of it: nothing to watch
     except KeyboardInterrupt:
         session.recover()  # stopped while copying: the app in place runs again
         raise

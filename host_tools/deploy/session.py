@@ -55,6 +55,10 @@ class BoardLost(UserError):
     """The port stopped answering part-way (unplugged, reset, another program took it)."""
 
 
+class NotTakenOver(UserError):
+    """The board's REPL did not answer within the timeout: nothing was done on it."""
+
+
 class Progress:
     """What deploy reports while it works; the CLI draws it."""
 
@@ -179,7 +183,7 @@ class BoardSession:
             if now >= deadline:
                 raise self._no_repl(heard)
             if now >= kick_at:
-                ser.write(b"\r\x03\x03\r\x01")  # CR first: a link takes CR then Ctrl-C as a takeover
+                ser.write(b"\r\x03\r\x01")  # CR first: a link takes CR then Ctrl-C as a takeover
                 kick_at = now + KICK_EVERY
             data = self._read_some(min(0.05, deadline - now))
             heard += data
@@ -221,13 +225,13 @@ class BoardSession:
                 ser.timeout = old
         return data
 
-    def _no_repl(self, heard: bytes) -> UserError:
+    def _no_repl(self, heard: bytes) -> NotTakenOver:
         if not heard.strip():
-            return UserError(
+            return NotTakenOver(
                 f"the board on {self.port} does not answer the raw REPL: is MicroPython running on it? "
                 "Press its reset button (or flash it with zoo-micro flash) and retry"
             )
-        return UserError(
+        return NotTakenOver(
             f"the app on {self.port} kept running through Ctrl-C for {self.timeout:g}s and the board did "
             "not give up its REPL: press its reset button and retry at once, or give more --timeout"
         )

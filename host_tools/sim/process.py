@@ -23,6 +23,9 @@ BOARD_DIR = Path(__file__).resolve().parent / "board"
 BOARD_MODULES = ("simboot", "simlink", "simthread", "simvfs", "machine", "simio", "select", "time", "flashfs",
                  "simsys", "simos")  # fmt: skip
 SIM_HEAP_KB = 64  # room for the simulator's own modules (~40 KB); the rest is held back at boot
+# A Ctrl-C right behind one that became SIGINT is dropped: the unix port drops its SIGINT handler while
+# it handles the first (kbd_intr(-1) in the boot script), and a second signal then would kill it.
+SIGINT_SETTLE = 0.05
 MAX_BUFFER = 4 << 20  # bytes held for a slow reader before output is dropped, as a board's USB would
 
 
@@ -40,6 +43,7 @@ class Interpreter:
         self._phase = "boot"  # "boot" until boot.py/main.py or the REPL starts, then "running"
         self._held = bytearray()  # input from a Ctrl-C typed during boot on
         self.read_at = 0.0  # when output last came
+        self._sigint_at = -1.0  # when a Ctrl-C last became SIGINT
 
     @property
     def alive(self) -> bool:
@@ -162,8 +166,11 @@ class Interpreter:
             if self._phase == "boot":
                 break
             del self._held[:1]
+            if time.monotonic() - self._sigint_at < SIGINT_SETTLE:
+                continue  # as a board's UART IRQ takes it: the interrupt it asks for is on its way
             if catches_sigint(self.proc.pid):
                 os.kill(self.proc.pid, signal.SIGINT)
+                self._sigint_at = time.monotonic()
             else:
                 self._to_child += b"\x03"
         self.flush()

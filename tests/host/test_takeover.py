@@ -14,7 +14,10 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from host_tools.deploy import STAGE, deploy
+from host_tools.errors import UserError
 from host_tools.watch import watch
 
 ZOO = [sys.executable, "-m", "host_tools.cli.main"]
@@ -138,6 +141,23 @@ def test_an_app_that_ignores_ctrl_c_makes_deploy_give_up_in_one_line(zoo_board, 
         f"zoo-micro deploy: the app on {board.port} kept running through Ctrl-C for 2s"
     )
     assert "other" not in (board.flash / "main.py").read_text()
+
+
+def test_watch_gives_up_on_an_app_that_ignores_ctrl_c(zoo_board, tmp_path):
+    stubborn = """
+    import micropython, time
+    micropython.kbd_intr(-1)
+    while True:
+        print("still here")
+        time.sleep(0.01)
+    """
+    board = zoo_board(make_app(tmp_path / "stubborn", stubborn), link=tmp_path / "port")
+    board.wait_for_event("still here")
+    other = make_app(tmp_path / "other", "print('other')\n")
+    errors = []
+    with pytest.raises(UserError, match="kept running through Ctrl-C for 1s"):
+        watch(other, board.port, on_error=errors.append, timeout=1)
+    assert errors == []  # not a passing error of the app: watching ends
 
 
 def test_dry_run_against_an_app_that_holds_the_heap(zoo_board, tmp_path):
