@@ -15,6 +15,11 @@ def on_status(payload):
     note("on_status", "value", payload["value"])
 
 
+def on_count_raising(payload):
+    note("on_count_raising", "value", payload["value"])
+    raise RuntimeError("an observer that fails must not stop the write or the other observers")
+
+
 def on_count(payload):
     note("on_count", "value", payload["value"])
 
@@ -48,6 +53,7 @@ class Orders(BaseWorker):
 
 
 sm.observe_state("order", "status", on_status)
+sm.observe_state("order", "item.count", on_count_raising)
 sm.observe_state("order", "item.count", on_count)
 master = Master()
 master.register_worker("Orders", Orders)
