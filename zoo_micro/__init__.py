@@ -8,7 +8,7 @@ workers: BaseWorker
 events: EventNode
 decorators: worker event
 channels: EventChannelManager EventChannel
-reactors: EventRetryStrategy RetryOnce RetryTimes RetryForever RetryNever RetryAlways
+reactors: EventReactor EventRetryStrategy RetryOnce RetryTimes RetryForever RetryNever RetryAlways
 cages: Cage cage
 fifo: FIFO FIFOFull
 delay_fifo: DelayFIFO

@@ -33,10 +33,33 @@ class EventChannel:
 
 
 class EventChannelManager:
+    _named = []  # channels asked for by name; the full framework makes a channel when asked
+
     @classmethod
     def get_channel(cls, channel_name):
+        if channel_name not in cls._named:
+            cls._named.append(channel_name)
         return EventChannel(channel_name)
 
     @classmethod
     def get_all_channel_name(cls):
-        return list(_master().bus._order)
+        """Channels with a handler, with events, or asked for."""
+        names = []
+        bus = _master().bus
+        for ch in list(bus._index) + bus._order + cls._named:
+            if ch not in names:
+                names.append(ch)
+        return names
+
+    @classmethod
+    def get_all_channel_count(cls):
+        return len(cls.get_all_channel_name())
+
+    def refresh_channel(self, channel_name, topic, reactor):
+        """Subscribe an EventReactor to topic on that channel, for every Master made afterwards
+        (and the one made last), as @event does."""
+        from zoo_micro import decorators
+
+        decorators.handlers.append((topic, channel_name, reactor, {}))
+        if Master.current is not None:
+            Master.current.subscribe(topic, reactor, channel_name)

@@ -21,6 +21,7 @@ class Master:
     _wake_run = None
     _running = False
     _stopping = False
+    _results = False  # a handler listens on "waiter", where the full framework puts worker results
 
     def __init__(self, config=None):
         self.config = c = load_config(config)
@@ -126,6 +127,8 @@ class Master:
         unsubscribe()."""
         if not callable(fn):
             raise TypeError("event handler must be callable, got %r" % (fn,))
+        if topic == "waiter":
+            self._results = True
         if options:
             from zoo_micro.reactors import Handler
 

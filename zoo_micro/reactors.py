@@ -83,6 +83,36 @@ class Handler:
         return self.fn(ev)
 
 
+class EventReactor(Handler):
+    """The full framework's reactor object: EventReactor(name), its setters, then
+    EventChannelManager().refresh_channel(channel, topic, reactor)."""
+
+    fn = None
+
+    def __init__(self, reactor_name):
+        self.name = reactor_name
+
+    reactor_name = property(lambda self: self.name)
+
+    def set_event_callback(self, fn):
+        self.fn = fn
+
+    def set_retry_strategy(self, strategy, retry_times=0):
+        self.attempts = attempts_allowed(strategy, retry_times)
+
+    def set_error_callback(self, fn):
+        self.error_callback = fn
+
+    def set_success_callback(self, fn):
+        self.success_callback = fn
+
+    def set_done_callback(self, fn):
+        self.done_callback = fn
+
+    def set_event_timeout(self, timeout):
+        pass  # nothing on a node waits on a reactor
+
+
 def set_mechanism(ev, mechanism, reactor_name):
     if mechanism not in (FIRST, BY_PRIORITY, ALL, NAMED) or (mechanism == NAMED and not reactor_name):
         raise ValueError("response mechanism must be 1-3, or 4 with a reactor_name; got %r" % mechanism)
@@ -154,5 +184,5 @@ async def _retry(bus, h, ev, attempt):
         failed(bus, h, ev, exc, attempt)
     else:
         bus.delivered += 1
-        if type(h) is Handler:
+        if isinstance(h, Handler):
             succeeded(h, ev)

@@ -1,10 +1,14 @@
-# A FIFO that keeps only the newest value per key.
+# A FIFO that holds each key once, as the full framework's SingleFIFO holds each value once.
 from zoo_micro import port
 from zoo_micro.fifo import DROP_NEWEST, DROP_OLDEST, ERROR, FIFOFull, check_args
 
+_RAISE = object()
+
 
 class SingleFIFO:
-    """Keeps the newest value per key, released oldest key first."""
+    """Each key waits once; pushing a waiting key again keeps its place and, when a value comes
+    with it, replaces the value (the newest reading per sensor). push_value(value) is the full
+    framework's call: the value is its own key."""
 
     def __init__(self, maxlen=16, overflow=DROP_OLDEST):
         check_args("SingleFIFO", maxlen, overflow)
@@ -21,32 +25,35 @@ class SingleFIFO:
     def __len__(self):
         return len(self._order)
 
-    def push_value(self, key, value):
+    def push_value(self, value, key=_RAISE):
+        """Queue value under key (the value itself without one); its place in the queue, 0 next
+        out, or -1 when a full queue dropped it (overflow "drop_newest")."""
+        if key is _RAISE:
+            key = value
         with self._lock:
-            if key in self._values:
-                self._values[key] = value  # newer value replaces, keeps its place
-                return True
-            ok = True
-            if len(self._order) >= self.maxlen:
-                if self.overflow == DROP_NEWEST:
+            order = self._order
+            if key not in self._values:
+                if len(order) >= self.maxlen:
+                    if self.overflow == DROP_NEWEST:
+                        self.dropped += 1
+                        return -1
+                    if self.overflow == ERROR:
+                        raise FIFOFull("SingleFIFO full (%d keys)" % self.maxlen)
+                    del self._values[order.pop(0)]
                     self.dropped += 1
-                    return False
-                if self.overflow == ERROR:
-                    raise FIFOFull("SingleFIFO full (%d keys)" % self.maxlen)
-                del self._values[self._order.pop(0)]
-                self.dropped += 1
-                ok = False
+                order.append(key)
             self._values[key] = value
-            self._order.append(key)
-        return ok
+            return order.index(key)
 
-    def pop_value(self, default=None):
-        """Returns (key, value) for the oldest key, or `default`."""
+    def pop_value(self, default=_RAISE):
+        """The oldest key's value; empty: `default`, or IndexError without one (the full
+        framework raises too)."""
         with self._lock:
             if not self._order:
+                if default is _RAISE:
+                    raise IndexError("no value to pop")
                 return default
-            key = self._order.pop(0)
-            return key, self._values.pop(key)
+            return self._values.pop(self._order.pop(0))
 
     def get_value(self, key, default=None):
         return self._values.get(key, default)

@@ -99,6 +99,10 @@ def finish(master, worker, t, exc, value):
             worker._destroy_result(value)
             if value is not None:  # workers made with count > 1 share their class's result topic
                 master.publish(name.split(":")[0] + "_result", value)
+        if master._results:  # an app listens on the full framework's result topic
+            from zoo_micro.results import publish
+
+            publish(master, worker, value, exc)
         what = "_on_done"
         worker._on_done()
     except Exception as e:

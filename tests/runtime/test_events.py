@@ -379,3 +379,37 @@ async def test_the_full_frameworks_timeout_option_is_accepted():
     await wait_until(lambda: got)
     await m.stop()
     assert got == ["daily"]
+
+
+async def test_reactor_objects_and_the_channel_census_of_the_full_framework():
+    from zoo_micro import EventChannelManager, EventReactor
+    from zoo_micro.decorators import handlers
+
+    seen = []
+
+    def audit(req):
+        seen.append(("try", req.content, req.reactor_name))
+        if len(seen) == 1:
+            raise ValueError("disk busy")
+
+    reactor = EventReactor("audit")
+    reactor.set_event_callback(audit)
+    reactor.set_retry_strategy(EventRetryStrategy.RetryTimes, 2)
+    reactor.set_error_callback(lambda name, topic, content, e: seen.append(("error", name, str(e))))
+    reactor.set_done_callback(lambda name, topic, content: seen.append(("done", name)))
+    EventChannelManager().refresh_channel("audit", "audit.entry", reactor)
+    try:
+        m = Master({"retry_delay": 0.01})  # made afterwards: it subscribes the reactor, as @event
+    finally:
+        handlers.remove(("audit.entry", "audit", reactor, {}))  # later tests' Masters go without it
+    assert reactor.reactor_name == "audit"
+    assert EventChannelManager.get_all_channel_name() == ["audit"]
+    EventChannelManager.get_channel("audit").push_event(EventNode("audit.entry", "login"))
+    with Quiet():
+        await m.start()
+        await wait_until(lambda: len(seen) == 4)
+        await m.stop()
+    assert seen == [
+        ("try", "login", "audit"), ("error", "audit", "disk busy"), ("try", "login", "audit"), ("done", "audit")
+    ]
+    assert EventChannelManager.get_all_channel_count() == 1

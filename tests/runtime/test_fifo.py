@@ -140,12 +140,23 @@ def test_delay_fifo_overflow():
 
 def test_single_fifo_keeps_newest_value_per_key():
     s = SingleFIFO(2)
-    s.push_value("t", 1)
-    s.push_value("h", 10)
-    s.push_value("t", 2)  # replaces, keeps its place
+    assert s.push_value(1, "t") == 0
+    assert s.push_value(10, "h") == 1
+    assert s.push_value(2, "t") == 0  # replaces, keeps its place
     assert s.size() == 2 and s.get_value("t") == 2
-    s.push_value("p", 99)  # full: drops the oldest key
+    assert s.push_value(99, "p") == 1  # full: drops the oldest key
     assert s.dropped == 1
-    assert s.pop_value() == ("h", 10)
-    assert s.pop_value() == ("p", 99)
-    assert s.pop_value() is None
+    assert s.pop_value() == 10
+    assert s.pop_value() == 99
+    assert s.pop_value(None) is None
+    raises(IndexError, s.pop_value)
+    n = SingleFIFO(1, "drop_newest")
+    assert n.push_value("a") == 0 and n.push_value("b") == -1 and n.dropped == 1
+
+
+def test_single_fifo_queues_each_value_once_as_the_full_framework():
+    s = SingleFIFO()
+    assert [s.push_value("a"), s.push_value("b"), s.push_value("a")] == [0, 1, 0]
+    assert s.size() == 2 and s.pop_value() == "a" and s.pop_value() == "b"
+    e = raises(IndexError, s.pop_value)
+    assert isinstance(e, Exception) and "no value" in str(e)

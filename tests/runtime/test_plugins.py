@@ -59,18 +59,40 @@ def test_cycles_missing_dependencies_and_bad_registrations_are_clear_errors():
     pm.register(B)
     e = raises(PluginError, pm.load_order)
     assert "cycle" in str(e) and "a -> b -> a" in str(e)
-    raises(PluginError, pm.register, object)
+    raises(ValueError, pm.register, object)  # ValueError, as the full framework raises
 
     class NoName(Plugin):
         pass
 
-    raises(PluginError, pm.register, NoName)
+    raises(ValueError, pm.register, NoName)
 
     class OtherA(Plugin):
         name = "a"
 
     e = raises(PluginError, pm.register, OtherA)
     assert "already registered" in str(e)
+
+
+def test_one_plugin_at_a_time_and_the_shared_context_as_in_the_full_framework():
+    del log[:]
+    pm = PluginManager()
+    pm.register(Base)
+    pm.register(Extra)
+    assert isinstance(raises(RuntimeError, pm.load, "extra"), PluginError)  # base is not loaded yet
+    pm.load("base", {"tz": "UTC"})
+    assert pm.get_plugin("base").context == {"tz": "UTC"}
+    pm.load("extra")
+    pm.load("extra")  # loaded already: nothing happens
+    assert pm.get_loaded_plugins() == ["base", "extra"]
+    raises(RuntimeError, pm.unload, "base")  # extra needs it
+    pm.unload("extra")
+    pm.unregister("extra")
+    assert pm.get_registered_plugins() == ["base"] and pm.get_loaded_plugins() == ["base"]
+    raises(KeyError, pm.load, "nowhere")
+    pm.set_context("site", "lab")
+    assert pm.get_context("site") == "lab" and pm.get_context("none", "fallback") == "fallback"
+    pm.unload_all()
+    assert log == ["init base", "init extra", "destroy extra", "destroy base"]
 
 
 async def test_master_loads_plugins_at_start_and_unloads_at_stop():

@@ -1,7 +1,7 @@
 # Workers: loop and one-shot runs, results, hooks, registration.
 import asyncio
 
-from helpers import Counter, raises, st, wait_until
+from helpers import Counter, Quiet, raises, st, wait_until
 from zoo_micro import BaseWorker, Master, worker
 
 
@@ -226,3 +226,28 @@ async def test_the_full_frameworks_worker_attributes_metadata_and_stats():
         "last_execute_time", "status",
     ]
     assert s["health"]["execute_count"] == 1 and m.get_worker_stats("Nobody") is None
+
+
+async def test_results_on_the_full_frameworks_waiter_topic():
+    got = []
+
+    class Adder(BaseWorker):
+        def _execute(self):
+            return 2 + 3
+
+    class Broken(BaseWorker):
+        def _execute(self):
+            raise ValueError("no")
+
+    m = Master()
+    m.register_worker("Adder", Adder)
+    m.register_worker("Broken", Broken, props={"restart": "never"})
+    m.subscribe("waiter", lambda req: got.append(req.content))
+    with Quiet():
+        await m.start()
+        await wait_until(lambda: len(got) == 2)
+        await m.stop()
+    ok = [r for r in got if r.registry_name == "Adder"][0]
+    bad = [r for r in got if r.registry_name == "Broken"][0]
+    assert (ok.content, ok.error, ok.success, ok.cls_name, ok.topic) == (5, None, True, "Adder", "waiter")
+    assert (bad.content, bad.error, bad.success) == (None, "ValueError: no", False)
