@@ -309,3 +309,41 @@ def test_fleet_ignores_a_retained_info_that_is_not_an_object(broker):
     proc = run_cli("--mqtt", broker.url, "--once", "--json")
     assert proc.returncode == 0, proc.stderr
     assert [json.loads(line)["node"] for line in proc.stdout.splitlines()] == ["x1", "x2"]
+
+
+@pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnhandledThreadExceptionWarning"
+)  # the thread's own traceback
+def test_source_contains_a_message_it_cannot_handle_and_raises_one_line_when_its_thread_ends(
+    broker, monkeypatch
+):
+    handle = MqttSource._handle
+
+    def buggy(self, msg):
+        if msg.topic.endswith("/boom"):
+            raise ArithmeticError("a bug in the source")
+        return handle(self, msg)
+
+    monkeypatch.setattr(MqttSource, "_handle", buggy)
+    sink = Collect()
+    c = publisher(broker)
+    source = MqttSource(broker.url, [sink], client_id="host-b").start()
+    try:
+        time.sleep(0.2)
+        for seq, topic in ((1, "t"), (2, "boom"), (3, "t")):
+            put(c, f"zoo/b1/evt/{topic}", layout.encode_event(4, seq, seq))
+        assert sink.wait(lambda: [e[3] for e in sink.events] == [1, 3])
+        assert source.stats()["bad"] == 1  # counted, acknowledged, and the next one delivered
+    finally:
+        source.stop()
+
+    def broken(*a, **k):
+        raise RuntimeError("a bug in the delivery loop")
+
+    source = MqttSource(broker.url, [Collect()], client_id="host-b2")
+    source._queue.get = broken  # type: ignore[method-assign]
+    with pytest.raises(UserError) as e:
+        source.run(30)
+    assert e.value.exit_code == 1 and "RuntimeError: a bug in the delivery loop" in str(e.value)
+    assert "\n" not in str(e.value)
+    c.loop_stop()
