@@ -20,7 +20,7 @@ class Clock:
 class Node:
     """A node session, the frames it writes (decoded) and what it delivers."""
 
-    def __init__(self, outbox=64, journal=None, accept=True):
+    def __init__(self, outbox=64, journal=None, accept=True, extra=0):
         self.clock = Clock()
         self.down = []
         self.times = []
@@ -34,6 +34,7 @@ class Node:
             on_time=self.times.append,
             journal=journal,
             clock=self.clock,
+            extra=extra,
         )
         self.sent = []
         self.dec = frame.Decoder(4096, lambda k, f, p: self.sent.append((k, f, p)))
@@ -123,6 +124,68 @@ def test_outbox_drops_the_oldest_counts_it_and_tells_the_host_where_it_starts():
     assert tx.next - tx.low == 10 and tx.dropped == 15
     f = n.poll(1)[0][1]
     assert f[0] == n.node_first + 15 and f[4] == n.node_first + 15  # `low`: skip what was dropped
+
+
+def test_a_full_outbox_refuses_a_new_event_while_its_oldest_may_be_on_the_wire():
+    n = Node(outbox=10)
+    n.connect()
+    tx = n.s.tx
+    for i in range(10):
+        assert tx.send("sensor.t", i)
+    f = n.poll(1)[0][1]  # all ten on the wire: the host may have them already
+    assert not tx.send("sensor.t", 10) and tx.dropped == 1  # so the new one is the one lost
+    assert tx.next - tx.low == 10
+    n.s.up = False  # a new session: they go again, and may still have arrived the first time
+    n.clock.t += 100
+    n.connect()
+    assert not tx.send("sensor.t", 11) and tx.dropped == 2
+    n.host("A", [f[0] + 10, 1, None])
+    assert tx.send("sensor.t", 12) and tx.dropped == 2 and tx.next - tx.low == 1
+
+
+def test_unsent_events_make_room_oldest_first_and_a_large_event_goes_whole():
+    n = Node(outbox=10)
+    tx = n.s.tx
+    first = tx.low
+    tx.send("big", "x" * 200)  # 4 pieces, none sent (no host yet)
+    assert tx.next - tx.low == 4
+    for i in range(6):
+        tx.send("small", i)
+    assert tx.dropped == 0
+    tx.send("small", 6)  # the oldest event goes, all four of its pieces: one event lost
+    assert tx.dropped == 1 and tx.low == first + 4 and tx.next - tx.low == 7
+    for i in range(7, 10):
+        tx.send("small", i)
+    tx.send("small", 10)  # now the oldest small one
+    assert tx.dropped == 2 and tx.next - tx.low == 10
+    n.connect()
+    assert n.node_first == first + 5  # the hello starts the host where the outbox does
+    assert n.poll(1)[0][1][0] == first + 5
+
+
+def test_side_traffic_has_its_own_slots_and_never_takes_an_app_event_place():
+    n = Node(outbox=4, extra=8)
+    n.connect()
+    tx = n.s.tx
+    for i in range(2):
+        assert tx.send("zoo.log", ["info", "line %d" % i], side=True)
+    for i in range(4):
+        assert tx.send("sensor.t", i)
+    for i in range(2, 8):
+        assert tx.send("zoo.log", ["info", "line %d" % i], side=True)
+    assert not tx.send("zoo.log", ["info", "no slot"], side=True)  # full: the owner keeps it
+    assert not tx.send("zoo.svm.health", {"report": "x" * 100}, side=True)
+    assert tx.dropped == 0 and tx.next - tx.low == 12
+    # The app's fifth event: the oldest app event goes (and the two side events older than it).
+    assert tx.send("sensor.t", 4)
+    assert tx.dropped == 1 and tx.side_lost == 2 and len(tx.side) == 6
+    f = n.poll(1)[0]
+    import json
+
+    rec = json.loads(f[2])
+    assert [rec[0][r if type(r) is int else r[0]] for r in rec[1::2]].count("sensor.t") == 4
+    n.host("A", [f[1][0] + f[1][2], 1, None])
+    assert tx.side == [] and tx.send("zoo.svm.health", {"report": "x" * 100}, side=True)
 
 
 def test_limits_and_bad_content_are_refused_with_clear_errors():

@@ -30,7 +30,7 @@ class Journal:
         run = []  # the newest run of consecutive events: (seq, topic, content, extra)
         acked = 0
         cursor = None
-        cap = session.tx.cap
+        cap = session.tx.box
         topics = {}  # one string per topic
         with f:
             for line in f:
@@ -64,6 +64,7 @@ class Journal:
         tx.resume(stream, run[0][0] if run else nxt)
         for e in run:
             tx.put(e[1], e[2], e[3])
+        tx.hi = tx.next  # the previous run may have sent them: the host may have them already
         if cursor is not None:
             session.resume(cursor)
         return True

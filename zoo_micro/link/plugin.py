@@ -3,14 +3,10 @@
 # arrives is ever executed: frames become events on allowed topics, or are counted and dropped.
 import asyncio
 import select
-import sys
 
-import zoo_micro
-from zoo_micro import clock, log, port
+from zoo_micro import log, port
 from zoo_micro.events import EventNode
-from zoo_micro.link.frame import Decoder
-from zoo_micro.link.session import Session
-from zoo_micro.link.uplink import LOG, STATE, Uplink
+from zoo_micro.link.uplink import HEALTH, LOG, STATE, Uplink, once
 
 
 class BridgePlugin(Uplink):
@@ -28,57 +24,8 @@ class BridgePlugin(Uplink):
     }
     session = None
 
-    def check(self, o):
-        spec = o["stream"]
-        self.stdio = spec == "stdio"
-        if self.stdio:
-            rx = getattr(sys.stdin, "buffer", sys.stdin)
-            self.rx = getattr(rx, "raw", rx)  # unbuffered where there is a choice, so poll tells the truth
-            self.tx = getattr(sys.stdout, "buffer", sys.stdout)
-        elif hasattr(spec, "readinto"):
-            self.rx = self.tx = spec
-        else:
-            p = str(spec).split(":")
-            try:
-                import machine
-
-                self.rx = self.tx = machine.UART(int(p[1]), int(p[2]) if len(p) > 2 else 115200)
-            except (ImportError, ValueError, IndexError):
-                raise ValueError(
-                    "bridge stream must be 'stdio', 'uart:ID:BAUD' or a stream object, got %r" % (spec,)
-                ) from None
-
     def initialize(self, master):
-        o = self.setup(master)
-        j = self.journal = None
-        if o["journal"]:
-            from zoo_micro.link.journal import Journal
-
-            j = self.journal = Journal(o["journal"], o["journal_max"])
-        s = self.session = Session(
-            self._deliver,
-            [self.node, o["board"] or sys.platform, zoo_micro.__version__],
-            o["outbox"],
-            o["frame_max"],
-            o["send_max"],
-            int(o["heartbeat"] * 1000),
-            int(o["timeout"] * 1000),
-            clock.set_ms,
-            j,
-        )
-        if j:
-            j.load(s)
-            j.open(s)
-        self.decoder = Decoder(o["frame_max"], s.on_frame)
-        self.errors = 0  # exceptions the link tasks survived
-        self.logs_dropped = 0
-        self._wait = None  # the channel a refused downlink event waits for room in
-        self._synced = None  # (host stream, dropped) when the state was last mirrored whole
-        self._kick = asyncio.Event()
-        self._quiet = log.quiet
-        if self.stdio:
-            log.quiet = o["log"]  # the lines reach the host as events; printing would send them twice
-            port.kbd_intr(-1)  # Ctrl-C (0x03) must not interrupt a node whose stdin carries the link
+        once("bridge", self, master)
         self.tasks = [asyncio.create_task(f()) for f in (self._reader, self._writer, self._ticker)]
 
     def destroy(self):
@@ -99,13 +46,34 @@ class BridgePlugin(Uplink):
     # Node -> host
 
     def put(self, topic, content, channel="default", priority=0):
-        try:
-            self.session.tx.send(topic, content, channel, priority)  # health carries plugins.bridge
+        if topic in (HEALTH, STATE, LOG):
+            # Side traffic has slots of its own and never takes an app event's place: the newest
+            # health report and the newest value of each state key win; the newest 8 log lines.
+            q = self._side
+            key = "h" if topic == HEALTH else (content[0], content[1]) if topic == STATE else None
+            if key is None and len([e for e in q if e[0] is None]) >= 8:
+                for e in q:
+                    if e[0] is None:
+                        q.remove(e)
+                        self.logs_dropped += 1
+                        break
+            for e in q:
+                if key is not None and e[0] == key:
+                    e[2] = content
+                    break
+            else:
+                if len(q) > 96:
+                    self._synced = None  # too many state changes waiting: the whole state again
+                    q[:] = [e for e in q if type(e[0]) is not tuple]
+                q.append([key, topic, content])
             self._kick.set()
+            return
+        try:
+            if self.session.tx.send(topic, content, channel, priority):
+                self._kick.set()
         except (ValueError, TypeError) as e:
             self.unsendable += 1
-            if topic != LOG:
-                log.error("bridge: %s not sent: %s" % (topic, e))
+            log.error("bridge: %s not sent: %s" % (topic, e))
 
     def _later(self, topic, content):
         # Log lines and state changes may come from thread workers: they wait for the link task.
@@ -115,11 +83,7 @@ class BridgePlugin(Uplink):
             self.post((topic, content), self.opts["outbox"])
 
     def _log(self, level, msg):
-        tx = self.session.tx
-        if tx.next - tx.low > (tx.cap * 3) >> 2:
-            self.logs_dropped += 1  # log lines give way to events when the outbox fills
-        else:
-            self._later(LOG, [level, msg[: self.opts["frame_max"] >> 1]])
+        self._later(LOG, [level, msg[: self.opts["frame_max"] >> 1]])
 
     def _state(self, scope, key, payload):
         self._later(STATE, [scope, key, payload])
@@ -127,9 +91,13 @@ class BridgePlugin(Uplink):
     # Host -> node
 
     def _deliver(self, topic, content, channel, priority, seq):
+        bus = self.master.bus
         if not self.allowed(topic):
             return True  # acknowledged and dropped: the host may not send this topic here
-        bus = self.master.bus
+        if channel not in bus._index:
+            # Only channels the node subscribes on: each new name would make a bus queue for good.
+            self.refused += 1
+            return True
         if bus.room(channel) <= bus.queue_size >> 2:
             # A quarter of the channel stays free for what handlers publish in turn; the event
             # waits, unacknowledged, until the bus drains.
@@ -146,12 +114,16 @@ class BridgePlugin(Uplink):
         # The link outlives a bad moment (a full heap, a stream error): it counts, logs, carries on.
         self.errors += 1
         if self.errors < 10 or self.errors % 100 == 0:
-            log.error("bridge: link task error %d: %r" % (self.errors, e))
+            try:
+                log.error("bridge: link task error %d: %r" % (self.errors, e))
+            except MemoryError:
+                pass  # no heap even for the line: counted all the same
 
     async def _reader(self):
         rx = self.rx
         buf = bytearray(128)
         one = bytearray(1)
+        last = 0
         avail = getattr(rx, "any", None)  # a UART says how many bytes wait
         poll = select.poll()
         poll.register(rx, select.POLLIN)
@@ -164,8 +136,15 @@ class BridgePlugin(Uplink):
                     n = 0
                     # One byte per read: a blocking stdin would otherwise wait for a full buffer.
                     while n < 128 and poll.poll(0) and rx.readinto(one):
-                        buf[n] = one[0]
+                        c = buf[n] = one[0]
                         n += 1
+                        if c == 3 and last == 13 and self.stdio:
+                            # Frames hold no CR and no Ctrl-C: CR then Ctrl-C is a person or a tool
+                            # (mpremote) taking the board over, never line noise (which would have to
+                            # forge two bytes in a row). Stop as Ctrl-C would; what follows is the REPL's.
+                            port.kbd_intr(3)
+                            raise KeyboardInterrupt
+                        last = c
                 self.decoder.feed(buf, n)
             except Exception as e:
                 self._error(e)
@@ -183,6 +162,8 @@ class BridgePlugin(Uplink):
     async def _writer(self):
         s = self.session
         bus = self.master.bus
+        tx = s.tx
+        q = self._side
         while True:
             try:
                 for topic, content in self.take():
@@ -191,22 +172,27 @@ class BridgePlugin(Uplink):
                 if w is not None and bus.room(w) > bus.queue_size >> 2:
                     self._wait = None
                     s.rx.retry(s.clock())
-                # Mirror the whole state to a host that has not seen it, or after the outbox lost some.
-                mark = (s.rx.stream, s.tx.dropped)
+                # Mirror the whole state to a host that has not seen it, or after some was lost.
+                mark = (s.rx.stream, tx.side_lost)
                 if self.store and s.up and self._synced != mark:
-                    dump = self.store.dump()
-                    n = s.tx.next - s.tx.low
-                    for keys in dump.values():
-                        n += len(keys)
-                    if n < s.tx.cap:  # or the outbox would drop part of it
-                        self._synced = mark
-                        self.put("zoo.state.sync", None)
-                        self.sync_state(self._state)
+                    self._synced = mark
+                    q[:] = [e for e in q if type(e[0]) is not tuple]  # the whole state follows
+                    q.append([0, "zoo.state.sync", None])
+                    self.sync_state(self._state)
+                while q and s.up:  # offline, the newest of each keeps replacing the last
+                    e = q[0]
+                    try:
+                        if not tx.send(e[1], e[2], "default", 0, True):
+                            break  # its slots are taken: it waits, and a newer one may replace it
+                    except (ValueError, TypeError):
+                        self.unsendable += 1
+                    q.pop(0)
                 out = s.poll()
                 for line in out:
                     self.tx.write(line)
                 if out and hasattr(self.tx, "flush"):
                     self.tx.flush()
+                self._roomy.set()
             except Exception as e:
                 self._error(e)
                 await asyncio.sleep(0.05)
@@ -214,9 +200,18 @@ class BridgePlugin(Uplink):
             await self._kick.wait()
 
     def room(self):
-        """How many events can be queued for the host now without the outbox dropping any."""
+        """How many events can be published now (on the default channel) without the bus or the
+        outbox dropping one: events still on the bus count as on their way to the outbox. A
+        large event takes one per 64 characters of its JSON."""
         tx = self.session.tx
-        return tx.cap - tx.next + tx.low - len(self._inbox)
+        bus = self.master.bus
+        return max(0, min(tx.box - tx.next + tx.low + len(tx.side) - bus.pending, bus.room()))
+
+    async def wait_room(self, n=1):
+        """Returns once room() >= n: an app that must not lose events awaits it before publishing."""
+        while self.room() < n:
+            self._roomy.clear()
+            await self._roomy.wait()
 
     def stats(self):
         s = self.session

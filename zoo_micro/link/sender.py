@@ -15,17 +15,20 @@ class Sender:
     frame goes again when it times out or the peer's ack repeats.
     Events are seq-contiguous, so event `seq` sits in slot seq % outbox: no per-event objects."""
 
-    def __init__(self, kind, outbox, frame_max, event_max, piece, dumps, journal):
+    def __init__(self, kind, outbox, frame_max, event_max, piece, dumps, journal, extra=0):
         if outbox < 1:
             raise ValueError("outbox must hold at least 1 event")
         self.kind = kind  # the data frame letter this end writes
-        self.cap = outbox
-        self.t = [None] * outbox  # topic JSON (bytes), one object per topic
-        self.c = [None] * outbox  # content JSON (bytes)
-        self.x = [None] * outbox  # b'"channel",priority[,piece]' or None
+        self.box = outbox  # slots for events (one per piece of a large one)
+        self.extra = extra  # slots of their own for side traffic (health, state, log lines)
+        self.side = []  # seqs of the side events in the ring, oldest first
+        self.cap = outbox + extra
+        self.t = [None] * self.cap  # topic JSON (bytes), one object per topic
+        self.c = [None] * self.cap  # content JSON (bytes)
+        self.x = [None] * self.cap  # b'"channel",priority[,piece]' or None
         self.topics = {}
         self.stream = rand24()
-        self.low = self.next = self.tx = self.acked = rand24() >> 4
+        self.low = self.next = self.tx = self.acked = self.hi = rand24() >> 4  # hi: below it, sent once
         self.frames = []  # [first, end, sent_ms, held by the peer] in flight, oldest first
         self.frame_max = frame_max
         self.event_max = event_max
@@ -38,10 +41,11 @@ class Sender:
         self.buf = bytearray(frame_max)  # where data frames are built
         self.out = []  # lines to write; the session hands them out
         self.ack = None  # my place in the peer's stream, carried by each data frame
-        self.sent = self.dropped = self.resent = 0
+        self.sent = self.dropped = self.resent = self.side_lost = 0
 
-    def send(self, topic, content=None, channel="default", priority=0):
-        """Queue an event for the peer. The oldest waiting event makes room."""
+    def send(self, topic, content=None, channel="default", priority=0, side=False):
+        """Queue an event for the peer; False if it did not go in: the outbox was full with its
+        oldest events possibly on the wire (counted in `dropped`), or, `side`, its slots are taken."""
         if content is not None and type(content) not in (int, str, bool):
             check(content, 0)  # json.dumps on a node writes something for any object; refuse those
         d = self.dumps
@@ -55,21 +59,45 @@ class Sender:
         if len(tj) + n + 48 > self.event_max:
             raise ValueError("event on %s: %d bytes, over %d (send_max)" % (topic, n, self.event_max))
         p = self.piece
+        k = 1 if n <= p else (n + p - 1) // p  # the slots it takes
+        if len(self.side) + k > self.extra if side else not self.fit(k):
+            if not side:
+                self.dropped += 1
+            return False
         if n <= p:
             x = None if channel == "default" and not priority else ("%s,%d" % (d(channel), priority)).encode()
-            self.put(tj, cj.encode(), x)
+            self.put(tj, cj.encode(), x, side)
         else:
             # A large event travels as pieces of its JSON text, each small enough for a noisy line.
             x = "%s,%d," % (d(channel), priority)
             for i in range(0, n, p):
-                self.put(tj, d(cj[i : i + p]).encode(), (x + ("2" if i + p >= n else "1")).encode())
+                self.put(tj, d(cj[i : i + p]).encode(), (x + ("2" if i + p >= n else "1")).encode(), side)
+        return True
 
-    def put(self, tj, cj, x):
-        seq = self.next
-        if seq - self.low >= self.cap:
-            self.drop(self.low + 1)
-            self.dropped += 1
+    def fit(self, k):
+        """Make room for k event slots: the oldest events go, unless they may be on the wire
+        already (then the peer may have them, and dropping them would count what arrives)."""
+        more = False  # inside a large event: its other pieces go too
+        while more or self.next - self.low - len(self.side) + k > self.box:
+            low = self.low
+            if not more and (low == self.next or low < max(self.hi, self.tx)):
+                return False
+            x = self.x[low % self.cap]
+            more = x is not None and x[-2:] == b",1" and x.count(b",", x.rfind(b'"')) == 2
+            was = self.side and self.side[0] == low
+            self.drop(low + 1)
             self.tx = max(self.tx, self.low)
+            if not more:
+                if was:
+                    self.side_lost += 1
+                else:
+                    self.dropped += 1
+        return True
+
+    def put(self, tj, cj, x, side=False):
+        seq = self.next
+        if side:
+            self.side.append(seq)
         i = seq % self.cap
         self.t[i] = tj
         self.c[i] = cj
@@ -83,6 +111,9 @@ class Sender:
             i = self.low % self.cap
             self.t[i] = self.c[i] = self.x[i] = None
             self.low += 1
+        s = self.side
+        while s and s[0] < self.low:
+            s.pop(0)
         fr = self.frames
         while fr and fr[0][1] <= upto:
             fr.pop(0)
@@ -92,10 +123,11 @@ class Sender:
     def resume(self, stream, first):
         """Continue a stream a previous run left (the journal puts its events back after this)."""
         self.stream = stream
-        self.low = self.next = self.tx = self.acked = first
+        self.low = self.next = self.tx = self.acked = self.hi = first
 
     def restart(self, cursor, peer_max):
         """A session (re)starts: cursor is the peer's place in my stream, or None if it has none."""
+        self.hi = max(self.hi, self.tx)
         self.frames = []
         ok = cursor is not None and cursor <= self.next
         if ok:
@@ -145,6 +177,7 @@ class Sender:
         when the ack repeats while it waits. held: (first, end) ranges the peer holds."""
         top = 0
         for f in self.frames:
+            f[3] = False  # as this ack says: a forged or stale range must not hold a frame for good
             for r in held:
                 if r[0] <= f[0] and f[1] <= r[1]:
                     f[3] = True

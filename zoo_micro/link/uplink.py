@@ -13,15 +13,18 @@ HEALTH = "zoo.svm.health"
 LOG = "zoo.log"
 STATE = "zoo.state"
 
-COMMON = {
-    "node": None,  # the node id the host sees (default: the Master's name)
-    "up": [],  # topics forwarded; "a.*" one segment, "a.#" any depth
-    "down": [],  # host topics allowed into the bus
-    "outbox": 64,  # events waiting for the host; the oldest is dropped beyond this
-    "log": True,  # forward zoo log lines
-    "state": "auto",  # mirror the state store: "auto" when the app uses it, True, False
-    "health": True,  # forward zoo.svm.health with the link's counters added
-}
+
+def once(fn, *args):
+    # Code that runs once per start (options, checks, wiring) lives in once.py: loaded, run, and
+    # forgotten, so its bytecode leaves the heap when the link is up.
+    m = __import__("zoo_micro.link.once", None, None, (fn,))
+    try:
+        return getattr(m, fn)(*args)
+    finally:
+        del sys.modules["zoo_micro.link.once"]
+        pkg = sys.modules["zoo_micro.link"]
+        if "once" in dir(pkg):
+            delattr(pkg, "once")
 
 
 def rand24():
@@ -37,42 +40,7 @@ class Uplink(Plugin):
 
     def setup(self, master):
         """Options, subscriptions, log sink and state store; returns the options."""
-        self.master = master
-        given = master.config.get(self.name)
-        if given is True or given is None:
-            given = {}
-        if not isinstance(given, dict):
-            raise ValueError("config %r must be a dict of options, got %r" % (self.name, given))
-        o = self.opts = dict(COMMON)
-        o.update(self.OPTIONS)
-        for k in given:
-            if k not in o:
-                raise ValueError("%s: unknown option %r (known: %s)" % (self.name, k, ", ".join(sorted(o))))
-        o.update(given)
-        for k in ("up", "down"):
-            if isinstance(o[k], str):
-                o[k] = [o[k]]
-        self.node = o["node"] or master.name
-        self.check(o)  # the transport's own checks, before anything is subscribed
-        self.refused = 0  # downlink events on topics `down` does not allow
-        self.unsendable = 0  # events that are not JSON or too large
-        self._last = None
-        self._inbox = []  # what other threads handed over, taken by the loop
-        self._lock = port.allocate_lock()
-        self.loop = port.ident()  # the loop's thread
-        self._subs = [master.subscribe(t, self._up) for t in o["up"]]
-        if o["health"] and not any(matches(t, HEALTH) for t in o["up"]):
-            self._subs.append(master.subscribe(HEALTH, self._up))
-        if o["log"]:
-            log.sinks.append(self._log)
-        self.store = None
-        if o["state"] is True or (o["state"] == "auto" and "zoo_micro.state" in sys.modules):
-            from zoo_micro.state import StateMachineManager
-
-            self.store = StateMachineManager()
-            self.store.listen(self._state)
-        self.tasks = []
-        return o
+        return once("setup", self, master)
 
     def destroy(self):
         for t in self.tasks:

@@ -1,12 +1,12 @@
 # A node for the bridge tests (MicroPython): it sends test.up 0..N-1 as fast as its outbox takes
 # them, echoes every test.down back as test.got, mirrors its progress in the state store, prints
-# text and a traceback between frames, and restarts itself when the host asks.
+# text and a traceback between frames, and restarts itself when the host asks. With "wait_room" it
+# publishes from an async worker that awaits the bridge's wait_room() before each event instead.
 # usage: micropython device_app.py SETTINGS.json
 import json
 import sys
 
 from zoo_micro import BaseWorker, Master, log, port
-from zoo_micro.state import StateMachineManager
 
 with open(sys.argv[1]) as f:
     settings = json.load(f)
@@ -34,11 +34,16 @@ master = Master(
         "bridge": bridge_cfg,
     }
 )
-store = StateMachineManager()
+store = None
+if settings.get("state", True):  # off: a leaner node, for the tests at a board's heap
+    from zoo_micro.state import StateMachineManager
+
+    store = StateMachineManager()
 dispatched = [progress["next"]]  # test.up events that went through the bus (and so into the outbox)
 
 
 class Generator(BaseWorker):
+    is_loop = True
     delay_time = 0.002
 
     def __init__(self, props=None):
@@ -62,9 +67,15 @@ class Generator(BaseWorker):
                 log.warn("half a thousand sent")
 
 
+LOG_EVERY = settings.get("log_every")
+
+
 def counted(ev):
     dispatched[0] = ev.content + 1
-    if dispatched[0] % 1000 == 0:
+    if LOG_EVERY and dispatched[0] % LOG_EVERY == 0:
+        log.info("sent %d" % dispatched[0])
+        store.set_state("app", "progress", dispatched[0])
+    if dispatched[0] % 1000 == 0 and store:
         store.set_state("app", "progress", dispatched[0])
 
 
@@ -82,6 +93,7 @@ def on_restart(ev):
 
 class Restarter(BaseWorker):
     # Ends the process abruptly, as a reset would, once enough events wait unacknowledged.
+    is_loop = True
     delay_time = 0.01
 
     def _execute(self):
@@ -95,9 +107,44 @@ class Restarter(BaseWorker):
             raise SystemExit(3)
 
 
+class RoomWaiter(BaseWorker):
+    # What docs/bridge.md asks of an app that must not lose events: wait for room, then publish.
+    is_loop = False
+
+    async def _execute(self):
+        b = master.plugins.get("bridge")
+        i = progress["next"]
+        while i < N:
+            await b.wait_room()
+            if not master.publish("test.up", i):
+                raise RuntimeError("the bus dropped test.up %d" % i)
+            i += 1
+
+
+class Flooder(BaseWorker):
+    # Publishes as fast as the bus takes events, whatever the outbox's room; then, once there is
+    # room, says how many it published (test.end).
+    is_loop = False
+
+    async def _execute(self):
+        import asyncio
+
+        i = 0
+        while i < N:
+            for _ in range(min(master.bus.room() - 8, 16, N - i)):
+                if not master.publish("test.up", i):
+                    raise RuntimeError("the bus dropped test.up %d" % i)
+                i += 1
+            await asyncio.sleep_ms(1)
+        await master.plugins.get("bridge").wait_room()
+        master.publish("test.end", N)
+
+
 master.subscribe("test.up", counted)
 master.subscribe("test.down", echo)
 master.subscribe("test.restart", on_restart)
-master.register_worker("gen", Generator)
+master.register_worker(
+    "gen", RoomWaiter if settings.get("wait_room") else Flooder if settings.get("flood") else Generator
+)
 master.register_worker("restarter", Restarter)
 master.run()

@@ -39,8 +39,11 @@ def compiled_zoo_micro() -> Path:
 class Node:
     """A MicroPython process running `app` with its stdin/stdout on a raw pty; `fd` is the master end."""
 
-    def __init__(self, app: Path, args: list[str], heap: str = "128K", cwd: Path | None = None) -> None:
+    def __init__(
+        self, app: Path, args: list[str], heap: str = "128K", cwd: Path | None = None, repl: bool = False
+    ) -> None:
         self.app = app
+        self.repl = repl  # -i: the REPL takes over when the app ends, as on a board
         self.args = args
         self.heap = heap
         self.cwd = cwd
@@ -53,7 +56,14 @@ class Node:
         tty.setraw(slave)  # as a board's USB serial: no echo, no line editing, no CR/LF games
         env = micropython_env([compiled_zoo_micro()])
         self.proc = subprocess.Popen(
-            [micropython_path(), "-X", f"heapsize={self.heap}", str(self.app), *self.args],
+            [
+                micropython_path(),
+                "-X",
+                f"heapsize={self.heap}",
+                *(["-i"] if self.repl else []),
+                str(self.app),
+                *self.args,
+            ],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -81,9 +91,18 @@ class Node:
 
 
 def device_node(
-    tmp: Path, up: int, journal: bool = True, outbox: int = 256, heap: str = "256K", health_every: float = 5
+    tmp: Path,
+    up: int,
+    journal: bool = True,
+    outbox: int = 256,
+    heap: str = "256K",
+    health_every: float = 5,
+    repl: bool = False,
+    **more,
 ) -> Node:
+    """A node running device_app.py; `more` goes into its settings (wait_room, ...)."""
     settings = {
+        **more,
         "health_every": health_every,
         "node": "n1",
         "up": up,
@@ -93,7 +112,7 @@ def device_node(
     }
     path = tmp / "device.json"
     path.write_text(json.dumps(settings))
-    return Node(DEVICE_APP, [str(path)], heap=heap, cwd=tmp)
+    return Node(DEVICE_APP, [str(path)], heap=heap, cwd=tmp, repl=repl)
 
 
 def framework_app(

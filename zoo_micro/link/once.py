@@ -1,0 +1,119 @@
+# What an uplink runs once per start: its options and their checks, its subscriptions, and for
+# the serial bridge its stream and session. uplink.once() imports this module, runs one function
+# and forgets it, so none of this bytecode stays on the heap while the node runs.
+import asyncio
+import sys
+
+import zoo_micro
+from zoo_micro import clock, log, port
+from zoo_micro.bus import matches
+from zoo_micro.link.uplink import HEALTH
+
+COMMON = {
+    "node": None,  # the node id the host sees (default: the Master's name)
+    "up": [],  # topics forwarded; "a.*" one segment, "a.#" any depth
+    "down": [],  # host topics allowed into the bus
+    "outbox": 64,  # events waiting for the host; the oldest is dropped beyond this
+    "log": True,  # forward zoo log lines
+    "state": "auto",  # mirror the state store: "auto" when the app uses it, True, False
+    "health": True,  # forward zoo.svm.health with the link's counters added
+}
+
+
+def setup(self, master, check=None):
+    self.master = master
+    given = master.config.get(self.name)
+    if given is True or given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise ValueError("config %r must be a dict of options, got %r" % (self.name, given))
+    o = self.opts = dict(COMMON)
+    o.update(self.OPTIONS)
+    for k in given:
+        if k not in o:
+            raise ValueError("%s: unknown option %r (known: %s)" % (self.name, k, ", ".join(sorted(o))))
+    o.update(given)
+    for k in ("up", "down"):
+        if isinstance(o[k], str):
+            o[k] = [o[k]]
+    self.node = o["node"] or master.name
+    (check or self.check)(o)  # the transport's own checks, before anything is subscribed
+    self.refused = 0  # downlink events on topics `down` does not allow
+    self.unsendable = 0  # events that are not JSON or too large
+    self._last = None
+    self._inbox = []  # what other threads handed over, taken by the loop
+    self._lock = port.allocate_lock()
+    self.loop = port.ident()  # the loop's thread
+    self._subs = [master.subscribe(t, self._up) for t in o["up"]]
+    if o["health"] and not any(matches(t, HEALTH) for t in o["up"]):
+        self._subs.append(master.subscribe(HEALTH, self._up))
+    if o["log"]:
+        log.sinks.append(self._log)
+    self.store = None
+    if o["state"] is True or (o["state"] == "auto" and "zoo_micro.state" in sys.modules):
+        from zoo_micro.state import StateMachineManager
+
+        self.store = StateMachineManager()
+        self.store.listen(self._state)
+    self.tasks = []
+    return o
+
+
+def stream(self, o):
+    spec = o["stream"]
+    self.stdio = spec == "stdio"
+    if self.stdio:
+        rx = getattr(sys.stdin, "buffer", sys.stdin)
+        self.rx = getattr(rx, "raw", rx)  # unbuffered where there is a choice, so poll tells the truth
+        self.tx = getattr(sys.stdout, "buffer", sys.stdout)
+    elif hasattr(spec, "readinto"):
+        self.rx = self.tx = spec
+    else:
+        p = str(spec).split(":")
+        try:
+            import machine
+
+            self.rx = self.tx = machine.UART(int(p[1]), int(p[2]) if len(p) > 2 else 115200)
+        except (ImportError, ValueError, IndexError):
+            raise ValueError(
+                "bridge stream must be 'stdio', 'uart:ID:BAUD' or a stream object, got %r" % (spec,)
+            ) from None
+
+
+def bridge(self, master):
+    from zoo_micro.link.frame import Decoder
+    from zoo_micro.link.session import Session
+
+    o = setup(self, master, lambda o: stream(self, o))
+    j = self.journal = None
+    if o["journal"]:
+        from zoo_micro.link.journal import Journal
+
+        j = self.journal = Journal(o["journal"], o["journal_max"])
+    s = self.session = Session(
+        self._deliver,
+        [self.node, o["board"] or sys.platform, zoo_micro.__version__],
+        o["outbox"],
+        o["frame_max"],
+        o["send_max"],
+        int(o["heartbeat"] * 1000),
+        int(o["timeout"] * 1000),
+        clock.set_ms,
+        j,
+        extra=o["send_max"] // Session.piece + 2,  # the largest side item, in pieces
+    )
+    if j:
+        j.load(s)
+        j.open(s)
+    self.decoder = Decoder(o["frame_max"], s.on_frame)
+    self.errors = 0  # exceptions the link tasks survived
+    self.logs_dropped = 0
+    self._side = []  # [key, topic, content]: health, state and log lines waiting for their slots
+    self._roomy = asyncio.Event()  # set as the outbox drains, for wait_room()
+    self._wait = None  # the channel a refused downlink event waits for room in
+    self._synced = None  # (host stream, dropped) when the state was last mirrored whole
+    self._kick = asyncio.Event()
+    self._quiet = log.quiet
+    if self.stdio:
+        log.quiet = o["log"]  # the lines reach the host as events; printing would send them twice
+        port.kbd_intr(-1)  # Ctrl-C (0x03) must not interrupt a node whose stdin carries the link
