@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from mqtt_apps.broker import Mosquitto, free_port, micropython_node
@@ -17,12 +18,28 @@ from host_tools.sources.mqtt_source import MqttSource
 
 
 def wait_line(proc: subprocess.Popen, text: str, timeout: float = 20.0) -> list[str]:
-    """Lines the node printed up to the first one containing `text`."""
+    """Lines the node printed up to the first one containing `text` (a silent node fails it)."""
+    import queue
+    import threading
+
+    lines = getattr(proc, "lines", None)
+    if lines is None:
+        lines = proc.lines = queue.Queue()
+
+        def pump() -> None:
+            for line in proc.stdout:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
     seen = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
+        try:
+            line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if line is None:
             break
         seen.append(line.rstrip())
         if text in line:
@@ -204,4 +221,201 @@ def test_tls_client_certificate_is_presented_and_required(tmp_path):
         for p in (good, bad):
             if p is not None:
                 finish(p)
+        broker.stop()
+
+
+class Watch:
+    """Everything one node puts on the broker, seen by a plain paho client (QoS 1, clean session)."""
+
+    def __init__(self, broker: Mosquitto, node: str) -> None:
+        import threading
+
+        import paho.mqtt.client as mqtt
+
+        self.node = node
+        self.events: list[tuple[str, dict]] = []
+        self.states: dict[str, bytes] = {}
+        self.health: dict = {}
+        self._cond = threading.Condition()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"watch-{node}")
+        self.client.on_connect = lambda c, *_: c.subscribe(f"zoo/{node}/#", 1)
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", broker.port)
+        self.client.loop_start()
+        assert self.wait(lambda: self.client.is_connected(), 10)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        with self._cond:
+            rest = msg.topic.split("/", 2)[2]
+            if rest.startswith("evt/"):
+                self.events.append((rest[4:], json.loads(msg.payload)["content"]))
+            elif rest.startswith("state/"):
+                self.states[rest[6:]] = msg.payload
+            elif rest == "health":
+                self.health = json.loads(msg.payload)
+            self._cond.notify_all()
+
+    def mqtt(self) -> dict:
+        return self.health.get("plugins", {}).get("mqtt", {})
+
+    def contents(self, topic: str) -> list:
+        with self._cond:
+            return [c for t, c in self.events if t == topic]
+
+    def wait(self, cond, timeout: float = 20.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not cond():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.1))
+        return True
+
+    def send(self, topic: str, payload: bytes) -> None:
+        self.client.publish(f"zoo/{self.node}/cmd/{topic}", payload, qos=1).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def board_code(tmp: Path) -> Path:
+    """zoo_micro, umqtt and the guard app compiled to .mpy, as a board runs them."""
+    from mqtt_apps.broker import APPS, ROOT
+
+    from host_tools.mpy import compile_file
+    from host_tools.mqtt.umqtt_lib import umqtt_path
+
+    out = tmp / "lib"
+    if not out.exists():
+        for base, src in [(ROOT, p) for p in (ROOT / "zoo_micro").rglob("*.py")] + [
+            (umqtt_path(), umqtt_path() / "umqtt" / "simple.py"),
+            (APPS, APPS / "guard_app.py"),
+        ]:
+            rel = src.relative_to(base)
+            compile_file(src, out / rel.with_suffix(".mpy"), None, rel.as_posix())
+    return out
+
+
+def guard_node(name: str, broker: Mosquitto, cwd, options: dict | None = None, heap: str = "128K"):
+    """tests/host/mqtt_apps/guard_app.py on the unix port at a capped heap; returns once connected."""
+    from host_tools.interpreter import micropython_env, micropython_path
+
+    lib = board_code(Path(cwd))
+    env = micropython_env([lib])
+    cmd = [micropython_path(), "-X", f"heapsize={heap}", "-m", "guard_app", name, str(broker.port)]
+    cmd.append(json.dumps(options or {}))
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    wait_line(proc, "connected to")
+    return proc
+
+
+def test_an_oversize_command_is_discarded_unread_acknowledged_and_never_sent_again(tmp_path):
+    # 60 KB does not fit beside the node in its 128K heap: umqtt would allocate it whole, fail,
+    # drop the connection, and the broker would send it again at every reconnect.
+    broker = Mosquitto(tmp_path / "broker").start()
+    watch = node = None
+    try:
+        watch = Watch(broker, "g1")
+        node = guard_node("g1", broker, tmp_path)
+        watch.send("app.ping", json.dumps({"pad": "x" * 60000}).encode())
+        watch.send("app.ping", b'{"n": 1}')
+        assert watch.wait(lambda: watch.contents("app.pong")), node.poll()
+        assert [p["content"] for p in watch.contents("app.pong")] == [{"n": 1}]
+        assert watch.wait(lambda: watch.mqtt().get("oversize") == 1)
+        assert watch.mqtt()["connects"] == 1 and watch.mqtt()["outages"] == 0
+        watch.send("app.ping", json.dumps("y" * 513).encode())  # just over the default payload_max
+        watch.send("app.ping", json.dumps("y" * 400).encode())  # under it
+        assert watch.wait(lambda: watch.mqtt().get("oversize") == 2 and len(watch.contents("app.pong")) == 2)
+        finish(node)
+        # The same node again, on its persistent session: nothing is waiting for it.
+        node = guard_node("g1", broker, tmp_path)
+        watch.health = {}
+        watch.send("app.ping", b'{"n": 2}')
+        assert watch.wait(lambda: watch.mqtt().get("connects") == 1 and watch.mqtt().get("received") == 1)
+        assert watch.mqtt()["oversize"] == 0
+    finally:
+        if node is not None:
+            finish(node)
+        if watch is not None:
+            watch.close()
+        broker.stop()
+
+
+def test_state_keys_with_wildcards_and_slashes_are_escaped_and_the_link_stays_up(tmp_path):
+    from urllib.parse import unquote
+
+    broker = Mosquitto(tmp_path / "broker").start()
+    watch = node = None
+    try:
+        watch = Watch(broker, "g2")
+        node = guard_node("g2", broker, tmp_path)
+        assert watch.wait(lambda: len(watch.states) == 2), watch.states
+        assert sorted(watch.states) == ["app/a%2Fb%23c%2Bd%25", "app/plain"]
+        level = next(t for t in watch.states if t != "app/plain").split("/")[1]
+        assert unquote(level) == "a/b#c+d%"  # how a host reads the key back
+        assert json.loads(watch.states["app/a%2Fb%23c%2Bd%25"])["value"] == 1
+        watch.send("app.ping", b'"still here"')
+        assert watch.wait(lambda: watch.contents("app.pong"))
+        assert watch.wait(lambda: watch.mqtt().get("sent", 0) >= 1)
+        assert watch.mqtt()["connects"] == 1 and watch.mqtt()["outages"] == 0
+    finally:
+        if node is not None:
+            finish(node)
+        if watch is not None:
+            watch.close()
+        broker.stop()
+
+
+def test_commands_reach_only_the_channels_the_node_allows_and_the_rest_are_counted(tmp_path):
+    broker = Mosquitto(tmp_path / "broker").start()
+    watch = node = None
+    try:
+        watch = Watch(broker, "g3")
+        node = guard_node("g3", broker, tmp_path, {"channels": ["default", "fast"]})
+        watch.send("app.ping", b"1")
+        watch.send("app.ping/fast", b"2")
+        assert watch.wait(lambda: len(watch.contents("app.pong")) == 2)
+        pongs = watch.contents("app.pong")
+        assert [(p["content"], p["channel"]) for p in pongs] == [(1, "default"), (2, "fast")]
+        queues = pongs[-1]["queues"]
+        for i in range(200):  # each would be a bus queue kept for good
+            watch.send(f"app.ping/c{i}", b"3")
+        watch.send("app.ping", b"4")
+        assert watch.wait(lambda: len(watch.contents("app.pong")) == 3)
+        assert watch.contents("app.pong")[-1] == {"content": 4, "channel": "default", "queues": queues}
+        assert watch.wait(lambda: watch.mqtt().get("channel_refused") == 200)
+    finally:
+        if node is not None:
+            finish(node)
+        if watch is not None:
+            watch.close()
+        broker.stop()
+
+
+def test_an_app_that_waits_for_room_loses_nothing_where_one_that_does_not_drops(tmp_path):
+    broker = Mosquitto(tmp_path / "broker").start()
+    watch = node = None
+    try:
+        watch = Watch(broker, "g4")
+        node = guard_node("g4", broker, tmp_path, {"outbox": 4})
+        watch.send("app.burst", b'{"n": 300, "wait": true}')
+        wait_line(node, "burst done")
+        assert watch.wait(lambda: len(watch.contents("app.evt")) == 300), len(watch.contents("app.evt"))
+        assert [c["i"] for c in watch.contents("app.evt")] == list(range(300))
+        assert watch.wait(lambda: watch.mqtt().get("sent", 0) >= 300)
+        assert watch.mqtt()["dropped"] == 0
+        # The same burst without waiting: the outbox of 4 overflows, and says so.
+        watch.send("app.burst", b'{"n": 300, "wait": false}')
+        wait_line(node, "burst done")
+        assert watch.wait(lambda: watch.mqtt().get("dropped", 0) > 0)
+        assert watch.wait(lambda: len(watch.contents("app.evt")) == 600 - watch.mqtt()["dropped"])
+    finally:
+        if node is not None:
+            finish(node)
+        if watch is not None:
+            watch.close()
         broker.stop()

@@ -149,3 +149,79 @@ async def test_a_node_without_umqtt_fails_to_start_with_the_install_command():
     else:
         await m.stop()
         raise AssertionError("started without umqtt")
+
+
+def unquote(level):
+    # What a host does with a state topic level (urllib.parse.unquote in CPython).
+    parts = level.split("%")
+    return parts[0] + "".join(chr(int(p[:2], 16)) + p[2:] for p in parts[1:])
+
+
+def test_state_scopes_and_keys_are_one_topic_level_without_wildcards_and_read_back_whole():
+    base = layout.base("zoo", "n1")
+    for scope, key in (
+        ("app", "a/b"),
+        ("app", "x#"),
+        ("a+b", "k"),
+        ("app", "50%"),
+        ("app", "nul\x00"),
+        ("s", ""),
+    ):
+        t = layout.state_topic(base, scope, key)
+        rest = t[len(base) + 1 :].split("/")
+        assert len(rest) == 3 and rest[0] == "state", t
+        assert not any(c in t for c in "+#\x00"), t
+        assert (unquote(rest[1]), unquote(rest[2])) == (scope, key)
+    assert layout.state_topic(base, "app", "temp.max") == "zoo/n1/state/app/temp.max"  # plain keys unchanged
+
+
+def test_the_outbox_says_when_a_sent_event_leaves_it():
+    ob = Outbox(4)
+    freed = []
+    ob.freed = lambda: freed.append(ob.events())
+    ob.put_retained(b"h", b"1")
+    ob.put_event(b"t", b"a")
+    ob.put_log(b"l", b"x")
+    drain(ob)
+    assert freed == [0]  # once, for the event, after it left
+
+
+class _NoBroker:
+    # Stands in for umqtt.simple: every connection attempt fails, so events stay in the outbox.
+    class MQTTClient:
+        def __init__(self, *args):
+            raise OSError("no broker here")
+
+
+async def test_room_is_exact_and_wait_room_returns_once_an_event_has_left():
+    import asyncio
+    import sys
+
+    from helpers import Quiet
+    from zoo_micro import Master
+    from zoo_micro.mqtt.plugin import MqttPlugin
+
+    sys.modules["umqtt"] = _NoBroker
+    sys.modules["umqtt.simple"] = _NoBroker
+    cfg = {"host": "h", "up": ["e"], "outbox": 3, "runner": "loop", "log": False, "health": False}
+    m = Master({"name": "n", "svm_check_interval": 0, "state_path": None, "mqtt": cfg})
+    m.plugins.register(MqttPlugin)
+    with Quiet():
+        await m.start()
+        p = m.plugins.get("mqtt")
+        assert p.room() == 3
+        for i in range(3):
+            await p.wait_room()  # room now: returns at once
+            m.publish("e", i)
+            await asyncio.sleep(0)
+            assert p.room() == 2 - i
+        waiter = asyncio.create_task(p.wait_room())
+        await asyncio.sleep(0.05)
+        assert not waiter.done() and p.room() == 0
+        e = p.outbox.peek()  # the broker takes one, as the link would
+        p.outbox.done(e)
+        await asyncio.wait_for(waiter, 1)
+        assert p.room() == 1 and p.stats()["dropped"] == 0
+        await m.stop()
+    del sys.modules["umqtt"]
+    del sys.modules["umqtt.simple"]

@@ -165,14 +165,51 @@ def _der_blocks(path):
 
 
 class Client(MQTTClient):
-    """umqtt.simple's MQTTClient with a connect() that keeps every wait bounded."""
+    """umqtt.simple's MQTTClient with a connect() that keeps every wait bounded, and a wait_msg()
+    that never allocates a message larger than `payload_max`."""
 
-    def __init__(self, client_id, host, port_no, user, password, keepalive, tls, timeout_ms):
+    def __init__(self, client_id, host, port_no, user, password, keepalive, tls, timeout_ms, payload_max):
         MQTTClient.__init__(
             self, client_id, host, port_no or (8883 if tls else 1883), user, password, keepalive
         )
         self.tls = tls
         self.timeout_ms = timeout_ms
+        self.payload_max = payload_max
+
+    def wait_msg(self):
+        """umqtt's, except that a PUBLISH whose topic or payload is over payload_max bytes is read
+        and thrown away in small pieces, reported to the callback as (None, its size), and still
+        acknowledged: the broker would otherwise send it again at every reconnect."""
+        sock = self.sock
+        res = sock.read(1)
+        sock.setblocking(True)
+        if res is None:
+            return None
+        if res == b"":
+            raise OSError(-1)
+        op = res[0]
+        if op == 0xD0:  # PINGRESP
+            sock.read(1)
+            return None
+        if op & 0xF0 != 0x30:
+            return op
+        sz = self._recv_len()
+        n = sock.read(2)
+        n = (n[0] << 8) | n[1]
+        sz -= n + 2
+        limit = self.payload_max
+        topic = sock.read(n) if n <= limit else skip(sock, n)
+        pid = None
+        if op & 6:
+            pid = sock.read(2)
+            sz -= 2
+        if topic is None or sz > limit:
+            skip(sock, sz)  # too large: read in passing, never held whole
+            self.cb(None, n + sz)
+        else:
+            self.cb(topic, sock.read(sz))
+        if pid is not None:
+            sock.write(b"\x40\x02" + pid)  # PUBACK (we subscribe at QoS 1, so no QoS 2 arrives)
 
     def connect(self, clean_session=False, timeout=None):
         """Open the socket (and TLS), send CONNECT; True when the broker kept our session."""
@@ -234,3 +271,9 @@ _WHY = {
 
 def refused(code):
     return Refused("broker refused the connection: %s" % _WHY.get(code, "code %d" % code))
+
+
+def skip(sock, n):
+    """Read and drop n bytes, 256 at a time; None."""
+    while n > 0:
+        n -= len(sock.read(min(n, 256)))

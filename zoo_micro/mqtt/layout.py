@@ -6,7 +6,11 @@
 #   <root>/<node>/state/<scope>/<key>  {"value", "version"} (retained; empty payload: removed)
 #   <root>/<node>/evt/<topic>       {"stream", "seq", "content"[, "channel", "priority"]} (QoS 1)
 #   <root>/<node>/log               [level, message] (QoS 0)
-#   <root>/<node>/cmd/<topic>       JSON content for the node's bus, if `down` allows the topic
+#   <root>/<node>/cmd/<topic>[/<channel>]  JSON content for the node's bus, if `down` allows the
+#                                   topic and `channels` the channel (none given: "default")
+# A state scope or key is one level whatever it holds: escape() writes "%", "/", "+", "#" and NUL
+# as %25, %2F, %2B, %23, %00 (a wildcard in a topic name makes the broker drop the connection);
+# unescape() reads them back.
 import json
 
 ROOT = "zoo"
@@ -39,7 +43,19 @@ def event_topic(base_topic, topic):
 
 
 def state_topic(base_topic, scope, key):
-    return base_topic + "/" + STATE + "/" + scope + "/" + key
+    return base_topic + "/" + STATE + "/" + escape(scope) + "/" + escape(key)
+
+
+def escape(name):
+    for ch in "%/+#\x00":
+        if ch in name:
+            break
+    else:
+        return name
+    out = ""
+    for ch in name:
+        out += "%%%02X" % ord(ch) if ch in "%/+#\x00" else ch
+    return out
 
 
 def split(topic):

@@ -125,6 +125,7 @@ class Link:
                 int(o["keepalive"]),
                 o["tls"],
                 self.timeout_ms,
+                o["payload_max"],
             )
             c.set_callback(self.on_message)
             c.set_last_will(self.status_topic, layout.OFFLINE, True, 1)

@@ -31,6 +31,7 @@ class Outbox:
         self.resync = False
         self.put_events = 0
         self.sent = 0
+        self.freed = None  # called (without the lock) each time a sent event leaves the outbox
 
     def __len__(self):
         return len(self._q)
@@ -115,7 +116,11 @@ class Outbox:
                     q.pop(i)
                     self._forget(e)
                     self.sent += 1
-                    return
+                    break
+            else:
+                return
+        if e[0] == EVENT and self.freed is not None:
+            self.freed()
 
     def clear_resync(self):
         with self._lock:

@@ -6,13 +6,24 @@ import asyncio
 import json
 import sys
 
-import zoo_micro
 from zoo_micro import log, port
 from zoo_micro.events import EventNode
-from zoo_micro.link.uplink import HEALTH, Uplink, rand24
+from zoo_micro.link.uplink import HEALTH, Uplink
 from zoo_micro.mqtt import layout
-from zoo_micro.mqtt.link import Link
-from zoo_micro.mqtt.outbox import Outbox
+from zoo_micro.mqtt.link import Link  # noqa: F401 - loaded with the plugin, used from start.py
+from zoo_micro.mqtt.outbox import Outbox  # noqa: F401
+
+
+def once(fn, *args):
+    # What runs once per start or stop lives in start.py: loaded for the call, then forgotten.
+    m = __import__("zoo_micro.mqtt.start", None, None, (fn,))
+    try:
+        return getattr(m, fn)(*args)
+    finally:
+        del sys.modules["zoo_micro.mqtt.start"]
+        pkg = sys.modules["zoo_micro.mqtt"]
+        if "start" in pkg.__dict__:
+            delattr(pkg, "start")
 
 
 class MqttPlugin(Uplink):
@@ -37,73 +48,18 @@ class MqttPlugin(Uplink):
         "poll_ms": 10,  # the link thread's longest nap when idle (the latency of a lone event)
         "linger": 1.0,  # seconds to flush the outbox at a clean stop
         "wifi": None,  # {"ssid", "password"}: join and rejoin the network too (boards with `network`)
+        "payload_max": 512,  # bytes: a longer command is discarded unread (as a serial frame's limit)
+        "channels": ["default"],  # bus channels commands may use (cmd/<topic>/<channel>)
     }
 
     link = None
 
-    def check(self, o):
-        if not o["host"]:
-            raise ValueError("mqtt: set the broker's 'host' in the 'mqtt' config")
-        if o["runner"] == "auto":
-            # RP2 boards have one spare core, and a thread left on it breaks the REPL after a soft reset.
-            o["runner"] = "thread" if port.HAS_THREAD and port.PLATFORM != "rp2" else "loop"
-        if o["runner"] not in ("thread", "loop"):
-            raise ValueError("mqtt: runner must be 'thread', 'loop' or 'auto', got %r" % (o["runner"],))
-        self.node = layout.check_name("node", self.node)
-        try:
-            import umqtt.simple  # noqa: F401
-        except ImportError:
-            raise ValueError(
-                "mqtt: umqtt.simple is missing; install it with: mpremote mip install umqtt.simple"
-            ) from None
-
     def initialize(self, context):
-        o = self.setup(context)
-        self.base = layout.base(o["root"], self.node)
-        self.cmd_prefix = self.base + "/" + layout.CMD + "/"
-        self.stream = rand24()
-        self.seq = 0
-        self.bad = 0  # commands whose payload is not JSON
-        self.down_dropped = 0  # commands the bus had no room for
-        self.received = 0
-        self.outbox = Outbox(o["outbox"], o["retained_max"])
-        info = {
-            "board": sys.platform,
-            "version": zoo_micro.__version__,
-            "stream": self.stream,
-            "runner": o["runner"],
-        }
-        self.link = Link(o, self.base, self.outbox, self._on_message, info)
-        self._log_topic = (self.base + "/" + layout.LOG).encode()
-        if self.store is not None:
-            self.sync_state(self._state)
-        self._waker = None
-        if o["runner"] == "thread":
-            from zoo_micro.waker import Waker
-
-            self._waker = Waker()
-            self.tasks.append(asyncio.create_task(self._inbox_loop()))
-            port.start_thread(self.link.run_thread, (o["poll_ms"], int(o["linger"] * 1000)))
-        else:
-            self.tasks.append(asyncio.create_task(self._step_loop()))
-        self.tasks.append(asyncio.create_task(self._resync_loop()))
+        once("initialize", self, context)
 
     def destroy(self):
-        link = self.link
-        if link is None:
-            return
-        Uplink.destroy(self)
-        if self.opts["runner"] == "thread":
-            link.stopping = True
-            limit = int((self.opts["linger"] + self.opts["timeout"]) * 1000) + 100
-            t0 = port.ticks_ms()
-            while not link.exited and port.ticks_diff(port.ticks_ms(), t0) < limit:
-                port.sleep_ms(5)
-        else:
-            link.close(int(self.opts["linger"] * 1000))
-        if self._waker is not None:
-            self._waker.close()
-        self.link = None
+        if self.link is not None:
+            once("destroy", self)
 
     # Node -> broker
 
@@ -143,6 +99,11 @@ class MqttPlugin(Uplink):
 
     def _on_message(self, topic, payload):
         # Called by umqtt on the link's thread (or on the loop with runner "loop").
+        if topic is None:  # over payload_max: discarded unread (client.py), acknowledged
+            self.oversize += 1
+            if self.oversize == 1:
+                log.warn("mqtt: a %d-byte command was discarded (payload_max)" % payload)
+            return
         try:
             t = topic.decode()
         except UnicodeError:
@@ -150,7 +111,13 @@ class MqttPlugin(Uplink):
         if not t.startswith(self.cmd_prefix):
             return
         t = t[len(self.cmd_prefix) :]
+        ch = "default"
+        if "/" in t:
+            t, ch = t.split("/", 1)
         if not t or not self.allowed(t):
+            return
+        if ch not in self.opts["channels"]:
+            self.channel_refused += 1  # each new channel would be a bus queue kept for good
             return
         try:
             content = json.loads(payload) if payload else None
@@ -159,14 +126,14 @@ class MqttPlugin(Uplink):
             return
         self.received += 1
         if port.ident() == self.loop:
-            self._emit(t, content)
+            self._emit(t, content, ch)
         else:
-            if not self.post((t, content), self.master.config["queue_size"]):
+            if not self.post((t, content, ch), self.master.config["queue_size"]):
                 self.down_dropped += 1
             self._waker.set()
 
-    def _emit(self, topic, content):
-        ev = EventNode(topic, content)
+    def _emit(self, topic, content, channel):
+        ev = EventNode(topic, content, channel_name=channel)
         ev.remote = True
         if not self.master.emit(ev):
             self.down_dropped += 1
@@ -174,8 +141,38 @@ class MqttPlugin(Uplink):
     async def _inbox_loop(self):
         while True:
             await self._waker.wait()
-            for t, content in self.take():
-                self._emit(t, content)
+            self._room.set()  # a wake-up may be the outbox making room (see _freed)
+            for t, content, ch in self.take():
+                self._emit(t, content, ch)
+
+    # Room for events
+
+    def room(self):
+        """Events the outbox takes now before it drops one; an event counts from when the bus
+        hands it over, so a task waits with wait_room() rather than calling this in a loop."""
+        return self.outbox.size - self.outbox.events()
+
+    async def wait_room(self, n=1):
+        """Wait until room() >= n (at most the outbox size): an app that must not lose events
+        awaits this before each publish. Events published before the call are counted first."""
+        n = min(n, self.outbox.size)
+        await asyncio.sleep(0)  # the bus hands over what was published before the call
+        while True:
+            self._want_room = True
+            self._room.clear()
+            if self.room() >= n:
+                self._want_room = False
+                return
+            await self._room.wait()
+
+    def _freed(self):
+        # The outbox sent an event (on the link's thread, or on the loop with runner "loop").
+        if self._want_room:
+            self._want_room = False
+            if port.ident() == self.loop:
+                self._room.set()
+            else:
+                self._waker.set()
 
     async def _step_loop(self):
         link = self.link
@@ -187,8 +184,8 @@ class MqttPlugin(Uplink):
         # Retained topics the outbox had to drop are sent again, whole, once there is room.
         while True:
             await asyncio.sleep(1)
-            if self._store is not None and self.outbox.clear_resync():
-                self._sync_state()
+            if self.store is not None and self.outbox.clear_resync():
+                self.sync_state(self._state)
 
     def stats(self):
         ob = self.outbox
@@ -206,5 +203,7 @@ class MqttPlugin(Uplink):
         st["bad"] = self.bad
         st["received"] = self.received
         st["down_dropped"] = self.down_dropped
+        st["oversize"] = self.oversize
+        st["channel_refused"] = self.channel_refused
         st["unsendable"] = self.unsendable
         return st

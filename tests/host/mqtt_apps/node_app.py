@@ -23,6 +23,7 @@ def wall_us():
 
 
 class Ticker(BaseWorker):
+    is_loop = True
     delay_time = 1 / rate
     sent = 0
 
