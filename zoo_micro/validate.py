@@ -247,8 +247,11 @@ def describe(rule):
     for alt in rule.split("|"):
         words = alt.split()
         text = names.get(words[0], words[0].replace("'", '"'))
-        for w in words[1:]:
-            text += " " + w.rstrip("0123456789.-") + " " + w.lstrip("<>=")
+        if len(words) == 3 and words[1][:2] == ">=" and words[2][:2] == "<=":
+            text += " from %s to %s" % (words[1][2:], words[2][2:])
+        else:
+            for w in words[1:]:
+                text += " " + w.rstrip("0123456789.-") + " " + w.lstrip("<>=")
         out.append(text)
     return ", or ".join(out)
 

@@ -87,8 +87,8 @@ def test_mqtt_options_are_checked_when_the_master_is_built():
     base = {"host": "h"}
     for extra, message in (
         ({"hots": "h"}, 'mqtt: unknown key "hots"; did you mean "host"?'),
-        ({"keepalive": -1}, "mqtt: keepalive=-1; allowed: a number >= 0 <= 65535"),
-        ({"port": 70000}, "mqtt: port=70000; allowed: an integer >= 0 <= 65535"),
+        ({"keepalive": -1}, "mqtt: keepalive=-1; allowed: a number from 0 to 65535"),
+        ({"port": 70000}, "mqtt: port=70000; allowed: an integer from 0 to 65535"),
         ({"outbox": 0}, "mqtt: outbox=0; allowed: an integer >= 1"),
         ({"runner": "fast"}, 'mqtt: runner="fast"; allowed: "auto", or "thread", or "loop"'),
         ({"backoff_max": 0}, "mqtt: backoff_max=0; allowed: a number > 0"),
@@ -107,7 +107,7 @@ def test_check_is_there_for_other_plugins_and_leaves_no_module_behind():
     e = raises(ValueError, validate.check, {"baud": 100}, spec, "bridge")
     assert str(e) == "bridge: baud=100; allowed: an integer >= 300"
     e = raises(ValueError, validate.check, {"frame_max": 8192}, spec, "bridge")
-    assert str(e) == "bridge: frame_max=8192; allowed: an integer >= 64 <= 4096, or null"
+    assert str(e) == "bridge: frame_max=8192; allowed: an integer from 64 to 4096, or null"
     e = raises(ValueError, validate.check, {"bad": 1}, spec, "bridge")
     assert str(e) == 'bridge: unknown key "bad"; did you mean "baud"?'
     Master({"svm_check_interval": 0})
