@@ -104,7 +104,7 @@ def load(config, defaults):
 def sections(c):
     """The built-in plugins' sections of a Master config."""
     o = c.get("mqtt")
-    if isinstance(o, dict):
+    if isinstance(o, dict) and o:  # the plugin module, which the Master loads for it anyway
         from zoo_micro.mqtt.plugin import MqttPlugin
 
         spec = {}
