@@ -225,3 +225,16 @@ async def test_room_is_exact_and_wait_room_returns_once_an_event_has_left():
         await m.stop()
     del sys.modules["umqtt"]
     del sys.modules["umqtt.simple"]
+
+
+def test_dropped_counts_only_events_that_will_never_be_sent():
+    ob = Outbox(1)
+    ob.put_event(b"t", b"a")
+    inflight = ob.peek()
+    assert ob.put_event(b"t", b"b") is True  # "a" is on the wire: nothing could be dropped
+    assert ob.dropped == 0
+    ob.done(inflight)
+    assert [p for _, _, p in drain(ob)] == [b"b"] and ob.sent == 2
+    ob.put_event(b"t", b"c")
+    ob.put_event(b"t", b"d")  # "c" was never on the wire: it goes, and counts
+    assert ob.dropped == 1 and [p for _, _, p in drain(ob)] == [b"d"]

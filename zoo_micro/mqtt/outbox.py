@@ -40,12 +40,14 @@ class Outbox:
         return self._events
 
     def put_event(self, topic, payload, qos=1):
-        """Queue an event; False when an older one had to be dropped to make room."""
+        """Queue an event; False when an older one had to be dropped to make room (the one on
+        the wire never is: with nothing else to drop, the outbox holds one more for a moment)."""
         with self._lock:
             ok = True
             if self._events >= self.size:
                 ok = self._drop(EVENT)
-                self.dropped += 1
+                if not ok:
+                    self.dropped += 1  # only an event that will never be sent counts
             self._q.append([EVENT, topic, payload, qos])
             self._events += 1
             self.put_events += 1

@@ -150,7 +150,7 @@ class MqttPlugin(Uplink):
     def room(self):
         """Events the outbox takes now before it drops one; an event counts from when the bus
         hands it over, so a task waits with wait_room() rather than calling this in a loop."""
-        return self.outbox.size - self.outbox.events()
+        return max(0, self.outbox.size - self.outbox.events())
 
     async def wait_room(self, n=1):
         """Wait until room() >= n (at most the outbox size): an app that must not lose events
