@@ -309,7 +309,11 @@ def guard_node(name: str, broker: Mosquitto, cwd, options: dict | None = None, h
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    wait_line(proc, "connected to")
+    try:
+        wait_line(proc, "connected to")
+    except AssertionError:
+        finish(proc)
+        raise
     return proc
 
 
