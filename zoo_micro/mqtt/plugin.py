@@ -148,22 +148,26 @@ class MqttPlugin(Uplink):
     # Room for events
 
     def room(self):
-        """Events the outbox takes now before it drops one; an event counts from when the bus
-        hands it over, so a task waits with wait_room() rather than calling this in a loop."""
-        return max(0, self.outbox.size - self.outbox.events())
+        """Events that can be published now (on the default channel) without the bus or the
+        outbox dropping one: events still on the bus count as on their way to the outbox."""
+        bus = self.master.bus
+        return max(0, min(self.outbox.size - self.outbox.events() - bus.pending, bus.room()))
 
     async def wait_room(self, n=1):
-        """Wait until room() >= n (at most the outbox size): an app that must not lose events
-        awaits this before each publish. Events published before the call are counted first."""
-        n = min(n, self.outbox.size)
-        await asyncio.sleep(0)  # the bus hands over what was published before the call
+        """Returns once room() >= n (n at most the outbox's and the bus queue's size): an app that
+        must not lose events awaits it before publishing."""
+        ob = self.outbox
+        n = min(n, ob.size, self.master.bus.queue_size)
         while True:
             self._want_room = True
             self._room.clear()
             if self.room() >= n:
                 self._want_room = False
                 return
-            await self._room.wait()
+            if ob.size - ob.events() >= n:
+                await asyncio.sleep(0.001)  # the bus is what is full, and it drains by itself
+            else:
+                await self._room.wait()  # until the broker takes an event (see _freed)
 
     def _freed(self):
         # The outbox sent an event (on the link's thread, or on the loop with runner "loop").
