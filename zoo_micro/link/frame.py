@@ -90,7 +90,7 @@ class Decoder:
                     if fields == [None]:
                         fields = []
                     self.frames += 1
-                except ValueError:
+                except (ValueError, MemoryError):  # no heap for this frame: it is lost, as to noise
                     self.bad += 1
                 else:
                     self.on_frame(chr(buf[8]), fields, body[sp + 1 :] if sp >= 0 else None)

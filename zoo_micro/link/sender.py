@@ -143,7 +143,7 @@ class Sender:
         the data frame the ack answers. False when the ack brings no news."""
         if win is not None:
             self.pause = not win
-        if echo is not None:
+        if echo is not None and (now - echo) & 0xFFFF < 10000:  # a longer one is a stale or forged token
             # The round trip, smoothed as TCP does.
             d = ((now - echo) & 0xFFFF) - self.srtt
             self.rttvar += (abs(d) - self.rttvar) >> 2

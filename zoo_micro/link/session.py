@@ -48,7 +48,11 @@ class Receiver:
         count = fields[2]
         self.ack_at = now
         self.echo = fields[3]
+        if not 0 < count <= 4096:
+            raise ValueError("count")  # forged: skipping it would end the downlink
         if len(fields) > 4 and fields[4] is not None and fields[4] > self.next:
+            if fields[4] > self.next + 4096:
+                raise ValueError("low mark outside the window")  # forged: it would end the downlink
             self.lost += fields[4] - self.next  # the sender's outbox dropped them
             self.skip(fields[4])
         try:

