@@ -19,6 +19,25 @@ COMMON = {
     "health": True,  # forward zoo.svm.health with the link's counters added
 }
 
+# The serial bridge's options, as zoo_micro.validate checks them (see check() there).
+BRIDGE = {
+    "node": "str|none",
+    "up": "str|list",
+    "down": "str|list",
+    "outbox": "int >=1",
+    "log": "bool",
+    "state": "bool|'auto'",
+    "health": "bool",
+    "stream": "any",
+    "board": "str|none",
+    "frame_max": "int >=128",
+    "send_max": "int >=64",
+    "heartbeat": "num >0",
+    "timeout": "num >0",
+    "journal": "str|none",
+    "journal_max": "int >=256",
+}
+
 
 def setup(self, master, check=None):
     self.master = master
@@ -29,9 +48,13 @@ def setup(self, master, check=None):
         raise ValueError("config %r must be a dict of options, got %r" % (self.name, given))
     o = self.opts = dict(COMMON)
     o.update(self.OPTIONS)
-    for k in given:
-        if k not in o:
-            raise ValueError("%s: unknown option %r (known: %s)" % (self.name, k, ", ".join(sorted(o))))
+    from zoo_micro import validate
+
+    try:
+        # An unknown key names the closest known one; a wrong type or range names key, value, rule.
+        validate.check(given, BRIDGE if self.name == "bridge" else dict((k, "any") for k in o), self.name)
+    finally:
+        validate.drop()
     o.update(given)
     for k in ("up", "down"):
         if isinstance(o[k], str):
