@@ -207,10 +207,27 @@ def run_pytest(root: Path, *args: str) -> None:
 # Runners, one per code or command block: (doc, first line) -> fn(block, scratch)
 
 
+def suite_collects(line: str) -> None:
+    """A command that runs this project's own tests: CI runs them, so here they are only collected (in the
+    checkout itself: collecting writes nothing)."""
+    cmd = re.sub(
+        r" -n \d+", "", line.split("  #")[0].strip().removeprefix("$ ").replace("./setup.sh && ", "")
+    )
+    cmd = cmd.replace("-m pytest", "-m pytest --collect-only -p no:cacheprovider")
+    proc = subprocess.run(cmd, shell=True, cwd=PROJECT_ROOT, env=env_for(PROJECT_ROOT), capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0 and " collected" in proc.stdout, proc.stdout[-2000:] + proc.stderr
+
+
 def readme_quick_start(b: Block, root: Path) -> None:
-    # The scratch project is what ./setup.sh made; its second line is this test suite itself.
-    first = b.text.splitlines()[0].replace("./setup.sh && ", "")
-    run_commands(first, root)
+    # The scratch project is what ./setup.sh made; the second line runs this test suite.
+    first, suite = b.text.splitlines()[:2]
+    run_commands(first.replace("./setup.sh && ", ""), root)
+    suite_collects(suite)
+
+
+def conformance_suite(b: Block, root: Path) -> None:
+    suite_collects(b.text.strip())
 
 
 def readme_tour(b: Block, root: Path) -> None:
@@ -307,6 +324,7 @@ RUNNERS = {
     ("docs/state.md", "from zoo_micro import StateMachineManager"): state_calls,
     ("docs/framework-bridge.md", "import sys"): framework_app_loads,
     ("docs/zoo-framework.md", "from zoo_framework.core import Master"): zoo_framework_names,
+    ("docs/zoo-framework.md", "$ .venv/bin/python -m pytest -q tests/conformance"): conformance_suite,
     ("docs/simulation.md", "zoo-micro sim examples/sensor_node --link /tmp/board &"): sim_with_mpremote,
     ("docs/simulation.md", "# myapp/main.py"): lambda b, root: sim_scripting(
         block("docs/simulation.md", "import datetime"), root),
@@ -334,6 +352,8 @@ BROKEN: dict[tuple[str, str], str] = {
         "a fragment (`sink` is the example's FrameworkSink, defined further down): mark it not run, or "
         "show it inside the example",
     ("docs/framework-bridge.md", "$ python greenhouse.py /dev/ttyACM0"): UNMARKED,
+    ("docs/framework-bridge.md", "from host_tools.sources.mqtt_source import MqttSource"):
+        "a fragment of the example (master, sink, run_app) that needs a broker: mark it not run",
     ("docs/framework-bridge.md", "$ zoo-micro bridge --port /dev/ttyACM0"):
         UNMARKED,
     ("docs/fleet.md", "from zoo_micro import Master"): UNMARKED,
@@ -382,4 +402,7 @@ def test_block_runs(b: Block, scratch: Path):
         pytest.skip(f"the doc says: {b.not_run}")
     if entry(BROKEN, b):
         assert b.not_run is not None, BROKEN[entry(BROKEN, b)]
-    RUNNERS[entry(RUNNERS, b)](b, scratch)
+    runner = entry(RUNNERS, b)
+    if runner is None:
+        pytest.fail(f"no runner for {b.id}: add one to {__name__}, or mark the block in its doc")
+    RUNNERS[runner](b, scratch)
