@@ -143,6 +143,18 @@ def test_a_full_outbox_refuses_a_new_event_while_its_oldest_may_be_on_the_wire()
     assert tx.send("sensor.t", 12) and tx.dropped == 2 and tx.next - tx.low == 1
 
 
+def test_more_drops_than_a_receiver_window_go_back_to_hello_which_skips_them():
+    n = Node(outbox=4)
+    n.connect()
+    tx = n.s.tx
+    for i in range(4101):
+        tx.send("sensor.t", i)  # nothing sent yet: the oldest unsent ones make room
+    assert tx.dropped == 4097 and tx.low - tx.acked == 4097  # past the host's window for `low`
+    assert [f for f in n.poll(1) if f[0] == "d"] == [] and not n.s.up
+    hello = n.poll(100)[0]
+    assert hello[0] == "h" and hello[1][2] == tx.low  # the hello's `first`: the host skips there
+
+
 def test_unsent_events_make_room_oldest_first_and_a_large_event_goes_whole():
     n = Node(outbox=10)
     tx = n.s.tx

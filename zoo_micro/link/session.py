@@ -217,7 +217,8 @@ class Session:
                 self.tries += 1
                 # Quick tries ride out noise; then a slower pace while nobody answers.
                 self.hello_at = port.ticks_add(now, 100 if self.tries < 20 else 1000)
-        elif age(now, self.last_rx) > self.dead_ms:
+        elif age(now, self.last_rx) > self.dead_ms or self.tx.low - self.tx.acked > 4096:
+            # Silence; or the outbox dropped more than a receiver's window: a hello skips the gap.
             self.up = False
         else:
             self.work(now)
