@@ -193,8 +193,8 @@ class Bridge(Source):
             self._route(kind, fields, payload)
         except Exception as e:
             self.malformed += 1
-            kind = type(e).__name__
-            self._quiet("malformed", "a malformed frame on %s dropped (%s: %.80s)", self.port.url, kind, e)
+            why = type(e).__name__
+            self._quiet("malformed", "a malformed frame on %s dropped (%s: %.80s)", self.port.url, why, e)
             return
         if link is not None and link.session.bad + link.session.rx.bad > bad:
             self._quiet("malformed-node", "a malformed frame from %s was dropped", printable(link.node))
