@@ -303,7 +303,9 @@ def test_fleet_ignores_a_retained_info_that_is_not_an_object(broker):
     put(c, "zoo/x1/status", b"online", retain=True)
     c.loop_stop()
     with Fleet(broker.url) as fleet:
-        assert fleet.wait(lambda f: f.node("x1") is not None and f.node("x1").online)
+        assert fleet.wait(
+            lambda f: f.node("x1") is not None and f.node("x1").online and f.node("x2") is not None
+        )
         assert fleet.node("x1").info == {} and fleet.node("x2").info == {}
         assert [v.as_dict()["node"] for v in fleet.nodes()] == ["x1", "x2"]
     proc = run_cli("--mqtt", broker.url, "--once", "--json")
