@@ -281,7 +281,8 @@ def read_frames(fd: int, until: float) -> bytes:
 
 
 def text_through_a_pty(tmp_path: Path, *flags: str) -> str:
-    """Run `zoo-micro bridge` on a pty the test speaks to as a node: hello, then text lines."""
+    """Run `zoo-micro bridge` on a pty the test speaks to as a node: hello, then text lines, then
+    hellos from nine more names (one port keeps eight by default)."""
     master, slave = os.openpty()
     tty.setraw(slave)
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
@@ -311,6 +312,7 @@ def text_through_a_pty(tmp_path: Path, *flags: str) -> str:
             os.write(master, data(0, [0]))
         os.write(master, hello())
         os.write(master, b"beat 4 \x1b[2J\x1b[31mred\r\nbeat 5\r\n")
+        os.write(master, b"".join(hello(f"f{i}", stream=i + 2) for i in range(9)))
         read_frames(master, time.monotonic() + 1.0)
         _, err = proc.communicate(timeout=20)
     finally:
@@ -325,5 +327,7 @@ def test_the_command_prints_each_node_text_line_once_escaped_and_quiet_silences_
     err = text_through_a_pty(tmp_path)
     assert err.count("beat 4") == 1 and err.count("beat 5") == 1, err
     assert "[n1] beat 4 \\x1b[2J\\x1b[31mred\n" in err and "\x1b" not in err
+    assert "a hello from new node f7" in err and "f8" not in err  # refused: logged once, then counted
+    assert err.splitlines()[-1].endswith('refused {"links_refused": 2}')  # in the summary line
     quiet = text_through_a_pty(tmp_path, "--quiet")
-    assert "beat" not in quiet and "1 node(s)" in quiet
+    assert "beat" not in quiet and "8 node(s)" in quiet  # warnings (the refused hello) still show
