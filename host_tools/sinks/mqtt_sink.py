@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import socket
 import threading
 from typing import Any
 
@@ -26,19 +28,21 @@ log = logging.getLogger("zoo_micro.mqtt")
 
 class MqttSink(Sink):
     """`max_queued`: messages paho may hold while the broker is away before event() says "no room"
-    (the bridge then keeps the node's events unacknowledged on the serial link)."""
+    (the bridge then keeps the node's events unacknowledged on the serial link). `name`: the
+    bridge's name on the broker and in its nodes' `via` (also its client id, so two bridges on one
+    broker need two names); by default `bridge-<host>-<port>`, e.g. `bridge-lab1-ttyACM0`."""
 
     def __init__(
         self,
         url: str | BrokerUrl,
         *,
         root: str = layout.ROOT,
-        name: str = "bridge",
+        name: str | None = None,
         max_queued: int = 1000,
     ) -> None:
         self.url = parse_url(url) if isinstance(url, str) else url
         self.root = layout.check_name("root", root)
-        self.name = layout.check_name("node", name)
+        self.name = layout.check_name("node", name) if name is not None else None
         self.max_queued = max_queued
         self.published = 0
         self.refused = 0
@@ -53,6 +57,10 @@ class MqttSink(Sink):
 
     def attach(self, source: Source) -> None:
         super().attach(source)
+        if self.name is None:
+            port = getattr(getattr(source, "port", None), "url", "") or ""
+            where = f"{socket.gethostname()}-{port.rstrip('/').rsplit('/', 1)[-1]}".strip("-")
+            self.name = "bridge-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", where)
         client = make_client(self.url, f"{self.root}-{self.name}", clean_session=True)
         client.max_queued_messages_set(self.max_queued)
         client.will_set(self._topic(self.name, layout.STATUS), layout.OFFLINE, qos=1, retain=True)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from types import SimpleNamespace
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -349,3 +350,29 @@ def test_source_contains_a_message_it_cannot_handle_and_raises_one_line_when_its
     assert e.value.exit_code == 1 and "RuntimeError: a bug in the delivery loop" in str(e.value)
     assert "\n" not in str(e.value)
     c.loop_stop()
+
+
+class PortSource(FakeSource):
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.port = SimpleNamespace(url=url)
+
+
+def test_two_bridges_on_one_broker_get_names_of_their_own_and_stay_connected(broker):
+    """By default a bridge is named after its host and port: two on one broker no longer share a
+    client id, which made the broker drop each in turn (and fire its last will) forever."""
+    a, b = MqttSink(broker.url), MqttSink(broker.url)
+    a.attach(PortSource("/dev/ttyACM0"))
+    b.attach(PortSource("socket://127.0.0.1:7000"))
+    try:
+        assert a.name.startswith("bridge-") and a.name.endswith("-ttyACM0")
+        assert b.name.startswith("bridge-") and b.name.endswith("-127.0.0.1_7000")
+        want = sorted([(a.name, True), (b.name, True)])
+        with Fleet(broker.url) as fleet:
+            assert fleet.wait(lambda f: sorted((x.node, x.online) for x in f.bridges()) == want)
+            time.sleep(1.0)  # long enough for a client-id clash to have dropped one of them
+            assert a._client.is_connected() and b._client.is_connected()
+            assert sorted((x.node, x.online) for x in fleet.bridges()) == want
+    finally:
+        a.close()
+        b.close()
