@@ -72,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
         threading.excepthook = before
     nodes = stats.get("nodes", {})
     summary = {n: {k: s[k] for k in ("delivered", "sent", "online") if k in s} for n, s in nodes.items()}
-    refused = {k: stats[k] for k in ("malformed", "links_refused", "sink_errors") if stats.get(k)}
-    extra = f" refused {json.dumps(refused)}" if refused else ""
+    trouble = {k: stats[k] for k in ("malformed", "links_refused", "sink_errors") if stats.get(k)}
+    extra = f" counted {json.dumps(trouble)}" if trouble else ""
     where = args.port or args.source
     print(f"bridge {where}: {len(nodes)} node(s) {json.dumps(summary)}{extra}", file=sys.stderr)
     return 0

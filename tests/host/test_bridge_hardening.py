@@ -328,6 +328,6 @@ def test_the_command_prints_each_node_text_line_once_escaped_and_quiet_silences_
     assert err.count("beat 4") == 1 and err.count("beat 5") == 1, err
     assert "[n1] beat 4 \\x1b[2J\\x1b[31mred\n" in err and "\x1b" not in err
     assert "a hello from new node f7" in err and "f8" not in err  # refused: logged once, then counted
-    assert err.splitlines()[-1].endswith('refused {"links_refused": 2}')  # in the summary line
+    assert err.splitlines()[-1].endswith('counted {"links_refused": 2}')  # in the summary line
     quiet = text_through_a_pty(tmp_path, "--quiet")
     assert "beat" not in quiet and "8 node(s)" in quiet  # warnings (the refused hello) still show
