@@ -243,12 +243,13 @@ def test_ten_thousand_forged_lines_crash_nothing_at_a_96k_heap(tmp_path: Path):
         tmp_path,
         up=n,
         journal=False,
-        outbox=32,
         heap="96K",
-        health_every=1,
+        health_every=2,
         state=False,
         wait_room=True,
         mpy=True,
+        outbox=16,  # a 96K board's sizes: 16 app slots, 18 side slots
+        bridge={"send_max": 1024},
     )
     relay = Relay(node.start()).start()
     sink = Collect()
@@ -266,7 +267,7 @@ def test_ten_thousand_forged_lines_crash_nothing_at_a_96k_heap(tmp_path: Path):
         for i in range(5):  # and the downlink still works
             bridge.send("test.down", 1000 + i, node="n1")
         assert sink.wait(lambda: sink.got[-5:] == list(range(1000, 1005)), 20), sink.got[-5:]
-        link = fresh_health(sink)
+        link = fresh_health(sink, 15)
         assert node.exited() is None  # still running: nothing ended it
     finally:
         bridge.stop()
@@ -371,3 +372,25 @@ def test_cr_then_ctrl_c_hands_a_bridged_node_to_mpremote(tmp_path: Path):
         bridge.stop()
         node.stop()
         relay.stop()
+
+
+def test_cr_then_ctrl_c_hands_a_bridged_app_on_a_virtual_board_back_to_its_repl(zoo_board, tmp_path: Path):
+    """The same on the virtual board, whose main.py runs a bridged Master: CR, Ctrl-C (as
+    deploy, run and watch send to take a board over) stops it and the REPL answers."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "main.py").write_text(
+        "from zoo_micro import Master\n"
+        "master = Master({'name': 'n1', 'bridge': {'up': ['a.#']}})\n"
+        "print('linked')\n"
+        "master.run()\n"
+    )
+    board = zoo_board(app, heap_kb=256)
+    board.wait_for_output("linked")
+    board.wait_for_output('["n1", ')  # its hellos: the link runs, Ctrl-C is off
+    board.write(b"\x03")  # a lone Ctrl-C is a byte on the link: nothing stops
+    board.write(b"\r\x03")
+    board.wait_for_output("KeyboardInterrupt")
+    board.wait_for_output(">>> ")
+    board.write(b"print(6 * 7, master._running)\r")
+    board.wait_for_output("42 False")

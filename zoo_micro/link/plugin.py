@@ -148,7 +148,7 @@ class BridgePlugin(Uplink):
                 self.decoder.feed(buf, n)
             except Exception as e:
                 self._error(e)
-                await asyncio.sleep(0.05)
+                await asyncio.sleep_ms(50)  # no allocation: the heap may be what failed
             self._kick.set()
 
     async def _ticker(self):
@@ -156,7 +156,7 @@ class BridgePlugin(Uplink):
         s = self.session
         while True:
             busy = not s.up or s.tx.frames or s.rx.ack_at is not None or self._wait is not None
-            await asyncio.sleep(0.02 if busy else 0.2)
+            await asyncio.sleep_ms(20 if busy else 200)
             self._kick.set()
 
     async def _writer(self):
@@ -195,9 +195,12 @@ class BridgePlugin(Uplink):
                 self._roomy.set()
             except Exception as e:
                 self._error(e)
-                await asyncio.sleep(0.05)
+                await asyncio.sleep_ms(50)  # no allocation: the heap may be what failed
             self._kick.clear()
-            await self._kick.wait()
+            try:
+                await self._kick.wait()
+            except MemoryError:  # no heap to wait with: a timer allocates nothing
+                await asyncio.sleep_ms(20)
 
     def room(self):
         """How many events can be published now (on the default channel) without the bus or the

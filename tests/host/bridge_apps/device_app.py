@@ -26,6 +26,7 @@ bridge_cfg = {
 }
 if settings.get("journal"):
     bridge_cfg["journal"] = settings["journal"]
+bridge_cfg.update(settings.get("bridge", {}))  # more bridge options, as a test needs them
 master = Master(
     {
         "name": settings["node"],
