@@ -1,3 +1,4 @@
-# The serial link: frames (frame.py), the reliable session (session.py, over inbound.py and
-# outbound.py) and the node plugin (plugin.py).
+# The serial link: frames (frame.py), the reliable session (session.py, with the sender's part in
+# sender.py), the work every uplink shares (uplink.py), the node plugin (plugin.py), what runs once
+# per start (once.py, loaded and forgotten) and the optional journal (journal.py).
 # Nothing is imported here, so a node that does not use the bridge pays nothing for it.
