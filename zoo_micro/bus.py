@@ -39,6 +39,14 @@ def _scrub(*args):
 
 
 class Bus:
+    # Counters start on the class: one becomes the instance's own at its first change, so a node
+    # that never retries or drops keeps a smaller instance.
+    taken = delivered = dropped = no_subscriber = retrying = retries = dead_lettered = handler_errors = 0
+    inbox = None  # publishes from threads and interrupts, once threads.arm() made it
+    _loop_ident = None
+    _wake = None
+    _idle = False  # the dispatcher is waiting for _wake
+
     def __init__(self, queue_size, retry_delay, retry_backoff_max, max_pending_retries):
         self.queue_size = queue_size
         self.retry_delay = retry_delay
@@ -48,18 +56,6 @@ class Bus:
         self._queues = {}  # channel -> list of queued events, highest priority first, FIFO within one
         self._order = []  # channels in creation order, drained round-robin
         self._cb = []  # handlers with success or done callbacks
-        self._wake = None
-        self._idle = False  # the dispatcher is waiting for _wake
-        self.inbox = None  # publishes from threads and interrupts, once threads.arm() made it
-        self._loop_ident = None
-        self.retrying = 0
-        self.taken = 0  # events the dispatcher took from the queues
-        self.delivered = 0
-        self.dropped = 0
-        self.no_subscriber = 0
-        self.retries = 0
-        self.dead_lettered = 0
-        self.handler_errors = 0
 
     # Subscriptions: a list per channel, resolved per topic once and cached.
 

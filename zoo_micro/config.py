@@ -25,7 +25,19 @@ schedule zoo_micro.scheduler.SchedulerPlugin"""
 
 
 def load_config(config):
-    """The config as the Master uses it (validate.load says how); ValueError, in one line, if it is wrong."""
-    from zoo_micro.validate import load
+    """The config as the Master uses it: DEFAULTS, then the board's data file, then `config` (a
+    dict or a JSON file's path), checked by validate.py; ValueError, in one line, if it is wrong."""
+    import json
 
-    return load(config, DEFAULTS)
+    merged = dict(DEFAULTS)
+    # The board's data file, written by zoo-micro build and the virtual board: its thread limit.
+    for path in ("/board.json", "board.json"):
+        try:
+            with open(path) as f:
+                merged["max_threads"] = json.load(f)["max_threads"]
+            break
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    if config is None or config == {}:
+        return merged  # the defaults need no check: a plain Master() never loads validate.py
+    return port.once("zoo_micro.validate", "load", config, merged)

@@ -144,13 +144,13 @@ class Master:
 
     def get_worker_stats(self, name):
         """{"name", "type", "metadata", "health"} of one worker, as the full framework gives it."""
-        from zoo_micro.svm import worker_stats
+        from zoo_micro.stats import worker_stats
 
         return worker_stats(self, name)
 
     def stats(self):
         """published, delivered, dropped... and per worker status, runs, errors, restarts, fails."""
-        from zoo_micro.svm import stats
+        from zoo_micro.stats import stats
 
         return stats(self)
 
@@ -168,7 +168,7 @@ class Master:
             from zoo_micro.svm import SVM
 
             self.svm = SVM(self, self.config["svm_check_interval"])
-            self._tasks.append(self.svm.start())
+            self._tasks.append(asyncio.create_task(self.svm.run()))
         if self.config["threads"] is True:
             from zoo_micro import threads
 
@@ -198,9 +198,10 @@ class Master:
     async def stop(self):
         """Stop every worker, thread workers included; returns once they have stopped."""
         if self._running:
-            from zoo_micro.shutdown import stop
-
-            await stop(self)
+            for t in self._tasks + self._runs:
+                t.cancel()
+            await asyncio.sleep(0)  # the tasks end and free their frames before shutdown.py loads
+            await port.once("zoo_micro.shutdown", "stop", self)
 
     def shutdown(self):
         """Ask a running node to stop; run() returns once everything has stopped."""
@@ -228,7 +229,5 @@ class Master:
         try:
             asyncio.run(self._run(duration))
         except KeyboardInterrupt:
-            from zoo_micro.shutdown import interrupted
-
-            interrupted(self)
+            port.once("zoo_micro.shutdown", "interrupted", self)
             raise

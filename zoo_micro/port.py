@@ -69,3 +69,22 @@ else:
 
 def is_coro(value):
     return type(value) is CORO
+
+
+def forget(name):
+    """Drop a module from sys.modules and its package, so its heap is freed once unused."""
+    sys.modules.pop(name, None)
+    parent, _, leaf = name.rpartition(".")
+    pkg = sys.modules.get(parent)
+    if pkg is not None and leaf in pkg.__dict__:
+        delattr(pkg, leaf)
+
+
+def once(module, fn, *args):
+    """Call module.fn(*args), the module loaded for this call and then forgotten: what a node runs
+    once (start-up checks, recovery, shutdown) does not stay on its heap. A coroutine that fn
+    returns keeps what it needs until it ends."""
+    try:
+        return getattr(__import__(module, None, None, (fn,)), fn)(*args)
+    finally:
+        forget(module)

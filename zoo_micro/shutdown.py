@@ -1,5 +1,5 @@
-# How a Master stops, loaded only then: cancel its tasks, wait for thread workers, unload plugins,
-# save state, and call each worker's _destroy.
+# How a Master stops, loaded only then (port.once): cancel its tasks, wait for thread workers,
+# unload plugins, save state, and call each worker's _destroy.
 import asyncio
 import sys
 
@@ -28,7 +28,8 @@ async def stop(m):
     t0 = port.ticks_ms()
     while m._threads and port.ticks_diff(port.ticks_ms(), t0) < limit:
         await asyncio.sleep(0.005)
-    await finish(m)
+    for d in finish(m):
+        await d
 
 
 def interrupted(m):
@@ -45,10 +46,14 @@ def interrupted(m):
     t0 = port.ticks_ms()
     while m._threads and port.ticks_diff(port.ticks_ms(), t0) < limit:
         port.sleep_ms(5)
-    asyncio.run(finish(m))
+    for d in finish(m):
+        asyncio.run(d)
 
 
-async def finish(m):
+def finish(m):
+    """Everything after the tasks ended; returns the coroutines of async _destroy hooks, to await
+    (a plain function: on a full heap at stop, one frame fewer to allocate)."""
+    pending = []
     if m._threads:
         from zoo_micro import threads
 
@@ -72,6 +77,7 @@ async def finish(m):
         try:
             d = w._destroy(None)  # the full framework's signature: no result at stop
             if port.is_coro(d):
-                await d
+                pending.append(d)
         except Exception as e:
             log.error("worker %s: _destroy raised %r" % (w.name, e))
+    return pending

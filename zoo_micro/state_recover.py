@@ -1,9 +1,8 @@
 # The state store's fallback, loaded only when its file is missing or damaged: take the copy an
 # interrupted save left (.tmp), else the previous good one (.bak), else empty state; say so in one line.
 import os
-import sys
 
-from zoo_micro import flashfile, log
+from zoo_micro import flashfile, log, port
 
 
 def fall_back(store):
@@ -78,8 +77,5 @@ def _move(src, dst):
 
 def _done(loaded):
     # Nothing here is needed again until the next damage: give its heap back.
-    sys.modules.pop(__name__, None)
-    pkg = sys.modules.get("zoo_micro")
-    if pkg is not None and "state_recover" in pkg.__dict__:
-        delattr(pkg, "state_recover")
+    port.forget(__name__)
     return loaded

@@ -2,15 +2,13 @@
 import asyncio
 
 from zoo_micro import log, port
+from zoo_micro.port import const
 
-HEALTH_TOPIC = "zoo.svm.health"
-STUCK_TOPIC = "zoo.worker.stuck"
-
-# Thresholds (documented in docs/health.md); error rates in per mille.
-WARN_ERROR_RATE = 100  # recent error rate at which a worker is "warning"
-BAD_ERROR_RATE = 500  # ... and "unhealthy"
-BAD_FAILS = 3  # consecutive failures that make a worker "unhealthy"
-STALL_RUNS = 3  # a loop worker that has not finished a run in this many delay_times is stuck
+# Thresholds (documented in docs/health.md); error rates in per mille. Constants, not globals.
+_WARN_ERROR_RATE = const(100)  # recent error rate at which a worker is "warning"
+_BAD_ERROR_RATE = const(500)  # ... and "unhealthy"
+_BAD_FAILS = const(3)  # consecutive failures that make a worker "unhealthy"
+_STALL_RUNS = const(3)  # a loop worker that has not finished a run in this many delay_times is stuck
 
 
 class SVM:
@@ -21,10 +19,7 @@ class SVM:
         self.interval = interval
         self.loop_lag_ms = 0
 
-    def start(self):
-        return asyncio.create_task(self._loop())
-
-    async def _loop(self):
+    async def run(self):
         period = int(self.interval * 1000)
         while True:
             t0 = port.ticks_ms()
@@ -37,7 +32,7 @@ class SVM:
         # A plain call: the report lives in its frame, not in the loop's, so it is not kept alive.
         try:
             self.check()
-            self.master.publish(HEALTH_TOPIC, self.report())
+            self.master.publish("zoo.svm.health", self.report())
         except Exception as e:
             log.error("svm: check failed: %r" % (e,))
 
@@ -48,11 +43,11 @@ class SVM:
             r = w._zoo
             started = r[8]  # the record's layout is in workers.py
             if r[0] == "running" and started is not None:
-                limit = w.run_timeout or (STALL_RUNS * w.delay_time if w.is_loop else 0)
+                limit = w.run_timeout or (_STALL_RUNS * w.delay_time if w.is_loop else 0)
                 if limit > 0 and port.ticks_diff(now, started) > limit * 1000:
                     r[0] = "stuck"
                     log.error("worker %s: stuck, no run finished in time" % w.name)
-                    self.master.publish(STUCK_TOPIC, {"worker": w.name, "run_timeout": w.run_timeout})
+                    self.master.publish("zoo.worker.stuck", {"worker": w.name, "run_timeout": w.run_timeout})
 
     def worker_health(self, w):
         # The record, as workers.py lays it out.
@@ -63,9 +58,9 @@ class SVM:
             status, score = "stuck", 10
         else:
             score = 100 - recent // 10 - 10 * min(fails, 5)
-            if recent >= BAD_ERROR_RATE or fails >= BAD_FAILS:
+            if recent >= _BAD_ERROR_RATE or fails >= _BAD_FAILS:
                 status = "unhealthy"
-            elif recent >= WARN_ERROR_RATE or fails:
+            elif recent >= _WARN_ERROR_RATE or fails:
                 status = "warning"
             else:
                 status = "running"
@@ -106,41 +101,4 @@ class SVM:
             "workers": {w.name: self.worker_health(w) for w in m.workers},
             "plugins": out,
         }
-
-
-def stats(m):
-    """Master.stats(): the bus's counters; per worker status, runs, errors, restarts, fails, last_error."""
-    b = m.bus
-    return {
-        "published": b.taken + b.pending + b.dropped,  # dropped ones included
-        "delivered": b.delivered,
-        "dropped": b.dropped_total(),
-        "no_subscriber": b.no_subscriber,
-        "retries": b.retries,
-        "dead_lettered": b.dead_lettered,
-        "handler_errors": b.handler_errors,
-        "queued": b.pending,
-        "workers": {
-            w.name: {
-                "status": w._zoo[0],
-                "runs": w._zoo[1],
-                "errors": w._zoo[2],
-                "restarts": w._zoo[3],
-                "fails": w._zoo[4],
-                "last_error": getattr(w, "_zoo_error", None) and repr(w._zoo_error),  # of the last failed run
-            }
-            for w in m.workers
-        },
-    }
-
-
-def worker_stats(m, name):
-    """Master.get_worker_stats(name), the full framework's shape; None for an unknown worker."""
-    w = m.get_worker(name)
-    if w is None:
-        return None
-    h = (m.svm or SVM(m, 0)).worker_health(w)
-    for k in ("state", "max_execute_time", "restarts"):  # this board's extras stay in the report
-        del h[k]
-    return {"name": name, "type": type(w).__name__, "metadata": getattr(w, "_zoo_meta", {}), "health": h}
 

@@ -1,6 +1,6 @@
 # Reading and checking a node's config: one-line errors that name the key, the value and what is
 # allowed, and the closest known key for a typo. config.load_config loads this module only while
-# a config is read and drops it afterwards, so checking costs no heap once the node runs.
+# a config is read (port.once), so checking costs no heap once the node runs.
 #
 # Which unknown keys are refused: in a plugin's section ("mqtt", "watchdog", a schedule entry)
 # every key is the plugin's, so any unknown one is an error. At the top level an app keeps its
@@ -10,6 +10,8 @@
 # app's own settings.
 import json
 import sys
+
+from zoo_micro import port
 
 # Rules: see check(). The Master's keys (config.DEFAULTS) and the built-in plugins' switches.
 MASTER = {
@@ -68,37 +70,23 @@ STATUSES = ("running", "warning", "unhealthy", "stuck", "failed")
 SCHEDULE = {"topic": "str", "content": "any", "every": "num >0", "at": "str"}
 
 
-def load(config, defaults):
-    """The Master's config from a dict, a JSON file's path or None, merged over `defaults`,
-    with the board's data file (board.json) in between; checked, or ValueError."""
-    try:
-        if config is None:
-            config = {}
-        elif isinstance(config, str):
-            try:
-                with open(config) as f:
-                    config = json.load(f)
-            except OSError:
-                raise ValueError("config file %s not found" % config) from None
-            except ValueError as e:
-                raise ValueError("config file %s is not valid JSON: %s" % (config, e)) from None
-        if not isinstance(config, dict):
-            raise ValueError("config must be a dict or a path to a JSON file, got %s" % show(config))
-        merged = dict(defaults)
-        # The board's data file, written by zoo-micro build and the virtual board: its thread limit.
-        for path in ("/board.json", "board.json"):
-            try:
-                with open(path) as f:
-                    merged["max_threads"] = json.load(f)["max_threads"]
-                break
-            except (OSError, ValueError, KeyError, TypeError):
-                pass
-        merged.update(config)
-        check(merged, MASTER, "config", True)
-        sections(merged)
-        return merged
-    finally:
-        drop()
+def load(config, merged):
+    """The Master's config from a dict or a JSON file's path, merged over `merged` (the defaults
+    and the board's data file); checked, or ValueError. Called through port.once."""
+    if isinstance(config, str):
+        try:
+            with open(config) as f:
+                config = json.load(f)
+        except OSError:
+            raise ValueError("config file %s not found" % config) from None
+        except ValueError as e:
+            raise ValueError("config file %s is not valid JSON: %s" % (config, e)) from None
+    if not isinstance(config, dict):
+        raise ValueError("config must be a dict or a path to a JSON file, got %s" % show(config))
+    merged.update(config)
+    check(merged, MASTER, "config", True)
+    sections(merged)
+    return merged
 
 
 def sections(c):
@@ -293,8 +281,4 @@ def distance(a, b):
 
 def drop(name=__name__):
     """Forget a module (this one by default), so its heap is freed once the check is over."""
-    sys.modules.pop(name, None)
-    parent, _, leaf = name.rpartition(".")
-    pkg = sys.modules.get(parent)
-    if pkg is not None and leaf in pkg.__dict__:
-        delattr(pkg, leaf)
+    port.forget(name)

@@ -4,7 +4,6 @@
 # on the loop (see docs/fleet.md for the trade-off).
 import asyncio
 import json
-import sys
 
 from zoo_micro import log, port
 from zoo_micro.events import EventNode
@@ -16,14 +15,7 @@ from zoo_micro.mqtt.outbox import Outbox  # noqa: F401
 
 def once(fn, *args):
     # What runs once per start or stop lives in start.py: loaded for the call, then forgotten.
-    m = __import__("zoo_micro.mqtt.start", None, None, (fn,))
-    try:
-        return getattr(m, fn)(*args)
-    finally:
-        del sys.modules["zoo_micro.mqtt.start"]
-        pkg = sys.modules["zoo_micro.mqtt"]
-        if "start" in pkg.__dict__:
-            delattr(pkg, "start")
+    return port.once("zoo_micro.mqtt.start", fn, *args)
 
 
 class MqttPlugin(Uplink):
