@@ -3,7 +3,6 @@
 # other threads hand to the loop. A transport subclasses Uplink, sets OPTIONS and name, and adds
 # check(opts), put(topic, content, channel, priority), _state(scope, key, payload), _log(level, msg).
 import os
-import sys
 
 from zoo_micro import log, port
 from zoo_micro.bus import matches
@@ -17,14 +16,7 @@ STATE = "zoo.state"
 def once(fn, *args):
     # Code that runs once per start (options, checks, wiring) lives in once.py: loaded, run, and
     # forgotten, so its bytecode leaves the heap when the link is up.
-    m = __import__("zoo_micro.link.once", None, None, (fn,))
-    try:
-        return getattr(m, fn)(*args)
-    finally:
-        del sys.modules["zoo_micro.link.once"]
-        pkg = sys.modules["zoo_micro.link"]
-        if "once" in dir(pkg):
-            delattr(pkg, "once")
+    return port.once("zoo_micro.link.once", fn, *args)
 
 
 def rand24():
