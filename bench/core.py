@@ -495,7 +495,8 @@ print("master", a - b)
 import micropython
 micropython.qstr_info()
 if len(sys.argv) > 1:
-    __import__(sys.argv[1])
+    for mod in sys.argv[1:]:
+        __import__(mod)
     gc.collect()
     print("bridge", gc.mem_alloc() - a)
     micropython.qstr_info()
@@ -554,7 +555,9 @@ def measure_imports(h):
             print(json.dumps({"bench": "core", "figure": "import_ram_romfs", "skipped": h.romfs_missing}))
             continue
         probe = h.script(code, IMPORT_PROBE)
-        r = h.run([probe] + ([mod] if mod else []), code, 1024)
+        # The plugin and what it loads as it starts (the link session, with frame and sender).
+        mods = [mod] + (["zoo_micro.link.session"] if mod == "zoo_micro.link.plugin" else []) if mod else []
+        r = h.run([probe] + mods, code, 1024)
         got = dict(line.split() for line in r.stdout.splitlines() if line.startswith(("master ", "bridge ")))
         qstrs = [
             int(line.split("n_qstr=")[1].split(",")[0]) for line in r.stdout.splitlines() if "n_qstr=" in line
@@ -570,7 +573,7 @@ def measure_imports(h):
         if "bridge" in got:
             extra = {"target": "<= 16384"} if code == "mpy" else {}
             host_row("import_ram_bridge_" + code, int(got["bridge"]), "bytes", code=code,
-                     note="import %s after Master" % mod, **extra)  # fmt: skip
+                     note="import %s after Master" % " and ".join(mods), **extra)  # fmt: skip
         if code == "mpy" and qstrs:
             for label, n in zip(("qstrs_after_master", "qstrs_after_bridge"), qstrs, strict=False):
                 nxt = min(e for e in QSTR_POOLS_END if e >= n)
