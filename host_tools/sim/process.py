@@ -18,6 +18,7 @@ from pathlib import Path
 from host_tools.interpreter import micropython_env, micropython_path
 from host_tools.mpy import compile_file
 from host_tools.sim.console import ConsoleFilter
+from host_tools.sim.flash import PowerCut, power_cut
 
 BOARD_DIR = Path(__file__).resolve().parent / "board"
 BOARD_MODULES = ("simboot", "simlink", "simthread", "simvfs", "machine", "simio", "select", "time", "flashfs",
@@ -81,6 +82,17 @@ class Interpreter:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+    def power_cut(self, flash: Path, tear: bool) -> PowerCut:
+        """End the process as a power cut does: writes not yet closed on the flash are lost."""
+        assert self.proc is not None
+        self.kill_reason = "power"
+        cut = power_cut(flash, self.proc.pid, tear=tear)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return cut
 
     def read(self) -> bytes | None:
         """What the board printed, for its serial port (b"" if nothing); None once the process ended."""

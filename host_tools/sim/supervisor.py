@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from host_tools.sim.control_link import Conn, ControlLink
-from host_tools.sim.flash import ROMFS_FILE, rom_image_bytes
+from host_tools.sim.flash import ROMFS_FILE, PowerCut, rom_image_bytes
 from host_tools.sim.output import OutputLog
 from host_tools.sim.peripherals import Peripherals
 from host_tools.sim.process import SIM_HEAP_KB, Interpreter
@@ -242,6 +242,11 @@ class Supervisor:
             return
         self.child.kill(reason)
 
+    def power_cut(self, tear: bool) -> PowerCut | None:
+        if not self.child.alive:
+            return None
+        return self.child.power_cut(self.board.flash, tear)
+
     def _child_readable(self) -> None:
         shown = self.child.read()
         if shown:
@@ -257,7 +262,7 @@ class Supervisor:
         self.board.main_running = False
         if reason == "stop" or self.stopping:
             return
-        if reason in ("hard", "wdt"):
+        if reason in ("hard", "wdt", "power"):
             self._wdt = self._wdt_deadline = None
             self._spawn(reason, "friendly")
         elif reason == "deepsleep":

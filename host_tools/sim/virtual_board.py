@@ -162,9 +162,21 @@ class VirtualBoard:
         self._call(lambda: self._supervisor().kill(reason))
         self._wait_boots(boots + 1, timeout)
 
+    def power_cut(self, tear: bool = False, timeout: float = 15.0):
+        """Cut the power and boot again: what was not yet written to flash is lost, and with
+        `tear` one write in progress is left torn (host_tools.sim.flash.power_cut). Returns the
+        PowerCut (which files lost what), or None if the board was not running."""
+        with self._cond:
+            boots = self._boots
+        cut = self._call(lambda: self._supervisor().power_cut(tear))
+        if cut is not None:
+            self._wait_boots(boots + 1, timeout)
+        return cut
+
     def interrupt(self) -> None:
-        """Ctrl-C on the serial port: stops the running program and leaves the board at the REPL."""
-        self.write(b"\x03")
+        """Ctrl-C on the serial port, after a CR as tools send it: stops the running program (a
+        bridged app too, whose link reads CR then Ctrl-C as one) and leaves the board at the REPL."""
+        self.write(b"\r\x03")
 
     def write(self, data: bytes) -> None:
         """Bytes into the board's serial port, as if typed or sent by a tool on the host."""

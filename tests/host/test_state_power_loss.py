@@ -142,3 +142,28 @@ def test_power_cuts_during_saves_always_restart_with_old_or_new_state(tmp_path: 
     # The cuts really landed inside saves: many dropped a half-written copy (a few tore one; the
     # tear itself is proven above, and a torn copy at the worst moment in tests/runtime).
     assert dropped >= CUTS // 10, (dropped, torn)
+
+
+def test_a_virtual_boards_power_cut_loses_unclosed_writes_and_boots_again(zoo_board, tmp_path: Path):
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "main.py").write_text(
+        "import os, time\n"
+        "boots = 1 + sum(1 for f in os.listdir() if f.startswith('boot'))\n"
+        "open('boot%d' % boots, 'w').close()\n"
+        "with open('done.txt', 'w') as f:\n"
+        "    f.write('closed')\n"
+        "f = open('open.txt', 'w')\n"
+        "f.write('never closed')\n"
+        "f.flush()\n"
+        "print('ready', boots, sorted(os.listdir()))\n"
+        "while True:\n"
+        "    time.sleep_ms(50)\n"
+    )
+    board = zoo_board(app, install_lib=False)
+    assert board.wait_for_event("ready").startswith("ready 1")
+    cut = board.power_cut()
+    assert cut is not None and cut.kept == {"open.txt": 0}
+    assert board.wait_for_reset("power") == "power"
+    assert board.wait_for_event("ready").startswith("ready 2")  # booted again, from the flash as left
+    assert (board.flash / "done.txt").read_text() == "closed"
