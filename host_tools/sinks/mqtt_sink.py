@@ -129,13 +129,14 @@ class MqttSink(Sink):
         if parts is None or parts[2] != layout.CMD or not parts[3]:
             return
         node, topic = parts[1], parts[3]
+        topic, _, channel = topic.partition("/")  # cmd/<topic>[/<channel>], as a node takes them
         with self._lock:
             known = node in self._nodes
         if not known or self.source is None:
             return  # a node that speaks MQTT itself takes its own commands
         try:
             content = json.loads(msg.payload) if msg.payload else None
-            self.source.send(topic, content, node=node)
+            self.source.send(topic, content, node=node, channel=channel or "default")
             self.commands += 1
         except ValueError as e:
             log.error("command %s for %s not sent: %s", topic, node, e)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import paho.mqtt.client as mqtt
 
@@ -222,7 +223,7 @@ class MqttSource(Source):
         elif kind == layout.HEALTH and isinstance(body, dict):
             return self._to_sinks("event", node, HEALTH, body, "default", 0, 0)
         elif kind == layout.STATE and "/" in rest:
-            scope, key = rest.split("/", 1)
+            scope, key = (unquote(p) for p in rest.split("/", 1))  # the node escapes / + # % in them
             self._to_sinks("state", node, scope, key, body if isinstance(body, dict) else None)
         elif kind == layout.LOG and isinstance(body, list) and len(body) == 2:
             self._to_sinks("log", node, str(body[0]), str(body[1]))
@@ -312,7 +313,8 @@ class MqttSource(Source):
         for n in targets:
             layout.check_name("node", n)
             assert self._client is not None, "start() the source before send()"
-            self._client.publish(f"{self.root}/{n}/{layout.CMD}/{topic}", payload, qos=1)
+            where = topic if channel == "default" else f"{topic}/{channel}"  # the node's cmd/<topic>[/<channel>]
+            self._client.publish(f"{self.root}/{n}/{layout.CMD}/{where}", payload, qos=1)
 
     # Looking in
 

@@ -89,9 +89,12 @@ def test_source_maps_status_state_health_and_log_to_the_sink(broker):
     put(c, "zoo/s1/info", b'{"board": "esp32"}', retain=True)
     put(c, "zoo/s1/status", b"online", retain=True)
     put(c, "zoo/s1/state/app/mode.current", b'{"value": "run", "version": 3}', retain=True)
+    # a key with / # + % is one escaped topic level on the broker (zoo_micro.mqtt.layout)
+    put(c, "zoo/s1/state/app/a%2Fb%23c%2Bd%25", b'{"value": 1, "version": 4}', retain=True)
     with MqttSource(broker.url, [sink], client_id="host-s"):
         assert sink.wait(lambda: "s1" in sink.ups and ("s1", "app", "mode.current") in sink.states)
         assert sink.states[("s1", "app", "mode.current")] == {"value": "run", "version": 3}
+        assert sink.wait(lambda: sink.states.get(("s1", "app", "a/b#c+d%")) == {"value": 1, "version": 4})
         put(c, "zoo/s1/health", b'{"node": {"name": "s1"}, "workers": {}}', retain=True)
         put(c, "zoo/s1/log", b'["warn", "low battery"]')
         put(c, "zoo/s1/state/app/mode.current", b"", retain=True)  # removed on the node
@@ -123,7 +126,7 @@ class FakeSource(Source):
         self.sent: list[tuple] = []
 
     def send(self, topic, content=None, node=None, channel="default", priority=0):
-        self.sent.append((topic, content, node))
+        self.sent.append((topic, content, node) if channel == "default" else (topic, content, node, channel))
 
 
 def test_sink_puts_a_serial_node_on_the_broker_like_an_mqtt_node_and_carries_its_commands(broker):
@@ -147,6 +150,8 @@ def test_sink_puts_a_serial_node_on_the_broker_like_an_mqtt_node_and_carries_its
 
         source.send("led.set", {"on": True}, node="u1")
         assert got.wait(lambda: bridge.sent == [("led.set", {"on": True}, "u1")])
+        source.send("led.set", {"on": False}, node="u1", channel="fast")  # cmd/led.set/fast
+        assert got.wait(lambda: bridge.sent[-1:] == [("led.set", {"on": False}, "u1", "fast")])
 
         sink.close()
         assert fleet.wait(lambda f: not f.node("u1").online and not f.bridges()[0].online)
