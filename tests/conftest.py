@@ -4,15 +4,10 @@ loading zoo_micro from .mpy files. Each (test, interpreter) pair is its own pyte
 from __future__ import annotations
 
 import ast
-import hashlib
-import io
-import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -143,58 +138,3 @@ class RuntimeTest(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, f"{self.test} [{self.interp}]"
-
-
-# umqtt.simple for the MQTT tests' virtual nodes, fetched as an sdist from the package index's JSON API
-# (PEP 691) and unpacked with tarfile: both the archive and umqtt/simple.py are checked against pinned
-# hashes. The file lands where host_tools.mqtt.umqtt_lib.umqtt_path() looks, so it uses this copy.
-UMQTT_INDEX = "https://pypi.org/simple/micropython-umqtt-simple/"
-UMQTT_SDIST_SHA256 = "b6a2520239e3992c63a7de9370ee9b3d9d27819a90359c521f1c0f7ccab8d12f"
-
-
-def fetch_umqtt(cache: Path) -> Path:
-    """The folder holding umqtt/simple.py (pinned version and hash) in cache, fetched if it is not there."""
-    from host_tools.mqtt.umqtt_lib import SHA256, VERSION
-
-    target = cache / f"umqtt-simple-{VERSION}"
-    simple = target / "umqtt" / "simple.py"
-    if simple.is_file() and hashlib.sha256(simple.read_bytes()).hexdigest() == SHA256:
-        return target
-    name = f"micropython-umqtt.simple-{VERSION}.tar.gz"
-    req = urllib.request.Request(UMQTT_INDEX, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-    with urllib.request.urlopen(req, timeout=60) as r:
-        files = {f["filename"]: f for f in json.load(r)["files"]}
-    with urllib.request.urlopen(files[name]["url"], timeout=60) as r:
-        sdist = r.read()
-    digest = hashlib.sha256(sdist).hexdigest()
-    if digest != UMQTT_SDIST_SHA256 or files[name]["hashes"].get("sha256") not in (None, digest):
-        raise RuntimeError(
-            f"{name} from {UMQTT_INDEX} has SHA-256 {digest}, not the pinned {UMQTT_SDIST_SHA256}"
-        )
-    with tarfile.open(fileobj=io.BytesIO(sdist), mode="r:gz") as tar:
-        member = next(m for m in tar.getmembers() if m.isfile() and m.name.endswith("/umqtt/simple.py"))
-        data = tar.extractfile(member).read()
-    if hashlib.sha256(data).hexdigest() != SHA256:
-        raise RuntimeError(f"umqtt/simple.py in {name} is not the pinned one")
-    cache.mkdir(parents=True, exist_ok=True)
-    staged = Path(tempfile.mkdtemp(prefix="zoo-umqtt-", dir=cache))
-    (staged / "umqtt").mkdir()
-    (staged / "umqtt" / "simple.py").write_bytes(data)
-    (staged / "umqtt" / "__init__.py").write_text("")
-    try:
-        staged.rename(target)
-    except OSError:  # another process put it there first (or a damaged copy is in the way)
-        import shutil
-
-        shutil.rmtree(staged, ignore_errors=True)
-        if not (simple.is_file() and hashlib.sha256(simple.read_bytes()).hexdigest() == SHA256):
-            shutil.rmtree(target, ignore_errors=True)
-            return fetch_umqtt(cache)
-    return target
-
-
-def pytest_runtest_setup(item):
-    if item.path.name.startswith("test_mqtt_"):
-        from host_tools.mqtt.umqtt_lib import cache_dir
-
-        fetch_umqtt(cache_dir())

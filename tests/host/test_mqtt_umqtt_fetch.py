@@ -7,8 +7,9 @@ import hashlib
 import subprocess
 
 import pytest
-from conftest import fetch_umqtt
 
+from host_tools.errors import UserError
+from host_tools.mqtt import umqtt_lib
 from host_tools.mqtt.umqtt_lib import SHA256, umqtt_path
 
 
@@ -18,24 +19,22 @@ def test_umqtt_is_fetched_from_the_index_and_unpacked_with_tarfile(tmp_path, mon
 
     monkeypatch.setattr(subprocess, "run", no_pip)
     monkeypatch.setattr(subprocess, "Popen", no_pip)
-    folder = fetch_umqtt(tmp_path / "cache")
+    folder = umqtt_path(tmp_path / "cache")
     simple = folder / "umqtt" / "simple.py"
     assert hashlib.sha256(simple.read_bytes()).hexdigest() == SHA256
     assert (folder / "umqtt" / "__init__.py").read_text() == ""
-    assert umqtt_path(tmp_path / "cache") == folder  # the library takes this copy as it is
+    assert umqtt_path(tmp_path / "cache") == folder  # the next call takes this copy as it is
 
 
 def test_a_damaged_copy_is_fetched_again(tmp_path):
-    folder = fetch_umqtt(tmp_path / "cache")
+    folder = umqtt_path(tmp_path / "cache")
     (folder / "umqtt" / "simple.py").write_text("# not umqtt\n")
-    assert fetch_umqtt(tmp_path / "cache") == folder
+    assert umqtt_path(tmp_path / "cache") == folder
     assert hashlib.sha256((folder / "umqtt" / "simple.py").read_bytes()).hexdigest() == SHA256
 
 
-def test_an_archive_that_is_not_the_pinned_one_is_refused(tmp_path, monkeypatch):
-    import conftest
-
-    monkeypatch.setattr(conftest, "UMQTT_SDIST_SHA256", "0" * 64)
-    with pytest.raises(RuntimeError, match="not the pinned"):
-        fetch_umqtt(tmp_path / "cache")
+def test_an_archive_that_is_not_the_pinned_one_is_refused_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(umqtt_lib, "SDIST_SHA256", "0" * 64)
+    with pytest.raises(UserError, match="not the pinned"):
+        umqtt_path(tmp_path / "cache")
     assert not (tmp_path / "cache" / "umqtt-simple-1.3.4").exists()
