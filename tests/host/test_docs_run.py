@@ -340,14 +340,6 @@ UNMARKED = (
     "needs a board, a broker or a toolchain and does not say so: put `<!-- not run: REASON -->` before it"
 )
 BROKEN: dict[tuple[str, str], str] = {
-    ("docs/bridge.md", "zoo-micro bridge --port /dev/ttyACM0"): UNMARKED,
-    ("docs/build-and-flash.md", "cd build/sensor_app-pico && mpremote cp -r . :"): UNMARKED,
-    ("docs/build-and-flash.md", "mpremote romfs deploy build/sensor_app-esp32/romfs.img"): UNMARKED,
-    ("docs/build-and-flash.md", "git clone https://github.com/micropython/micropython"): UNMARKED,
-    ("docs/build-and-flash.md", "zoo-micro flash --board esp32s3"): UNMARKED,
-    ("docs/build-and-flash.md", "zoo-micro flash --board pico"): UNMARKED,
-    ("docs/build-and-flash.md", "mpremote mip install github:OWNER/REPO"): UNMARKED,
-    ("docs/fleet.md", "mpremote mip install umqtt.simple"): UNMARKED,
     ("docs/framework-bridge.md", 'sink.latest("door")'):
         "a fragment (`sink` is the example's FrameworkSink, defined further down): mark it not run, or "
         "show it inside the example",
@@ -356,8 +348,6 @@ BROKEN: dict[tuple[str, str], str] = {
         "a fragment of the example (master, sink, run_app) that needs a broker: mark it not run",
     ("docs/framework-bridge.md", "$ zoo-micro bridge --port /dev/ttyACM0"):
         UNMARKED,
-    ("docs/fleet.md", "from zoo_micro import Master"): UNMARKED,
-    ("docs/fleet.md", "zoo-micro bridge --from mqtt://broker:1883"): UNMARKED,
 }  # fmt: skip
 
 
