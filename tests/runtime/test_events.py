@@ -111,6 +111,21 @@ async def test_event_decorator_reaches_every_master_created_afterwards():
     assert got == [0, 1]
 
 
+async def test_event_decorator_after_the_master_is_made_subscribes_it_too():
+    got = []
+    m = Master()
+
+    @event("late.topic")
+    def on_it(req):
+        got.append(req.content)
+
+    m.publish("late.topic", "front")
+    await m.start()
+    await wait_until(lambda: got)
+    await m.stop()
+    assert got == ["front"]
+
+
 async def test_retry_counts_and_callbacks_are_the_full_frameworks():
     # RetryOnce: one try in all; RetryTimes(3): three. The error callback runs at every failed
     # try, done once at the end, success never; then the event is dead-lettered.
