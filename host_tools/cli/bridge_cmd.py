@@ -14,9 +14,11 @@ from host_tools.link.flow import LinkFailed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_mutually_exclusive_group(required=True)
+    where = parser.add_mutually_exclusive_group()
     where.add_argument(
-        "--port", help="the node's serial port: a device path or pyserial URL (socket://HOST:PORT)"
+        "--port",
+        help="the node's serial port: a device path or pyserial URL (socket://HOST:PORT); default: the "
+        "one board on USB or the one running virtual board",
     )
     where.add_argument(
         "--from", dest="source", metavar="URL", help="nodes on an MQTT broker: mqtt://HOST:PORT"
@@ -49,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr
     )
+    if args.port is None and args.source is None:
+        from host_tools.cli.ports import choose_port
+
+        args.port = choose_port(None)  # the one board there is, or one line listing them
     before = threading.excepthook
     failed: list[str] = []
     threading.excepthook = _io_thread_ended(before, failed, args.sink == "framework")

@@ -185,3 +185,12 @@ def test_detect_lists_running_virtual_boards_beside_usb_ones(tmp_path, capsys, m
     unregister()
     assert main(["detect"]) == 0
     assert capsys.readouterr().out.startswith("no boards found")
+
+
+def test_bridge_without_port_takes_the_one_board_or_says_there_is_none(capsys, monkeypatch):
+    import serial.tools.list_ports
+
+    monkeypatch.setattr(serial.tools.list_ports, "comports", no_usb)
+    assert main(["bridge", "--seconds", "1"]) == 2  # not argparse's "--port is required"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("zoo-micro bridge: no board found:"), err
