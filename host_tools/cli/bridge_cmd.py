@@ -43,7 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state-file", help="keep each node's place in its stream here, to resume after a restart"
     )
-    parser.add_argument("--app", help="with --sink framework: the Python file with your @event reactors")
+    parser.add_argument(
+        "--app",
+        help="with --sink framework: the zoo-framework app to run (@event reactors, and optionally its "
+        "workers, one Master and one FrameworkSink; see docs/framework-bridge.md)",
+    )
     parser.add_argument("--quiet", action="store_true", help="hide node text and log lines")
 
 

@@ -340,14 +340,6 @@ UNMARKED = (
     "needs a board, a broker or a toolchain and does not say so: put `<!-- not run: REASON -->` before it"
 )
 BROKEN: dict[tuple[str, str], str] = {
-    ("docs/framework-bridge.md", 'sink.latest("door")'):
-        "a fragment (`sink` is the example's FrameworkSink, defined further down): mark it not run, or "
-        "show it inside the example",
-    ("docs/framework-bridge.md", "$ python greenhouse.py /dev/ttyACM0"): UNMARKED,
-    ("docs/framework-bridge.md", "from host_tools.sources.mqtt_source import MqttSource"):
-        "a fragment of the example (master, sink, run_app) that needs a broker: mark it not run",
-    ("docs/framework-bridge.md", "$ zoo-micro bridge --port /dev/ttyACM0"):
-        UNMARKED,
 }  # fmt: skip
 
 
