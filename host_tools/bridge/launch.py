@@ -35,6 +35,8 @@ def launch(
     commands: IO[str] | None = None,
     out: IO[str] | None = None,
     source: str | None = None,
+    max_links: int = 8,
+    link_idle: float = 60.0,
 ) -> dict[str, Any]:
     """Carry events from `port` (or the broker `source`) to `sink` for `seconds` (until Ctrl-C when
     None); returns the carrier's stats.
@@ -44,6 +46,8 @@ def launch(
     framework: `app` (a Python file with @event reactors, and maybe workers and its own zoo-framework
     Master) runs in this process with the nodes' events; see docs/framework-bridge.md.
     mqtt://HOST:PORT: the port's nodes appear on that broker (see docs/fleet.md).
+    max_links, link_idle: node names one serial port keeps sessions for, and how long an offline
+    one is kept when a new name needs its place.
     """
     if (port is None) == (source is None):
         raise UserError("give a serial --port, or --from mqtt://HOST:PORT for nodes on a broker")
@@ -66,12 +70,13 @@ def launch(
         )
         sinks = [twin]
     elif sink == "framework":
-        return _run_framework(_carrier(port, source, baudrate, state_file), seconds, down, app)
+        carrier = _carrier(port, source, baudrate, state_file, max_links, link_idle)
+        return _run_framework(carrier, seconds, down, app)
     else:
         raise UserError(
             f"unknown sink {sink!r}; choose one of {', '.join(SINKS)}, or a broker mqtt://HOST:PORT"
         )
-    carrier = _carrier(port, source, baudrate, state_file)
+    carrier = _carrier(port, source, baudrate, state_file, max_links, link_idle)
     carrier.sinks = sinks
     carrier.start()
     if commands is not None:
@@ -80,12 +85,16 @@ def launch(
     return carrier.stats()
 
 
-def _carrier(port: str | None, source: str | None, baudrate: int, state_file: str | None) -> Source:
+def _carrier(
+    port: str | None, source: str | None, baudrate: int, state_file: str | None, max_links: int, link_idle: float
+) -> Source:
     if source is not None:
         from host_tools.sources.mqtt_source import MqttSource
 
         return MqttSource(source, state_path=state_file)
-    return Bridge(port, baudrate=baudrate, state_path=state_file)  # type: ignore[arg-type]
+    return Bridge(  # type: ignore[arg-type]
+        port, baudrate=baudrate, state_path=state_file, max_links=max_links, link_idle=link_idle
+    )
 
 
 def _read_commands(carrier: Source, commands: IO[str]) -> None:

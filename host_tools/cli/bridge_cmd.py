@@ -10,6 +10,7 @@ import sys
 import threading
 
 from host_tools.bridge.launch import SINKS, launch
+from host_tools.errors import UserError
 from host_tools.link.flow import LinkFailed
 
 
@@ -44,6 +45,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--state-file", help="keep each node's place in its stream here, to resume after a restart"
     )
     parser.add_argument(
+        "--max-links", type=int, default=8, metavar="N",
+        help="node names one serial port keeps sessions for (default 8); a hello from a new name past "
+        "that is refused and counted",
+    )  # fmt: skip
+    parser.add_argument(
+        "--link-idle", type=float, default=60.0, metavar="S",
+        help="seconds an offline node's session is kept when a new name needs its place (default 60)",
+    )  # fmt: skip
+    parser.add_argument(
         "--app",
         help="with --sink framework: the zoo-framework app to run (@event reactors, and optionally its "
         "workers, one Master and one FrameworkSink; see docs/framework-bridge.md)",
@@ -55,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr
     )
+    if args.max_links < 1 or args.link_idle <= 0:
+        raise UserError(f"--max-links must be 1 or more and --link-idle above 0; got {args.max_links}, "
+                        f"{args.link_idle:g}")  # fmt: skip
     if args.port is None and args.source is None:
         from host_tools.cli.ports import choose_port
 
@@ -73,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
             app=args.app,
             commands=sys.stdin if args.sink == "json" and not sys.stdin.isatty() else None,
             source=args.source,
+            max_links=args.max_links,
+            link_idle=args.link_idle,
         )
     except KeyboardInterrupt:
         if failed:  # the interrupt that woke us from the framework's loop

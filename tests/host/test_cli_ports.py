@@ -194,3 +194,24 @@ def test_bridge_without_port_takes_the_one_board_or_says_there_is_none(capsys, m
     assert main(["bridge", "--seconds", "1"]) == 2  # not argparse's "--port is required"
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("zoo-micro bridge: no board found:"), err
+
+
+def test_bridge_link_bounds_reach_the_bridge_and_bad_ones_are_one_line(capsys, monkeypatch, tmp_path):
+    import host_tools.bridge.launch as launch_mod
+
+    made = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_bridge(port, **kwargs):
+        made.update(kwargs, port=port)
+        raise Stop
+
+    monkeypatch.setattr(launch_mod, "Bridge", fake_bridge)
+    with pytest.raises(Stop):
+        main(["bridge", "--port", str(tmp_path / "p"), "--max-links", "3", "--link-idle", "5"])
+    assert made["max_links"] == 3 and made["link_idle"] == 5.0
+    assert main(["bridge", "--port", str(tmp_path / "p"), "--max-links", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--max-links must be 1 or more" in err[0], err
