@@ -2,7 +2,7 @@
 import asyncio
 import sys
 
-from zoo_micro import log, port, workers
+from zoo_micro import port, workers
 from zoo_micro.bus import Bus
 from zoo_micro.config import CONFIG_PLUGINS, load_config
 from zoo_micro.port import const

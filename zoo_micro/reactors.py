@@ -2,7 +2,8 @@
 # "all", success and done callbacks, failed handlers, retries and dead letters.
 import asyncio
 
-from zoo_micro import bus as _bus, log, port
+from zoo_micro import bus as _bus
+from zoo_micro import log, port
 
 DEAD_LETTER = "zoo.dead_letter"
 

@@ -39,4 +39,3 @@ def worker_stats(m, name):
     for k in ("state", "max_execute_time", "restarts"):  # this board's extras stay in the report
         del h[k]
     return {"name": name, "type": type(w).__name__, "metadata": getattr(w, "_zoo_meta", {}), "health": h}
-

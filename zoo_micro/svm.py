@@ -101,4 +101,3 @@ class SVM:
             "workers": {w.name: self.worker_health(w) for w in m.workers},
             "plugins": out,
         }
-

@@ -86,7 +86,12 @@ def launch(
 
 
 def _carrier(
-    port: str | None, source: str | None, baudrate: int, state_file: str | None, max_links: int, link_idle: float
+    port: str | None,
+    source: str | None,
+    baudrate: int,
+    state_file: str | None,
+    max_links: int,
+    link_idle: float,
 ) -> Source:
     if source is not None:
         from host_tools.sources.mqtt_source import MqttSource

@@ -313,7 +313,7 @@ class MqttSource(Source):
         for n in targets:
             layout.check_name("node", n)
             assert self._client is not None, "start() the source before send()"
-            where = topic if channel == "default" else f"{topic}/{channel}"  # the node's cmd/<topic>[/<channel>]
+            where = topic if channel == "default" else f"{topic}/{channel}"  # cmd/<topic>[/<channel>]
             self._client.publish(f"{self.root}/{n}/{layout.CMD}/{where}", payload, qos=1)
 
     # Looking in

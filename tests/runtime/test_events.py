@@ -140,7 +140,8 @@ async def test_retry_counts_and_callbacks_are_the_full_frameworks():
         raise ValueError("nope")
 
     m = Master({"retry_delay": 0.01})
-    for topic, strategy in (("once", EventRetryStrategy.RetryOnce), ("thrice", EventRetryStrategy.RetryTimes)):
+    strategies = (("once", EventRetryStrategy.RetryOnce), ("thrice", EventRetryStrategy.RetryTimes))
+    for topic, strategy in strategies:
         m.subscribe(
             topic,
             bad,
@@ -373,7 +374,9 @@ async def test_publish_the_full_frameworks_way_through_event_channel_manager():
 
     got = []
     m = Master()
-    m.subscribe("order.created", lambda req: got.append((req.topic, req.content, req.channel_name)), "business")
+    m.subscribe(
+        "order.created", lambda req: got.append((req.topic, req.content, req.channel_name)), "business"
+    )
     ch = EventChannelManager.get_channel("business")
     assert ch.get_channel_name() == "business"
     ch.push_event(EventNode("order.created", {"id": 1}, channel_name="business"))
@@ -425,6 +428,9 @@ async def test_reactor_objects_and_the_channel_census_of_the_full_framework():
         await wait_until(lambda: len(seen) == 4)
         await m.stop()
     assert seen == [
-        ("try", "login", "audit"), ("error", "audit", "disk busy"), ("try", "login", "audit"), ("done", "audit")
+        ("try", "login", "audit"),
+        ("error", "audit", "disk busy"),
+        ("try", "login", "audit"),
+        ("done", "audit"),
     ]
     assert EventChannelManager.get_all_channel_count() == 1
