@@ -290,10 +290,13 @@ class StateMachineManager:
         except Exception as e:
             # A full or read-only flash, a full heap: the values stay in memory, unsaved for next time.
             self._dirty = True
-            msg = "state save to %s failed: %r" % (self.path, e)
-            if msg != self._failed:  # once, not at every retry
-                self._failed = msg
-                log.error(msg)
+            try:
+                msg = "state save to %s failed: %r" % (self.path, e)
+                if msg != self._failed:  # once, not at every retry
+                    self._failed = msg
+                    log.error(msg)
+            except MemoryError:
+                pass  # no heap even to say so: the save loop lives on and tries again
 
     def stop(self):
         """Called by the Master at stop: save what changed and end the save loop."""
