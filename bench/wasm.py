@@ -44,7 +44,9 @@ PROBE = [
     "from zoo_micro import Master",
     "gc.collect()\na = gc.mem_alloc()\nprint('master', a - b)\n"
     "print('platform', '%d.%d.%d' % sys.implementation.version[:3], 'maxsize=%d' % sys.maxsize)",
-    "try:\n    __import__(BRIDGE)\n    ok = True\nexcept ImportError as e:\n"
+    # the plugin, and what it loads as it starts (the link session, with frame and sender)
+    "try:\n    __import__(BRIDGE)\n    if BRIDGE == 'zoo_micro.link.plugin':\n"
+    "        __import__('zoo_micro.link.session')\n    ok = True\nexcept ImportError as e:\n"
     "    print('bridge_error', repr(e))\n    ok = False",
     "gc.collect()\nif ok:\n    print('bridge', gc.mem_alloc() - a)",
 ]
@@ -119,7 +121,7 @@ def figures(host) -> None:
         row = dict(
             base, figure="import_ram_bridge_" + code, value=int(got["bridge"]) if "bridge" in got else None
         )
-        row["note"] = "32-bit WebAssembly; import %s after Master" % host.bridge
+        row["note"] = "32-bit WebAssembly; import %s (and the link session) after Master" % host.bridge
         if "bridge_error" in got:
             row["error"] = got["bridge_error"]
         print(json.dumps(row), flush=True)
