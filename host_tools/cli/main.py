@@ -22,6 +22,7 @@ COMMANDS = {
     "run": "deploy, reset and show the node live",
     "watch": "redeploy on every saved change",
     "monitor": "live dashboard of a node",
+    "repl": "the board's REPL in this terminal (mpremote)",
     "bridge": "connect boards to the host framework",
     "fleet": "live table of nodes on an MQTT broker",
     "completion": "print a shell completion script (bash, zsh or fish)",
