@@ -13,61 +13,45 @@ import sys
 
 from zoo_micro import port
 
+
+def _table(text):
+    """{key: rule} from "key rule; key rule". The tables below are single long strings, not dict
+    literals: a literal's short words would be interned, and stay on the heap for good, on every
+    node whose config is checked, even after this module is forgotten."""
+    t = {}
+    for item in text.split(";"):
+        key, _, rule = item.strip().partition(" ")
+        t[key] = rule
+    return t
+
+
 # Rules: see check(). The Master's keys (config.DEFAULTS) and the built-in plugins' switches.
-MASTER = {
-    "name": "str",
-    "queue_size": "int >=1",
-    "backoff_max": "num >=0",
-    "retry_delay": "num >=0",
-    "retry_backoff_max": "num >=0",
-    "max_pending_retries": "int >=0",
-    "max_threads": "int >=0",
-    "thread_join_timeout": "num >=0",
-    "threads": "bool|'auto'",
-    "svm_check_interval": "num >=0",
-    "state_path": "str|none",
-    "state_save_interval": "num >=0",
-    "bridge": "bool|dict|none",
-    "mqtt": "bool|dict|none",
-    "watchdog": "bool|dict|none",
-    "schedule": "list|none",
-    "app": "any",
-}
+MASTER = _table(
+    "name str; queue_size int >=1; backoff_max num >=0; retry_delay num >=0; retry_backoff_max num >=0;"
+    "max_pending_retries int >=0; max_threads int >=0; thread_join_timeout num >=0; threads bool|'auto';"
+    "svm_check_interval num >=0; state_path str|none; state_save_interval num >=0; bridge bool|dict|none;"
+    "mqtt bool|dict|none; watchdog bool|dict|none; schedule list|none; app any"
+)
 
 # The MQTT plugin's options; a key the plugin knows but this table does not is accepted as is.
-MQTT = {
-    "node": "str|none",
-    "up": "str|list",
-    "down": "str|list",
-    "outbox": "int >=1",
-    "log": "bool",
-    "state": "bool|'auto'",
-    "health": "bool",
-    "host": "str|none",
-    "port": "int >=0 <=65535",
-    "user": "str|none",
-    "password": "str|none",
-    "tls": "bool|dict",
-    "root": "str",
-    "client_id": "str|none",
-    "clean": "bool",
-    "retained_max": "int >=1",
-    "keepalive": "num >=0 <=65535",
-    "timeout": "num >0",
-    "backoff_min": "num >0",
-    "backoff_max": "num >0",
-    "runner": "'auto'|'thread'|'loop'",
-    "poll_ms": "int >=1",
-    "linger": "num >=0",
-    "wifi": "dict|none",
-    "payload_max": "int >=64",
-    "channels": "list",
-}
+MQTT = _table(
+    "node str|none; up str|list; down str|list; outbox int >=1; log bool; state bool|'auto'; health bool;"
+    "host str|none; port int >=0 <=65535; user str|none; password str|none; tls bool|dict; root str;"
+    "client_id str|none; clean bool; retained_max int >=1; keepalive num >=0 <=65535; timeout num >0;"
+    "backoff_min num >0; backoff_max num >0; runner 'auto'|'thread'|'loop'; poll_ms int >=1;"
+    "linger num >=0; wifi dict|none; payload_max int >=64; channels list"
+)
 
-WATCHDOG = {"timeout_ms": "int >=1", "feed_while": "list"}
-STATUSES = ("running", "warning", "unhealthy", "stuck", "failed")
+WATCHDOG = _table("timeout_ms int >=1; feed_while list")
+STATUSES = ("running", "warning", "unhealthy", "stuck", "failed")  # interned by svm.py anyway
 
-SCHEDULE = {"topic": "str", "content": "any", "every": "num >0", "at": "str"}
+SCHEDULE = _table("topic str; content any; every num >0; at str")
+
+# How a rule's kinds read in an error.
+NAMES = _table(
+    "int an integer; num a number; str a string; bool true or false; list a list; dict an object;"
+    "none null; any anything"
+)
 
 
 def load(config, merged):
@@ -222,19 +206,9 @@ def fits(value, rule):
 def describe(rule):
     """'int >=1|none' -> 'an integer >= 1, or null'."""
     out = []
-    names = {
-        "int": "an integer",
-        "num": "a number",
-        "str": "a string",
-        "bool": "true or false",
-        "list": "a list",
-        "dict": "an object",
-        "none": "null",
-        "any": "anything",
-    }
     for alt in rule.split("|"):
         words = alt.split()
-        text = names.get(words[0], words[0].replace("'", '"'))
+        text = NAMES.get(words[0], words[0].replace("'", '"'))
         if len(words) == 3 and words[1][:2] == ">=" and words[2][:2] == "<=":
             text += " from %s to %s" % (words[1][2:], words[2][2:])
         else:
