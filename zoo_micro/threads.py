@@ -116,7 +116,11 @@ def run_thread(master, w):
     r = w._zoo
     try:
         while not master._stopping:
-            delay = run_once(master, w, True)
+            try:
+                delay = run_once(master, w, True)
+            except MemoryError:
+                port.collect()
+                delay = 0.1  # a full heap: try again shortly rather than end the thread
             if delay is None:
                 break
             # Sleep in slices so shutdown is noticed quickly.

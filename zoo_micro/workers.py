@@ -107,7 +107,10 @@ def finish(master, worker, t, exc, value):
         worker._on_done()
     except Exception as e:
         # A hook's error, or even book-keeping's (a MemoryError on a full heap): the worker lives on.
-        log.error("worker %s: %s raised %r" % (name, what, e))
+        try:
+            log.error("worker %s: %s raised %r" % (name, what, e))
+        except MemoryError:
+            pass  # no heap even to say so
         if what == "book-keeping":
             port.collect()
         elif what != "_on_done":  # _on_error or _destroy_result raised: _on_done still runs
@@ -211,7 +214,11 @@ async def supervise(master):
             if due is None:
                 continue
             if port.ticks_diff(due, now) <= 0:
-                run_once(master, worker)
+                try:
+                    run_once(master, worker)
+                except MemoryError:  # a full heap: this worker tries again shortly, the others go on
+                    port.collect()
+                    r[_DUE] = port.ticks_add(now, 100)
                 due = r[_DUE]
                 if due is None:
                     continue

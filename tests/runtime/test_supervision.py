@@ -236,3 +236,27 @@ async def test_worker_survives_a_memory_error_in_its_book_keeping():
         await wait_until(lambda: len(got) >= 3, timeout=5)
         await m.stop()
     assert got[:3] == [1, 3, 4], got  # run 2's result was lost to the error, the worker lived on
+
+
+class Undescribable(Exception):
+    def __repr__(self):
+        raise MemoryError()  # as a full heap fails to format an error message
+
+
+async def test_a_failure_that_cannot_even_be_logged_leaves_workers_running():
+    class Odd(BaseWorker):
+        is_loop = True
+
+        def _execute(self):
+            raise Undescribable()
+
+    class OddThread(Odd):
+        mode = "thread"
+
+    m = Master()
+    a = m.register_worker("odd", Odd, props={"delay_time": 0.01})
+    t = m.register_worker("odd_thread", OddThread, props={"delay_time": 0.01})
+    with Quiet():
+        await m.start()
+        await wait_until(lambda: st(m, a)["runs"] >= 3 and st(m, t)["runs"] >= 3)
+        await m.stop()
