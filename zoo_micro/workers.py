@@ -236,6 +236,12 @@ async def supervise(master):
                     alarm[1].cancel()
                     if alarm[1] in master._runs:
                         master._runs.remove(alarm[1])
-                alarm = (at, asyncio.create_task(_alarm(nxt, wake)))
-                master._runs.append(alarm[1])  # cancelled with the runs at stop
+                    alarm = None
+                try:
+                    alarm = (at, asyncio.create_task(_alarm(nxt, wake)))
+                    master._runs.append(alarm[1])  # cancelled with the runs at stop
+                except MemoryError:  # no heap for the alarm: look again shortly, without one
+                    port.collect()
+                    await asyncio.sleep(0.01)
+                    continue
         await wake.wait()

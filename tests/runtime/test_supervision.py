@@ -260,3 +260,25 @@ async def test_a_failure_that_cannot_even_be_logged_leaves_workers_running():
         await m.start()
         await wait_until(lambda: st(m, a)["runs"] >= 3 and st(m, t)["runs"] >= 3)
         await m.stop()
+
+
+async def test_the_supervisor_lives_when_the_heap_has_no_room_for_its_alarm():
+    real = asyncio.create_task
+    failed = []
+
+    def tight(coro):
+        if not failed and "_alarm" in repr(coro):
+            failed.append(1)
+            coro.close()
+            raise MemoryError()
+        return real(coro)
+
+    m = Master()
+    w = m.register_worker("c", Counter, props={"delay_time": 0.03})
+    asyncio.create_task = tight
+    try:
+        await m.start()
+        await wait_until(lambda: failed and w.n >= 4)
+        await m.stop()
+    finally:
+        asyncio.create_task = real
