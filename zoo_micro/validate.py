@@ -14,7 +14,7 @@ import sys
 from zoo_micro import port
 
 
-def _table(text):
+def table(text):
     """{key: rule} from "key rule; key rule". The tables below are single long strings, not dict
     literals: a literal's short words would be interned, and stay on the heap for good, on every
     node whose config is checked, even after this module is forgotten."""
@@ -26,7 +26,7 @@ def _table(text):
 
 
 # Rules: see check(). The Master's keys (config.DEFAULTS) and the built-in plugins' switches.
-MASTER = _table(
+MASTER = table(
     "name str; queue_size int >=1; backoff_max num >=0; retry_delay num >=0; retry_backoff_max num >=0;"
     "max_pending_retries int >=0; max_threads int >=0; thread_join_timeout num >=0; threads bool|'auto';"
     "svm_check_interval num >=0; state_path str|none; state_save_interval num >=0; bridge bool|dict|none;"
@@ -34,7 +34,7 @@ MASTER = _table(
 )
 
 # The MQTT plugin's options; a key the plugin knows but this table does not is accepted as is.
-MQTT = _table(
+MQTT = table(
     "node str|none; up str|list; down str|list; outbox int >=1; log bool; state bool|'auto'; health bool;"
     "host str|none; port int >=0 <=65535; user str|none; password str|none; tls bool|dict; root str;"
     "client_id str|none; clean bool; retained_max int >=1; keepalive num >=0 <=65535; timeout num >0;"
@@ -42,13 +42,13 @@ MQTT = _table(
     "linger num >=0; wifi dict|none; payload_max int >=64; channels list"
 )
 
-WATCHDOG = _table("timeout_ms int >=1; feed_while list")
+WATCHDOG = table("timeout_ms int >=1; feed_while list")
 STATUSES = ("running", "warning", "unhealthy", "stuck", "failed")  # interned by svm.py anyway
 
-SCHEDULE = _table("topic str; content any; every num >0; at str")
+SCHEDULE = table("topic str; content any; every num >0; at str")
 
 # How a rule's kinds read in an error.
-NAMES = _table(
+NAMES = table(
     "int an integer; num a number; str a string; bool true or false; list a list; dict an object;"
     "none null; any anything"
 )

@@ -19,24 +19,13 @@ COMMON = {
     "health": True,  # forward zoo.svm.health with the link's counters added
 }
 
-# The serial bridge's options, as zoo_micro.validate checks them (see check() there).
-BRIDGE = {
-    "node": "str|none",
-    "up": "str|list",
-    "down": "str|list",
-    "outbox": "int >=1",
-    "log": "bool",
-    "state": "bool|'auto'",
-    "health": "bool",
-    "stream": "any",
-    "board": "str|none",
-    "frame_max": "int >=128",
-    "send_max": "int >=64",
-    "heartbeat": "num >0",
-    "timeout": "num >0",
-    "journal": "str|none",
-    "journal_max": "int >=256",
-}
+# The serial bridge's options, as zoo_micro.validate checks them (see check() there); one long
+# string for validate.table(), so its short words are not interned for good.
+BRIDGE = (
+    "node str|none; up str|list; down str|list; outbox int >=1; log bool; state bool|'auto'; health bool;"
+    "stream any; board str|none; frame_max int >=128; send_max int >=64; heartbeat num >0; timeout num >0;"
+    "journal str|none; journal_max int >=256"
+)
 
 
 def setup(self, master, check=None):
@@ -52,7 +41,8 @@ def setup(self, master, check=None):
 
     try:
         # An unknown key names the closest known one; a wrong type or range names key, value, rule.
-        validate.check(given, BRIDGE if self.name == "bridge" else dict((k, "any") for k in o), self.name)
+        spec = validate.table(BRIDGE) if self.name == "bridge" else dict((k, "any") for k in o)
+        validate.check(given, spec, self.name)
     finally:
         validate.drop()
     o.update(given)
