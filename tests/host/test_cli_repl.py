@@ -8,6 +8,7 @@ import pty
 import select
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -30,6 +31,13 @@ def read_until(fd: int, text: bytes, timeout: float = 15.0) -> bytes:
     return seen
 
 
+def raw_mode(fd: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while termios.tcgetattr(fd)[3] & (termios.ICANON | termios.ISIG):
+        assert time.monotonic() < deadline, "mpremote never put the terminal in raw mode"
+        time.sleep(0.02)
+
+
 def test_repl_takes_the_running_board_and_leaves_on_ctrl_bracket(zoo_board, tmp_path, monkeypatch):
     monkeypatch.setenv(REGISTRY_ENV, str(tmp_path / "registry"))
     app = tmp_path / "app"
@@ -46,7 +54,8 @@ def test_repl_takes_the_running_board_and_leaves_on_ctrl_bracket(zoo_board, tmp_
     )  # fmt: skip
     os.close(child)
     try:
-        read_until(main, b"Connected to MicroPython")  # mpremote has the terminal in raw mode now
+        read_until(main, b"to exit this shell")
+        raw_mode(main)  # mpremote has put the terminal in raw mode: Ctrl-C is a byte, not SIGINT
         os.write(main, b"\r\x03")
         read_until(main, b">>>")
         os.write(main, b"print(6 * 7)\r")
