@@ -201,7 +201,18 @@ class Master:
             for t in self._tasks + self._runs:
                 t.cancel()
             await asyncio.sleep(0)  # the tasks end and free their frames before shutdown.py loads
-            await port.once("zoo_micro.shutdown", "stop", self)
+            try:
+                await port.once("zoo_micro.shutdown", "stop", self)
+            except MemoryError:
+                self._last_words()
+                raise
+
+    def _last_words(self):
+        # No heap even to load shutdown.py: keep what matters most, the state on flash.
+        self._running = False
+        st = sys.modules.get("zoo_micro.state")
+        if st is not None:
+            st.StateMachineManager().stop()
 
     def shutdown(self):
         """Ask a running node to stop; run() returns once everything has stopped."""
@@ -229,5 +240,8 @@ class Master:
         try:
             asyncio.run(self._run(duration))
         except KeyboardInterrupt:
-            port.once("zoo_micro.shutdown", "interrupted", self)
+            try:
+                port.once("zoo_micro.shutdown", "interrupted", self)
+            except MemoryError:
+                self._last_words()
             raise

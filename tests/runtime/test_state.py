@@ -247,3 +247,34 @@ def test_a_save_failure_on_a_full_heap_leaves_the_store_saving():
     s.save = failing
     s._save_logged()  # raises nothing
     assert s._dirty
+
+
+async def test_state_is_saved_at_stop_even_when_the_heap_cannot_load_the_shutdown_code():
+    from zoo_micro import port
+
+    real = port.once
+
+    def full_heap(module, fn, *args):
+        if module == "zoo_micro.shutdown":
+            raise MemoryError()
+        return real(module, fn, *args)
+
+    StateMachineManager.reset()
+    m = Master({"state_path": "state.json", "state_save_interval": 60})
+    s = StateMachineManager()
+    await m.start()
+    s.set_state("cfg", "mode", "eco")
+    port.once = full_heap
+    raised = False
+    try:
+        await m.stop()
+    except MemoryError:
+        raised = True  # stop says it could not stop cleanly...
+    finally:
+        port.once = real
+    assert raised and not m._running  # ...after keeping the state
+    StateMachineManager.reset()
+    fresh_store = StateMachineManager()
+    fresh_store.configure(path="state.json")
+    fresh_store.load()
+    assert fresh_store.get_state("cfg", "mode") == "eco"
