@@ -317,109 +317,101 @@ def guard_node(name: str, broker: Mosquitto, cwd, options: dict | None = None, h
     return proc
 
 
-def test_an_oversize_command_is_discarded_unread_acknowledged_and_never_sent_again(tmp_path):
+class Guarded:
+    """A broker, a Watch on one node name, and guard_app nodes on the unix port; closed by the
+    fixture, nodes the test started again included."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.broker = Mosquitto(tmp_path / "broker").start()
+        self.watch: Watch | None = None
+        self.nodes: list[subprocess.Popen] = []
+
+    def start(self, name: str, options: dict | None = None) -> tuple[Watch, subprocess.Popen]:
+        if self.watch is None:
+            self.watch = Watch(self.broker, name)
+        node = guard_node(name, self.broker, self.tmp_path, options)
+        self.nodes.append(node)
+        return self.watch, node
+
+    def close(self) -> None:
+        for node in self.nodes:
+            finish(node)
+        if self.watch is not None:
+            self.watch.close()
+        self.broker.stop()
+
+
+@pytest.fixture
+def guarded(tmp_path):
+    g = Guarded(tmp_path)
+    yield g
+    g.close()
+
+
+def test_an_oversize_command_is_discarded_unread_acknowledged_and_never_sent_again(guarded):
     # 60 KB does not fit beside the node in its 128K heap: umqtt would allocate it whole, fail,
     # drop the connection, and the broker would send it again at every reconnect.
-    broker = Mosquitto(tmp_path / "broker").start()
-    watch = node = None
-    try:
-        watch = Watch(broker, "g1")
-        node = guard_node("g1", broker, tmp_path)
-        watch.send("app.ping", json.dumps({"pad": "x" * 60000}).encode())
-        watch.send("app.ping", b'{"n": 1}')
-        assert watch.wait(lambda: watch.contents("app.pong")), node.poll()
-        assert [p["content"] for p in watch.contents("app.pong")] == [{"n": 1}]
-        assert watch.wait(lambda: watch.mqtt().get("oversize") == 1)
-        assert watch.mqtt()["connects"] == 1 and watch.mqtt()["outages"] == 0
-        watch.send("app.ping", json.dumps("y" * 513).encode())  # just over the default payload_max
-        watch.send("app.ping", json.dumps("y" * 400).encode())  # under it
-        assert watch.wait(lambda: watch.mqtt().get("oversize") == 2 and len(watch.contents("app.pong")) == 2)
-        finish(node)
-        # The same node again, on its persistent session: nothing is waiting for it.
-        node = guard_node("g1", broker, tmp_path)
-        watch.health = {}
-        watch.send("app.ping", b'{"n": 2}')
-        assert watch.wait(lambda: watch.mqtt().get("connects") == 1 and watch.mqtt().get("received") == 1)
-        assert watch.mqtt()["oversize"] == 0
-    finally:
-        if node is not None:
-            finish(node)
-        if watch is not None:
-            watch.close()
-        broker.stop()
+    watch, node = guarded.start("g1")
+    watch.send("app.ping", json.dumps({"pad": "x" * 60000}).encode())
+    watch.send("app.ping", b'{"n": 1}')
+    assert watch.wait(lambda: watch.contents("app.pong")), node.poll()
+    assert [p["content"] for p in watch.contents("app.pong")] == [{"n": 1}]
+    assert watch.wait(lambda: watch.mqtt().get("oversize") == 1)
+    assert watch.mqtt()["connects"] == 1 and watch.mqtt()["outages"] == 0
+    watch.send("app.ping", json.dumps("y" * 513).encode())  # just over the default payload_max
+    watch.send("app.ping", json.dumps("y" * 400).encode())  # under it
+    assert watch.wait(lambda: watch.mqtt().get("oversize") == 2 and len(watch.contents("app.pong")) == 2)
+    finish(node)
+    # The same node again, on its persistent session: nothing is waiting for it.
+    _, node = guarded.start("g1")
+    watch.health = {}
+    watch.send("app.ping", b'{"n": 2}')
+    assert watch.wait(lambda: watch.mqtt().get("connects") == 1 and watch.mqtt().get("received") == 1)
+    assert watch.mqtt()["oversize"] == 0
 
 
-def test_state_keys_with_wildcards_and_slashes_are_escaped_and_the_link_stays_up(tmp_path):
+def test_state_keys_with_wildcards_and_slashes_are_escaped_and_the_link_stays_up(guarded):
     from urllib.parse import unquote
 
-    broker = Mosquitto(tmp_path / "broker").start()
-    watch = node = None
-    try:
-        watch = Watch(broker, "g2")
-        node = guard_node("g2", broker, tmp_path)
-        assert watch.wait(lambda: len(watch.states) == 2), watch.states
-        assert sorted(watch.states) == ["app/a%2Fb%23c%2Bd%25", "app/plain"]
-        level = next(t for t in watch.states if t != "app/plain").split("/")[1]
-        assert unquote(level) == "a/b#c+d%"  # how a host reads the key back
-        assert json.loads(watch.states["app/a%2Fb%23c%2Bd%25"])["value"] == 1
-        watch.send("app.ping", b'"still here"')
-        assert watch.wait(lambda: watch.contents("app.pong"))
-        assert watch.wait(lambda: watch.mqtt().get("sent", 0) >= 1)
-        assert watch.mqtt()["connects"] == 1 and watch.mqtt()["outages"] == 0
-    finally:
-        if node is not None:
-            finish(node)
-        if watch is not None:
-            watch.close()
-        broker.stop()
+    watch, node = guarded.start("g2")
+    assert watch.wait(lambda: len(watch.states) == 2), watch.states
+    assert sorted(watch.states) == ["app/a%2Fb%23c%2Bd%25", "app/plain"]
+    level = next(t for t in watch.states if t != "app/plain").split("/")[1]
+    assert unquote(level) == "a/b#c+d%"  # how a host reads the key back
+    assert json.loads(watch.states["app/a%2Fb%23c%2Bd%25"])["value"] == 1
+    watch.send("app.ping", b'"still here"')
+    assert watch.wait(lambda: watch.contents("app.pong"))
+    assert watch.wait(lambda: watch.mqtt().get("sent", 0) >= 1)
+    assert watch.mqtt()["connects"] == 1 and watch.mqtt()["outages"] == 0
 
 
-def test_commands_reach_only_the_channels_the_node_allows_and_the_rest_are_counted(tmp_path):
-    broker = Mosquitto(tmp_path / "broker").start()
-    watch = node = None
-    try:
-        watch = Watch(broker, "g3")
-        node = guard_node("g3", broker, tmp_path, {"channels": ["default", "fast"]})
-        watch.send("app.ping", b"1")
-        watch.send("app.ping/fast", b"2")
-        assert watch.wait(lambda: len(watch.contents("app.pong")) == 2)
-        pongs = watch.contents("app.pong")
-        assert [(p["content"], p["channel"]) for p in pongs] == [(1, "default"), (2, "fast")]
-        queues = pongs[-1]["queues"]
-        for i in range(200):  # each would be a bus queue kept for good
-            watch.send(f"app.ping/c{i}", b"3")
-        watch.send("app.ping", b"4")
-        assert watch.wait(lambda: len(watch.contents("app.pong")) == 3)
-        assert watch.contents("app.pong")[-1] == {"content": 4, "channel": "default", "queues": queues}
-        assert watch.wait(lambda: watch.mqtt().get("channel_refused") == 200)
-    finally:
-        if node is not None:
-            finish(node)
-        if watch is not None:
-            watch.close()
-        broker.stop()
+def test_commands_reach_only_the_channels_the_node_allows_and_the_rest_are_counted(guarded):
+    watch, node = guarded.start("g3", {"channels": ["default", "fast"]})
+    watch.send("app.ping", b"1")
+    watch.send("app.ping/fast", b"2")
+    assert watch.wait(lambda: len(watch.contents("app.pong")) == 2)
+    pongs = watch.contents("app.pong")
+    assert [(p["content"], p["channel"]) for p in pongs] == [(1, "default"), (2, "fast")]
+    queues = pongs[-1]["queues"]
+    for i in range(200):  # each would be a bus queue kept for good
+        watch.send(f"app.ping/c{i}", b"3")
+    watch.send("app.ping", b"4")
+    assert watch.wait(lambda: len(watch.contents("app.pong")) == 3)
+    assert watch.contents("app.pong")[-1] == {"content": 4, "channel": "default", "queues": queues}
+    assert watch.wait(lambda: watch.mqtt().get("channel_refused") == 200)
 
 
-def test_an_app_that_waits_for_room_loses_nothing_where_one_that_does_not_drops(tmp_path):
-    broker = Mosquitto(tmp_path / "broker").start()
-    watch = node = None
-    try:
-        watch = Watch(broker, "g4")
-        node = guard_node("g4", broker, tmp_path, {"outbox": 4})
-        watch.send("app.burst", b'{"n": 300, "wait": true}')
-        wait_line(node, "burst done")
-        assert watch.wait(lambda: len(watch.contents("app.evt")) == 300), len(watch.contents("app.evt"))
-        assert [c["i"] for c in watch.contents("app.evt")] == list(range(300))
-        assert watch.wait(lambda: watch.mqtt().get("sent", 0) >= 300)
-        assert watch.mqtt()["dropped"] == 0
-        # The same burst without waiting: the outbox of 4 overflows, and says so.
-        watch.send("app.burst", b'{"n": 300, "wait": false}')
-        wait_line(node, "burst done")
-        assert watch.wait(lambda: watch.mqtt().get("dropped", 0) > 0)
-        assert watch.wait(lambda: len(watch.contents("app.evt")) == 600 - watch.mqtt()["dropped"])
-    finally:
-        if node is not None:
-            finish(node)
-        if watch is not None:
-            watch.close()
-        broker.stop()
+def test_an_app_that_waits_for_room_loses_nothing_where_one_that_does_not_drops(guarded):
+    watch, node = guarded.start("g4", {"outbox": 4})
+    watch.send("app.burst", b'{"n": 300, "wait": true}')
+    wait_line(node, "burst done")
+    assert watch.wait(lambda: len(watch.contents("app.evt")) == 300), len(watch.contents("app.evt"))
+    assert [c["i"] for c in watch.contents("app.evt")] == list(range(300))
+    assert watch.wait(lambda: watch.mqtt().get("sent", 0) >= 300)
+    assert watch.mqtt()["dropped"] == 0
+    # The same burst without waiting: the outbox of 4 overflows, and says so.
+    watch.send("app.burst", b'{"n": 300, "wait": false}')
+    wait_line(node, "burst done")
+    assert watch.wait(lambda: watch.mqtt().get("dropped", 0) > 0)
+    assert watch.wait(lambda: len(watch.contents("app.evt")) == 600 - watch.mqtt()["dropped"])
