@@ -161,3 +161,17 @@ async def test_loop_lag_shows_a_blocked_loop():
     await wait_until(lambda: len(lags) >= n + 2)
     await m.stop()
     assert max(lags[n:]) >= 200, lags  # most of the block shows, whatever the machine's own load
+
+
+async def test_health_checks_end_with_the_run_and_a_report_after_it_loads_them_again():
+    import sys
+
+    m = Master({"svm_check_interval": 0.05})
+    m.register_worker("w", Scripted, props={"delay_time": 0.01})
+    await m.start()
+    await asyncio.sleep(0.1)
+    await m.stop()
+    # Their code and task are gone before shutdown.py loads: a full heap has that much more room.
+    assert m.svm is None and "zoo_micro.svm" not in sys.modules
+    r = m.get_health_report()
+    assert r["workers"]["w"]["execute_count"] >= 5 and r["node"]["loop_lag_ms"] == 0
