@@ -3,7 +3,6 @@
 import asyncio
 
 from zoo_micro import log, port
-from zoo_micro.fifo import DROP_NEWEST, FIFO
 from zoo_micro.waker import Waker
 from zoo_micro.workers import run_once
 
@@ -28,51 +27,79 @@ def arm(bus):
 
 
 class Inbox:
-    """Events published off the loop's thread wait here until the pump moves them onto the bus."""
+    """Events published off the loop's thread wait here until the pump moves them onto the bus.
+    Threads queue under a lock; interrupts get a preallocated ring of their own, lock-free and
+    allocation-free (a soft IRQ may run while a thread holds the lock; its one producer owns
+    `tail`). Each holds up to the bus's queue_size; beyond that a new event is dropped."""
 
     wait_ms = 100  # how long a thread may wait for room (backpressure) before its event is dropped
 
     def __init__(self, bus):
         self.bus = bus
         self.waker = Waker()
-        self.threads = FIFO(bus.queue_size, DROP_NEWEST)
-        # Interrupts get their own lock-free ring: a soft IRQ may run while a thread holds a lock.
-        self.isr = FIFO(bus.queue_size, DROP_NEWEST)
-        self.threads._waker = self.isr._waker = self.waker
+        self.lock = port.allocate_lock()
+        self.items = []
+        self.ring = [None] * (bus.queue_size + 1)  # one slot stays empty to tell full from empty
+        self.head = self.tail = 0
+        self.dropped_threads = self.dropped_isr = 0  # set here: an interrupt must not grow the object
 
     def push(self, item, isr=False):
         if isr:
-            return self.isr.push_isr(item)
-        fifo = self.threads
+            ring = self.ring
+            nxt = (self.tail + 1) % len(ring)
+            if nxt == self.head:
+                self.dropped_isr += 1
+                return False
+            ring[self.tail] = item
+            self.tail = nxt
+            self.waker.set()
+            return True
+        items = self.items
         for _ in range(self.wait_ms):
-            if not fifo.is_full():
+            if len(items) < self.bus.queue_size:
                 break
             self.waker.set()
             port.sleep_ms(1)
-        return fifo.push_value(item)
+        with self.lock:
+            ok = len(items) < self.bus.queue_size
+            if ok:
+                items.append(item)
+            else:
+                self.dropped_threads += 1
+        self.waker.set()
+        return ok
+
+    def take(self):
+        """The oldest event from threads, else from interrupts; None when there is none."""
+        with self.lock:
+            if self.items:
+                return self.items.pop(0)
+        if self.head == self.tail:
+            return None
+        ring = self.ring
+        item = ring[self.head]
+        ring[self.head] = None
+        self.head = (self.head + 1) % len(ring)
+        return item
 
     async def pump(self):
         # Runs on the loop's thread, so the bus takes the local path.
         bus = self.bus
         while True:
-            moved = False
-            for fifo in (self.threads, self.isr):
-                item = fifo.pop_value()
-                while item is not None:
-                    ch, e = item
-                    tries = 0
-                    while bus.room(ch) <= 0 and tries < self.wait_ms:
-                        # The dispatcher makes room rather than a backlog being dropped (bounded wait).
-                        await asyncio.sleep(0.001 if tries else 0)
-                        tries += 1
-                    bus._put(ch, e, e[2] if len(e) > 2 else 0)
-                    moved = True
-                    item = fifo.pop_value()
-            if not moved:
+            item = self.take()
+            if item is None:
                 await self.waker.wait()
+                continue
+            ch, e = item
+            tries = 0
+            while bus.room(ch) <= 0 and tries < self.wait_ms:
+                # The dispatcher makes room rather than a backlog being dropped (bounded wait).
+                await asyncio.sleep(0.001 if tries else 0)
+                tries += 1
+            bus._put(ch, e, e[2] if len(e) > 2 else 0)
 
     def dropped(self):
-        return self.threads.dropped + self.isr.dropped
+        return self.dropped_threads + self.dropped_isr
 
     def close(self):
         self.waker.close()
