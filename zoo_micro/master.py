@@ -144,7 +144,7 @@ class Master:
 
     def get_worker_stats(self, name):
         """{"name", "type", "metadata", "health"} of one worker, as the full framework gives it."""
-        from zoo_micro.stats import worker_stats
+        from zoo_micro.worker_stats import worker_stats
 
         return worker_stats(self, name)
 

@@ -1,5 +1,4 @@
-# Master.stats() and get_worker_stats(): counters read on demand, so a node that never asks
-# does not hold this code.
+# Master.stats(): counters read on demand, so a node that never asks does not hold this code.
 
 
 def stats(m):
@@ -27,15 +26,3 @@ def stats(m):
         },
     }
 
-
-def worker_stats(m, name):
-    """Master.get_worker_stats(name), the full framework's shape; None for an unknown worker."""
-    w = m.get_worker(name)
-    if w is None:
-        return None
-    from zoo_micro.svm import SVM
-
-    h = (m.svm or SVM(m, 0)).worker_health(w)
-    for k in ("state", "max_execute_time", "restarts"):  # this board's extras stay in the report
-        del h[k]
-    return {"name": name, "type": type(w).__name__, "metadata": getattr(w, "_zoo_meta", {}), "health": h}
