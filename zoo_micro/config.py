@@ -1,4 +1,5 @@
-# The Master's configuration keys and their defaults; reading and checking a config is in validate.py.
+# The Master's configuration keys and their defaults, and reading a config (checked by validate.py).
+# A Master loads this module while it reads its config, then forgets it (port.once).
 from zoo_micro import port
 
 DEFAULTS = {
@@ -15,13 +16,6 @@ DEFAULTS = {
     "state_path": "state.json",  # where the state store persists, if the app uses it (None: nowhere)
     "state_save_interval": 5,  # seconds: at most one state save per interval
 }
-
-# Built-in plugins switched on by a config key of the same name, imported only then:
-# "key module.Class" per line (one string costs less heap than a dict of tuples).
-CONFIG_PLUGINS = """bridge zoo_micro.link.plugin.BridgePlugin
-mqtt zoo_micro.mqtt.plugin.MqttPlugin
-watchdog zoo_micro.watchdog.WatchdogPlugin
-schedule zoo_micro.scheduler.SchedulerPlugin"""
 
 
 def load_config(config):

@@ -2,11 +2,9 @@
 import asyncio
 import sys
 
-from zoo_micro import port, workers
+from zoo_micro import port, workers  # noqa: F401 - a Master runs workers: they load with it
 from zoo_micro.bus import Bus
-from zoo_micro.config import CONFIG_PLUGINS, load_config
 from zoo_micro.port import const
-from zoo_micro.workers import BaseWorker
 
 _DUE = const(9)  # in a worker's record (workers.py)
 
@@ -24,7 +22,11 @@ class Master:
     _results = False  # a handler listens on "waiter", where the full framework puts worker results
 
     def __init__(self, config=None):
-        self.config = c = load_config(config)
+        # Set-up code (plugins, declared workers, register_worker, start) is in assemble.py:
+        # loaded while the node is put together, forgotten as it starts.
+        from zoo_micro import assemble
+
+        self.config = c = port.once("zoo_micro.config", "load_config", config)
         self.name = c["name"]
         Master.current = self
         self.bus = b = Bus(
@@ -39,20 +41,7 @@ class Master:
         self._tasks = []
         self._runs = []  # tasks of async runs in progress
         self._threads = []  # thread workers whose _thread has not exited yet
-        for line in CONFIG_PLUGINS.split("\n"):
-            key, where = line.split()
-            if c.get(key):
-                where, name = where.rsplit(".", 1)
-                self.plugins.register(getattr(__import__(where, None, None, [name]), name))
-        if c["svm_check_interval"]:
-            import zoo_micro.svm  # noqa: F401 - now, before the app's objects spread over the heap
-
-        d = sys.modules.get("zoo_micro.decorators")  # only an app that used @event or @worker has it
-        if d is not None:
-            for topic, channel, fn, options in d.handlers:
-                self.subscribe(topic, fn, channel, **options)
-            for name, cls, count, props in d.workers:
-                self.register_worker(name, cls, count, props)
+        assemble.declared(self)
 
     @property
     def plugins(self):
@@ -68,42 +57,12 @@ class Master:
     def register_worker(self, name, worker, count=1, props=None):
         """Add `count` workers from a BaseWorker subclass (or one ready instance). A dict in count's
         place is the full framework's metadata (priority, tags): kept for get_worker_stats()."""
-        meta = None
-        if type(count) is dict:
-            meta, count = count, 1
-        if isinstance(worker, BaseWorker):
-            if count != 1:
-                raise ValueError("worker %s: count must be 1 when registering an instance" % name)
-            if name:
-                worker.name = name
-            made = [worker]
-        elif isinstance(worker, type) and issubclass(worker, BaseWorker):
-            made = []
-            for i in range(count):
-                p = dict(props or {})
-                p["name"] = name if count == 1 else "%s:%d" % (name, i)
-                w = worker()  # as the full framework builds it; the props given here apply on top
-                BaseWorker.__init__(w, p)
-                made.append(w)
-        else:
-            raise TypeError("worker %s: expected a BaseWorker subclass or instance, got %r" % (name, worker))
-        for w in made:
-            if self.get_worker(w.name) is not None:
-                raise ValueError("a worker named %s is already registered" % w.name)
-        for w in made:
-            if w.mode == "thread":
-                from zoo_micro import threads  # only nodes with threads pay for it
+        from zoo_micro import assemble
 
-                threads.check(self, made)
-                break
-        for w in made:
-            if meta:
-                w._zoo_meta = meta
-            w._zoo = ["created", 0, 0, 0, 0, 0, 0, 0, None, None, 0, False]  # see workers.py
-            self.workers.append(w)
-            if self._running:
-                self._launch(w)
-        return made[0] if len(made) == 1 else made
+        made = assemble.register_worker(self, name, worker, count, props)
+        if self._running:
+            port.forget("zoo_micro.assemble")  # a running node keeps no set-up code
+        return made
 
     def get_worker(self, name):
         for w in self.workers:
@@ -158,34 +117,8 @@ class Master:
 
     async def start(self):
         """Start the dispatcher and every worker; returns once the node is running."""
-        if self._running:
-            return
-        self._stopping = False
-        self._wake = asyncio.Event()
-        self.started_ms = port.ticks_ms()
-        self._tasks = [asyncio.create_task(self.bus.run()), asyncio.create_task(workers.supervise(self))]
-        if self.config["svm_check_interval"]:
-            from zoo_micro.svm import SVM
-
-            self.svm = SVM(self, self.config["svm_check_interval"])
-            self._tasks.append(asyncio.create_task(self.svm.run()))
-        if self.config["threads"] is True:
-            from zoo_micro import threads
-
-            self._tasks.append(threads.arm(self.bus))
-        st = sys.modules.get("zoo_micro.state")  # only a node that uses the state store loads it
-        if st is not None:
-            st.StateMachineManager().attach(self.config)
-        self._running = True
-        if self._plugins is not None:
-            try:
-                self._plugins.load_all(self)
-            except Exception:
-                await self.stop()
-                raise
-        for w in self.workers:
-            self._launch(w)
-        await asyncio.sleep(0)  # let the dispatcher and workers take their first step
+        if not self._running:
+            await port.once("zoo_micro.assemble", "start", self)
 
     def get_health_report(self):
         """{"node": {...}, "workers": {name: {...}}, "plugins": {...}}; see docs/health.md."""

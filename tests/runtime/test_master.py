@@ -56,6 +56,21 @@ async def test_start_and_stop_embed_in_an_existing_program():
     t.cancel()
 
 
+async def test_set_up_code_is_forgotten_as_the_node_starts_and_loaded_again_when_needed():
+    import sys
+
+    m = Master({"name": "n1"})
+    assert "zoo_micro.config" not in sys.modules  # read once, forgotten
+    m.register_worker("a", Counter, props={"delay_time": 0.01})
+    assert "zoo_micro.assemble" in sys.modules  # while the node is put together
+    await m.start()
+    assert "zoo_micro.assemble" not in sys.modules
+    late = m.register_worker("b", Counter, props={"delay_time": 0.01})  # a running node takes more
+    assert "zoo_micro.assemble" not in sys.modules
+    await wait_until(lambda: late.n >= 2 and m.get_worker("a").n >= 2)
+    await m.stop()
+
+
 def test_run_with_duration_is_bounded():
     m = Master()
     w = m.register_worker("c", Counter, props={"delay_time": 0.01})
