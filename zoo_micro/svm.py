@@ -34,7 +34,10 @@ class SVM:
             self.check()
             self.master.publish("zoo.svm.health", self.report())
         except Exception as e:
-            log.error("svm: check failed: %r" % (e,))
+            try:
+                log.error("svm: check failed: %r" % (e,))
+            except MemoryError:
+                pass  # a full heap: no room even to say so; the next check tries again
 
     def check(self):
         """Mark workers that stopped making progress as stuck."""

@@ -175,3 +175,28 @@ async def test_health_checks_end_with_the_run_and_a_report_after_it_loads_them_a
     assert m.svm is None and "zoo_micro.svm" not in sys.modules
     r = m.get_health_report()
     assert r["workers"]["w"]["execute_count"] >= 5 and r["node"]["loop_lag_ms"] == 0
+
+
+async def test_health_checks_outlive_a_heap_too_full_to_report_their_own_failure():
+    class Full(Exception):
+        def __repr__(self):
+            raise MemoryError  # as formatting the log line would on a full heap
+
+    m = Master({"svm_check_interval": 0.02})
+    got = []
+    m.subscribe("zoo.svm.health", got.append)
+    await m.start()
+    report = m.svm.report
+    fails = [2]
+
+    def flaky():
+        if fails[0]:
+            fails[0] -= 1
+            raise Full()
+        return report()
+
+    m.svm.report = flaky
+    with Quiet():
+        await wait_until(lambda: len(got) >= 1 and not fails[0])
+    await m.stop()
+    assert got[-1].content["node"]["uptime_ms"] > 0
