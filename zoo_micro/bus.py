@@ -180,7 +180,11 @@ class Bus:
                 _scrub(None, None, None, None, None, None, None)
                 self._idle = True
                 wake.clear()
-                await wake.wait()
+                try:
+                    await wake.wait()
+                except MemoryError:  # no heap even for the wait: look again shortly
+                    port.collect()
+                    await asyncio.sleep(0.01)
                 continue
             for ch in self._order:
                 q = queues[ch]

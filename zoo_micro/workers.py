@@ -244,4 +244,8 @@ async def supervise(master):
                     port.collect()
                     await asyncio.sleep(0.01)
                     continue
-        await wake.wait()
+        try:
+            await wake.wait()
+        except MemoryError:  # no heap even for the wait: look again shortly
+            port.collect()
+            await asyncio.sleep(0.01)

@@ -1,0 +1,40 @@
+# A node near the end of its heap degrades, it does not stall: the loop's long-lived tasks survive
+# a MemoryError in their own waiting.
+import asyncio
+
+from helpers import Counter, wait_until
+from zoo_micro import Master
+
+
+def _failing_wait(event, times):
+    # The event's wait() raises MemoryError `times` times, as on a heap too full for its frame.
+    real = event.wait
+    left = [times]
+
+    def wait():
+        if left[0]:
+            left[0] -= 1
+            raise MemoryError
+        return real()
+
+    event.wait = wait
+    return left
+
+
+async def test_the_supervisor_and_the_dispatcher_outlive_a_heap_too_full_to_wait():
+    m = Master()
+    w = m.register_worker("w", Counter, props={"delay_time": 0.01})
+    got = []
+    m.subscribe("t", got.append)
+    await m.start()
+    await asyncio.sleep(0.02)
+    left = _failing_wait(m._wake, 3)
+    bus_left = _failing_wait(m.bus._wake, 3)
+    n = w.n
+    await wait_until(lambda: not left[0] and w.n > n + 3)
+    for i in range(5):
+        m.publish("t", i)
+        await asyncio.sleep(0.02)
+    await wait_until(lambda: len(got) == 5)
+    await m.stop()
+    assert bus_left[0] == 0 and [e.content for e in got] == [0, 1, 2, 3, 4]
