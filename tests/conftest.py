@@ -25,7 +25,7 @@ if os.environ.get("CI"):
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_DIR = ROOT / "tests" / "runtime"
 RUNNER = RUNTIME_DIR / "runner.py"
-DEFAULT_HEAP = "72K"  # below any board's: a runtime that outgrows its budget fails here (files may ask more)
+DEFAULT_HEAP = "64K"  # below any board's: a runtime that outgrows its budget fails here (files may ask more)
 # Importing .py compiles on the device, and the compiler's peak needs headroom that .mpy and
 # frozen code (how apps are deployed) do not: source runs get this much more.
 SOURCE_HEAP_EXTRA_KB = 32

@@ -5,6 +5,8 @@ from helpers import Counter, Quiet, st, wait_until
 from zoo_micro import BaseWorker, Master
 from zoo_micro.port import ticks_diff, ticks_ms
 
+HEAPSIZE = "72K"  # the test module itself is large; the runtime's share is what shrank
+
 
 class Flaky(BaseWorker):
     """Fails `fail_first` times, then succeeds; records when each run started."""
