@@ -5,7 +5,7 @@
 import asyncio
 import sys
 
-from zoo_micro import port, workers
+from zoo_micro import log, port, workers
 from zoo_micro.workers import BaseWorker
 
 # Built-in plugins switched on by a config key of the same name, imported only then:
@@ -59,12 +59,8 @@ def register_worker(m, name, worker, count=1, props=None):
     for w in made:
         if m.get_worker(w.name) is not None:
             raise ValueError("a worker named %s is already registered" % w.name)
-    for w in made:
-        if w.mode == "thread":
-            from zoo_micro import threads  # only nodes with threads pay for it
-
-            threads.check(m, made)
-            break
+    if any(w.mode == "thread" for w in made):
+        check_threads(m, made)
     for w in made:
         if meta:
             w._zoo_meta = meta
@@ -73,6 +69,21 @@ def register_worker(m, name, worker, count=1, props=None):
         if m._running:
             m._launch(w)
     return made[0] if len(made) == 1 else made
+
+
+def check_threads(master, made):
+    """Refuse more thread workers than the board hosts; a port without _thread runs them on asyncio."""
+    threads = [w for w in master.workers + made if w.mode == "thread"]
+    if not port.HAS_THREAD:
+        for w in made:
+            if w.mode == "thread":
+                log.warn("worker %s: this port has no _thread; running it on asyncio" % w.name)
+                w.mode = "async"
+    elif len(threads) > master.config["max_threads"]:
+        raise ValueError(
+            "%d thread workers registered but this board allows %d; make some mode 'async'"
+            % (len(threads), master.config["max_threads"])
+        )
 
 
 async def start(m):

@@ -108,21 +108,6 @@ class Inbox:
 lock = port.allocate_lock()  # guards master._threads, which thread workers leave from their thread
 
 
-def check(master, made):
-    """Refuse more thread workers than the board hosts; a port without _thread runs them on asyncio."""
-    threads = [w for w in master.workers + made if w.mode == "thread"]
-    if not port.HAS_THREAD:
-        for w in made:
-            if w.mode == "thread":
-                log.warn("worker %s: this port has no _thread; running it on asyncio" % w.name)
-                w.mode = "async"
-    elif len(threads) > master.config["max_threads"]:
-        raise ValueError(
-            "%d thread workers registered but this board allows %d; make some mode 'async'"
-            % (len(threads), master.config["max_threads"])
-        )
-
-
 def launch(master, w):
     """Start a thread worker's _thread (and the inbox that carries its events to the loop)."""
     task = arm(master.bus)
