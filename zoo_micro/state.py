@@ -236,34 +236,8 @@ class StateMachineManager:
         """Read back the newest intact copy; a damaged file falls back, never fails boot.
 
         Returns the file it loaded, or None when it started empty. With `name`, loads that
-        file only, and raises what stops it."""
-        self._loaded = True
-        try:
-            doc = json.loads(flashfile.read(name or self.path, self.max_bytes))
-            top = doc["version"]
-            scopes = doc["scopes"]
-            if type(top) is not int or type(scopes) is not dict:
-                raise TypeError
-            for scope in scopes:
-                leaves = scopes[scope]
-                if type(leaves) is not dict:
-                    raise TypeError
-                for k in leaves:
-                    leaf = leaves[k]
-                    if type(leaf) is not list or len(leaf) != 2 or type(leaf[1]) is not int:
-                        raise TypeError
-                    if leaf[1] > top:
-                        top = leaf[1]
-            with self._lock:
-                self._leaves = scopes
-                self._version = max(self._version, top)
-                self._dirty = False
-            return name or self.path
-        except Exception:
-            if name:
-                raise
-        # Rare: no file yet, or a damaged one. The fallback's code loads only then.
-        return __import__("zoo_micro.state_recover", None, None, [None]).fall_back(self)
+        file only, and raises what stops it. (Boot-time code: state_load.py, then forgotten.)"""
+        return port.once("zoo_micro.state_load", "load", self, name)
 
     def attach(self, config):
         """Called by the Master at start: take its settings, load, and save while running."""

@@ -1,20 +1,21 @@
-# The state store's fallback, loaded only when its file is missing or damaged: take the copy an
-# interrupted save left (.tmp), else the previous good one (.bak), else empty state; say so in one line.
+# The state store's fallback, loaded only when its file is missing or damaged (port.once): take
+# the copy an interrupted save left (.tmp), else the previous good one (.bak), else empty state;
+# say so in one line.
 import os
 
-from zoo_micro import flashfile, log, port
+from zoo_micro import flashfile, log
 
 
 def fall_back(store):
     """Called when store.path did not load; returns the file it loaded from, or None."""
     path = store.path
     if not path:
-        return _done(None)  # configured to persist nowhere
+        return None  # configured to persist nowhere
     primary = flashfile.exists(path)
     if primary:
         why = _load(store, path)
         if why is None:
-            return _done(path)  # it loaded this time (a heap that was too fragmented before)
+            return path  # it loaded this time (a heap that was too fragmented before)
         notes = [path + " " + why]
     else:
         notes = [path + " is missing"]
@@ -38,7 +39,7 @@ def fall_back(store):
         log.warn("state: " + "; ".join(notes))
     if loaded == path + ".tmp":
         _move(loaded, path)  # the newest copy: the next save would reuse its name
-    return _done(loaded)
+    return loaded
 
 
 def _load(store, name):
@@ -73,9 +74,3 @@ def _move(src, dst):
         return True
     except OSError:
         return False
-
-
-def _done(loaded):
-    # Nothing here is needed again until the next damage: give its heap back.
-    port.forget(__name__)
-    return loaded
