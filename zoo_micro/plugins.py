@@ -56,75 +56,25 @@ class PluginManager:
     def get_loaded_plugins(self):
         return [p.name for p in self._loaded]
 
+    # Loading and unloading by name run at start and stop, or when an app asks: their code is in
+    # plugins_load.py, loaded for the call and forgotten.
+
     def load_order(self):
         """Registered classes with every dependency before its dependents."""
-        by_name = {}
-        for c in self._classes:
-            by_name[c.name] = c
-        order = []
-        state = {}  # name -> 1 while visiting, 2 when placed
-
-        def visit(c, path):
-            mark = state.get(c.name)
-            if mark == 2:
-                return
-            if mark == 1:
-                raise PluginError("plugin dependency cycle: %s" % " -> ".join(path + [c.name]))
-            state[c.name] = 1
-            for dep in c.dependencies:
-                if dep not in by_name:
-                    raise PluginError("plugin %s needs %s, which is not registered" % (c.name, dep))
-                visit(by_name[dep], path + [c.name])
-            state[c.name] = 2
-            order.append(c)
-
-        for c in self._classes:
-            visit(c, [])
-        return order
+        return port.once("zoo_micro.plugins_load", "load_order", self)
 
     def load_all(self, context=None):
         """Instantiate and initialize every plugin not loaded yet, dependencies first; a failure
         unloads the ones already loaded."""
-        for cls in self.load_order():
-            if self.get(cls.name) is None:
-                self._start(cls, context, True)
+        return port.once("zoo_micro.plugins_load", "load_all", self, context)
 
     def load(self, name, context=None):
         """Load one registered plugin (KeyError if it is not); its dependencies must be loaded."""
-        if self.get(name) is not None:
-            return
-        for cls in self._classes:
-            if cls.name == name:
-                for dep in cls.dependencies:
-                    if self.get(dep) is None:
-                        raise PluginError("plugin %s needs %s loaded first" % (name, dep))
-                return self._start(cls, context, False)
-        raise KeyError("plugin %s is not registered" % name)
-
-    def _start(self, cls, context, all_or_none):
-        plugin = cls()
-        try:
-            r = plugin.initialize(context or self.context)
-            if port.is_coro(r):
-                import asyncio
-
-                asyncio.create_task(r)
-        except Exception as e:
-            if all_or_none:
-                self.unload_all()
-            raise PluginError("plugin %s failed to initialize: %r" % (cls.name, e)) from None
-        self._loaded.append(plugin)
+        return port.once("zoo_micro.plugins_load", "load", self, name, context)
 
     def unload(self, name):
         """Destroy one loaded plugin; refused while a loaded plugin depends on it."""
-        p = self.get(name)
-        if p is None:
-            return
-        for q in self._loaded:
-            if name in q.dependencies:
-                raise PluginError("plugin %s is needed by %s; unload that first" % (name, q.name))
-        self._loaded.remove(p)
-        self._destroy(p)
+        return port.once("zoo_micro.plugins_load", "unload", self, name)
 
     def unregister(self, name):
         self.unload(name)

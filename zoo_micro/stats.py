@@ -25,4 +25,3 @@ def stats(m):
             for w in m.workers
         },
     }
-

@@ -1,0 +1,76 @@
+# Loading plugins in dependency order, and loading or unloading one by name: what a
+# PluginManager does at start and stop, or when an app asks. Loaded for the call and forgotten
+# (port.once), so a running node does not hold it.
+from zoo_micro import port
+from zoo_micro.plugins import PluginError
+
+
+def load_order(pm):
+    """Registered classes with every dependency before its dependents."""
+    by_name = {}
+    for c in pm._classes:
+        by_name[c.name] = c
+    order = []
+    state = {}  # name -> 1 while visiting, 2 when placed
+
+    def visit(c, path):
+        mark = state.get(c.name)
+        if mark == 2:
+            return
+        if mark == 1:
+            raise PluginError("plugin dependency cycle: %s" % " -> ".join(path + [c.name]))
+        state[c.name] = 1
+        for dep in c.dependencies:
+            if dep not in by_name:
+                raise PluginError("plugin %s needs %s, which is not registered" % (c.name, dep))
+            visit(by_name[dep], path + [c.name])
+        state[c.name] = 2
+        order.append(c)
+
+    for c in pm._classes:
+        visit(c, [])
+    return order
+
+
+def load_all(pm, context):
+    for cls in load_order(pm):
+        if pm.get(cls.name) is None:
+            _start(pm, cls, context, True)
+
+
+def load(pm, name, context):
+    if pm.get(name) is not None:
+        return
+    for cls in pm._classes:
+        if cls.name == name:
+            for dep in cls.dependencies:
+                if pm.get(dep) is None:
+                    raise PluginError("plugin %s needs %s loaded first" % (name, dep))
+            return _start(pm, cls, context, False)
+    raise KeyError("plugin %s is not registered" % name)
+
+
+def _start(pm, cls, context, all_or_none):
+    plugin = cls()
+    try:
+        r = plugin.initialize(context or pm.context)
+        if port.is_coro(r):
+            import asyncio
+
+            asyncio.create_task(r)
+    except Exception as e:
+        if all_or_none:
+            pm.unload_all()
+        raise PluginError("plugin %s failed to initialize: %r" % (cls.name, e)) from None
+    pm._loaded.append(plugin)
+
+
+def unload(pm, name):
+    p = pm.get(name)
+    if p is None:
+        return
+    for q in pm._loaded:
+        if name in q.dependencies:
+            raise PluginError("plugin %s is needed by %s; unload that first" % (name, q.name))
+    pm._loaded.remove(p)
+    pm._destroy(p)
