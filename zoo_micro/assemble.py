@@ -86,8 +86,9 @@ def check_threads(master, made):
         )
 
 
-async def start(m):
-    """Master.start (see there); called through port.once, which forgets this module."""
+def start(m):
+    """The first part of Master.start (see there): its tasks, health checks, the state store's
+    saving. Called through port.once, so this module is gone before the plugins load."""
     m._stopping = False
     m._wake = asyncio.Event()
     m.started_ms = port.ticks_ms()
@@ -106,12 +107,3 @@ async def start(m):
     if st is not None:
         st.StateMachineManager().attach(c)
     m._running = True
-    if m._plugins is not None:
-        try:
-            m._plugins.load_all(m)
-        except Exception:
-            await m.stop()
-            raise
-    for w in m.workers:
-        m._launch(w)
-    await asyncio.sleep(0)  # let the dispatcher and workers take their first step

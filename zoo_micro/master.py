@@ -117,8 +117,18 @@ class Master:
 
     async def start(self):
         """Start the dispatcher and every worker; returns once the node is running."""
-        if not self._running:
-            await port.once("zoo_micro.assemble", "start", self)
+        if self._running:
+            return
+        port.once("zoo_micro.assemble", "start", self)
+        if self._plugins is not None:
+            try:
+                self._plugins.load_all(self)
+            except Exception:
+                await self.stop()
+                raise
+        for w in self.workers:
+            self._launch(w)
+        await asyncio.sleep(0)  # let the dispatcher and workers take their first step
 
     def get_health_report(self):
         """{"node": {...}, "workers": {name: {...}}, "plugins": {...}}; see docs/health.md."""
