@@ -88,7 +88,11 @@ class Inbox:
         while True:
             item = self.take()
             if item is None:
-                await self.waker.wait()
+                try:
+                    await self.waker.wait()
+                except MemoryError:  # no heap even for the wait: look again shortly
+                    port.collect()
+                    await asyncio.sleep(0.01)
                 continue
             ch, e = item
             tries = 0

@@ -3,7 +3,7 @@
 import asyncio
 
 from helpers import Counter, wait_until
-from zoo_micro import Master
+from zoo_micro import BaseWorker, Master
 
 
 def _failing_wait(event, times):
@@ -38,3 +38,30 @@ async def test_the_supervisor_and_the_dispatcher_outlive_a_heap_too_full_to_wait
     await wait_until(lambda: len(got) == 5)
     await m.stop()
     assert bus_left[0] == 0 and [e.content for e in got] == [0, 1, 2, 3, 4]
+
+
+class Publisher(BaseWorker):
+    mode = "thread"
+    is_loop = True
+
+    def __init__(self, props=None):
+        super().__init__(props)
+        self.n = 0
+
+    def _execute(self):
+        self.n += 1
+        return self.n  # published from its thread, through the inbox
+
+
+async def test_the_thread_inbox_outlives_a_heap_too_full_to_wait():
+    m = Master()
+    got = []
+    m.subscribe("pub_result", lambda r: got.append(r.content))
+    m.register_worker("pub", Publisher, props={"delay_time": 0.01})
+    await m.start()
+    await wait_until(lambda: m.bus.inbox is not None and got)
+    left = _failing_wait(m.bus.inbox.waker, 3)
+    await wait_until(lambda: not left[0])
+    n = len(got)
+    await wait_until(lambda: len(got) > n + 3)  # thread events still reach the handler
+    await m.stop()

@@ -150,5 +150,10 @@ async def test_stats_count_workers_and_events():
     assert s["delivered"] == 1 and s["no_subscriber"] == 2
     assert s["workers"]["c"]["runs"] >= 3 and s["workers"]["c"]["errors"] == 0
     assert s["workers"]["bad"] == {
-        "status": "failed", "runs": 2, "errors": 2, "restarts": 1, "fails": 2, "last_error": "ValueError()"
+        "status": "failed",
+        "runs": 2,
+        "errors": 2,
+        "restarts": 1,
+        "fails": 2,
+        "last_error": "ValueError()",
     }

@@ -284,4 +284,3 @@ async def test_the_supervisor_lives_when_the_heap_has_no_room_for_its_alarm():
         await m.stop()
     finally:
         asyncio.create_task = real
-

@@ -4,6 +4,8 @@ import asyncio
 from helpers import Quiet, st, wait_until
 from zoo_micro import BaseWorker, Master, port
 
+HEAPSIZE = "72K"  # the test module itself is large; the runtime's share is what shrank
+
 FIELDS = (
     "status",
     "health_score",

@@ -4,6 +4,8 @@ import asyncio
 from helpers import Counter, Quiet, raises, st, wait_until
 from zoo_micro import BaseWorker, Master, worker
 
+HEAPSIZE = "72K"  # the test module itself is large; the runtime's share is what shrank
+
 
 async def test_loop_worker_runs_every_delay_time():
     m = Master()
@@ -222,8 +224,13 @@ async def test_the_full_frameworks_worker_attributes_metadata_and_stats():
     s = m.get_worker_stats("Probe")
     assert s["name"] == "Probe" and s["type"] == "Probe" and s["metadata"] == {"priority": 10, "tags": ["io"]}
     assert sorted(s["health"]) == [
-        "avg_execute_time", "error_count", "error_rate", "execute_count", "health_score",
-        "last_execute_time", "status",
+        "avg_execute_time",
+        "error_count",
+        "error_rate",
+        "execute_count",
+        "health_score",
+        "last_execute_time",
+        "status",
     ]
     assert s["health"]["execute_count"] == 1 and m.get_worker_stats("Nobody") is None
 
