@@ -3,7 +3,7 @@ import asyncio
 import sys
 
 from helpers import Quiet, st, wait_until
-from zoo_micro import BaseWorker, Master, scheduler
+from zoo_micro import BaseWorker, Master, port, scheduler
 
 HEAPSIZE = "80K"  # the test module itself is large; the runtime's share is what shrank
 
@@ -65,6 +65,28 @@ async def test_watchdog_is_fed_only_while_the_node_is_healthy():
             await asyncio.sleep(0.1)  # ten feed periods
         assert wdt.fed <= fed + 1  # at most one feed already under way
         await m.stop()
+
+
+class Slow(BaseWorker):
+    mode = "thread"
+    is_loop = True
+
+    def _execute(self):
+        port.sleep_ms(80)
+
+
+async def test_watchdog_feeds_through_a_stop_without_loading_health_checks_again():
+    with fake_machine(FakeMachine):
+        m = Master({"watchdog": {"timeout_ms": 40}, "svm_check_interval": 0.02})
+        m.register_worker("slow", Slow, props={"delay_time": 0.01})  # the stop waits for its thread
+        await m.start()
+        wdt = FakeWDT.made[-1]
+        await wait_until(lambda: wdt.fed >= 2)
+        fed = wdt.fed
+        await m.stop()
+        assert wdt.fed > fed  # fed while the stop waited
+        # Stopping dropped the health checks to make room; the feeds did not bring them back.
+        assert "zoo_micro.svm" not in sys.modules and m.svm is None
 
 
 async def test_watchdog_stays_off_without_machine_wdt():
