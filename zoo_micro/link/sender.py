@@ -70,8 +70,9 @@ class Sender:
         else:
             # A large event travels as pieces of its JSON text, each small enough for a noisy line.
             x = "%s,%d," % (d(channel), priority)
+            more, last = (x + "1").encode(), (x + "2").encode()  # one object each, shared by the pieces
             for i in range(0, n, p):
-                self.put(tj, d(cj[i : i + p]).encode(), (x + ("2" if i + p >= n else "1")).encode(), side)
+                self.put(tj, d(cj[i : i + p]).encode(), last if i + p >= n else more, side)
         return True
 
     def fit(self, k):
