@@ -220,7 +220,7 @@ def test_a_large_event_goes_in_pieces_of_its_json_text():
     n = Node()
     n.connect()
     tx = n.s.tx
-    big = {"report": ["line %d" % i for i in range(30)]}
+    big = {"report": ["line %d" % i for i in range(40)]}
     tx.send("zoo.svm.health", big, "fast", 3)
     assert tx.next - tx.low > 5
     payloads = []

@@ -13,6 +13,11 @@ from zoo_micro.link.uplink import rand24
 PROTO = 2
 
 
+def compact(value):
+    # JSON without the spaces after "," and ":": fewer bytes in the outbox and on the line.
+    return json.dumps(value, separators=(",", ":"))
+
+
 class Receiver:
     """The peer's stream, in order only: a frame past a gap is dropped, and the go-back after it
     brings it again. Holding frames out of order is the host's (it has the memory)."""
@@ -108,7 +113,7 @@ class Session:
 
     kind = "d"  # the host's end writes upper case
     piece = 64  # characters of content JSON per piece of a large event
-    dumps = staticmethod(json.dumps)
+    dumps = staticmethod(compact)
 
     def __init__(
         self,
