@@ -1,5 +1,6 @@
 # How a Master is put together and started: the plugins its config switches on, what @worker
-# and @event declared, register_worker(), start(). (Its config is read by config.py.)
+# and @event declared, register_worker() and its thread-worker limit, and the first part of
+# start() (the plugins load after it, with this module gone). Its config is read by config.py.
 # The Master loads this module while a node is assembled and forgets it as the node starts, so
 # a running node does not hold set-up code.
 import asyncio
