@@ -3,7 +3,7 @@
 import asyncio
 
 from helpers import Counter, wait_until
-from zoo_micro import BaseWorker, Master
+from zoo_micro import Master
 
 
 def _failing_wait(event, times):
@@ -40,16 +40,11 @@ async def test_the_supervisor_and_the_dispatcher_outlive_a_heap_too_full_to_wait
     assert bus_left[0] == 0 and [e.content for e in got] == [0, 1, 2, 3, 4]
 
 
-class Publisher(BaseWorker):
+class Publisher(Counter):
     mode = "thread"
-    is_loop = True
-
-    def __init__(self, props=None):
-        super().__init__(props)
-        self.n = 0
 
     def _execute(self):
-        self.n += 1
+        Counter._execute(self)
         return self.n  # published from its thread, through the inbox
 
 
