@@ -94,13 +94,15 @@ def on_restart(ev):
 
 
 class Restarter(BaseWorker):
-    # Ends the process abruptly, as a reset would, once enough events wait unacknowledged.
+    # Ends the process abruptly, as a reset would, once enough events wait unacknowledged. It waits
+    # for an idle bus: a host event is acknowledged as it enters the bus, so one whose echo is not
+    # yet in the outbox would be lost to the reset (docs/bridge.md says so), not to the link.
     is_loop = True
     delay_time = 0.01
 
     def _execute(self):
         tx = master.plugins.get("bridge").session.tx
-        if restart and tx.next - tx.low >= restart[0]:
+        if restart and tx.next - tx.low >= restart[0] and not master.bus.pending:
             with open(progress_path, "w") as f:
                 unacked = tx.next - tx.low
                 json.dump(
