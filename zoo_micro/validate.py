@@ -42,6 +42,15 @@ MQTT = table(
     "linger num >=0; wifi dict|none; payload_max int >=64; channels list"
 )
 
+# The serial bridge's options (uplink COMMON, then BridgePlugin.OPTIONS). Checked here, as the
+# Master reads its config, not as the plugin starts: this module then is not loaded at the node's
+# fullest moment.
+BRIDGE = table(
+    "node str|none; up str|list; down str|list; outbox int >=1; log bool; state bool|'auto'; health bool;"
+    "stream any; board str|none; frame_max int >=128; send_max int >=64; heartbeat num >0; timeout num >0;"
+    "journal str|none; journal_max int >=256"
+)
+
 WATCHDOG = table("timeout_ms int >=1; feed_while list")
 STATUSES = ("running", "warning", "unhealthy", "stuck", "failed")  # interned by svm.py anyway
 
@@ -88,6 +97,9 @@ def sections(c):
             if k in spec:
                 spec[k] = MQTT[k]
         check(o, spec, "mqtt")
+    o = c.get("bridge")
+    if isinstance(o, dict):
+        check(o, BRIDGE, "bridge")
     o = c.get("watchdog")
     if isinstance(o, dict):
         check(o, WATCHDOG, "watchdog")
