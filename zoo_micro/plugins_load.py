@@ -59,6 +59,10 @@ def _start(pm, cls, context, all_or_none):
 
             asyncio.create_task(r)
     except Exception as e:
+        try:
+            plugin.destroy()  # undo what it did before it failed: subscriptions, sinks, listeners
+        except Exception:
+            pass
         if all_or_none:
             pm.unload_all()
         raise PluginError("plugin %s failed to initialize: %r" % (cls.name, e)) from None

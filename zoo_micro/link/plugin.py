@@ -29,9 +29,9 @@ class BridgePlugin(Uplink):
         self.tasks = [asyncio.create_task(f()) for f in (self._reader, self._writer, self._ticker)]
 
     def destroy(self):
+        Uplink.destroy(self)
         s = self.session
         if s:
-            Uplink.destroy(self)
             try:
                 self.tx.write(s.line("b"))  # going away
             except OSError:

@@ -29,6 +29,8 @@ def rand24():
 
 class Uplink(Plugin):
     OPTIONS = {}  # the transport's own options and their defaults
+    tasks = _subs = ()  # until setup() makes them: destroy() also undoes a start that failed halfway
+    store = None
 
     def setup(self, master):
         """Options, subscriptions, log sink and state store; returns the options."""
