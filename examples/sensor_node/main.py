@@ -7,7 +7,7 @@
 import asyncio
 import sys
 
-from node import build, pump
+from node import build
 
 BRIDGE = False  # True: share readings with a host through `zoo-micro bridge` on this serial port
 
@@ -46,6 +46,7 @@ def main():
         except KeyboardInterrupt:
             pass
     else:
+        from load_test import pump
 
         async def load():
             await m.start()

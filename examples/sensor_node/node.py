@@ -1,7 +1,5 @@
 # The sensor node: sample, react to thresholds, log in the background, share stats safely,
 # move between modes with a state machine, keep its settings across resets, report health.
-import asyncio
-
 from sensor import Thermometer
 
 from zoo_micro import BaseWorker, Master, cage
@@ -111,6 +109,8 @@ def build(config=None, log_path=None, verbose=True, fail_every=0, core=False):
     core=True builds only the core node (sampler, threshold handler, logger thread, caged
     readings): no state store, mode machine, watchdog or health printing."""
     if core:
+        from core_node import build_core  # its own module: a full node does not carry it
+
         return build_core(config, log_path, verbose)
     from zoo_micro import StateMachine, StateMachineManager  # only the full node pays for them
 
@@ -169,48 +169,3 @@ def build(config=None, log_path=None, verbose=True, fail_every=0, core=False):
     m.subscribe("sensor.alarm", on_alarm)
     m.subscribe("zoo.svm.health", on_health)
     return m, readings, mode
-
-
-def build_core(config=None, log_path=None, verbose=True, threshold=28.0):
-    m = Master(config)
-    readings = Readings()
-    sampler = m.register_worker("sampler", Sampler, props={"delay_time": 0.2})
-    sampler.readings = readings
-    sampler.master = m
-    logger = m.register_worker("logger", Logger, props={"delay_time": 1.0})
-    logger.readings = readings
-    logger.path = log_path
-
-    def on_reading(req):
-        if req.content > threshold:
-            readings.alarm()
-            m.publish("sensor.alarm", req.content, priority=5)
-
-    def on_alarm(req):
-        if verbose:
-            print("ALARM %.1f C (%d alarms)" % (req.content, readings.alarms))
-
-    m.subscribe("sampler_result", on_reading)
-    m.subscribe("sensor.alarm", on_alarm)
-    return m, readings, None
-
-
-async def pump(m, readings, events, link=None):
-    """Feed `events` synthetic readings through the bus as fast as it takes them (for load tests).
-
-    With a bridge `link`, waits for room in its outbox instead of making it drop events."""
-    sensor = Thermometer()
-    sent = 0
-    while sent < events:
-        # A reading can send up to three events up (itself, an alarm, the alarm count's state).
-        if m.bus.pending < m.bus.queue_size // 2 and (link is None or link.room() > 3 * m.bus.pending + 8):
-            v = sensor.read()
-            readings.add(v)
-            m.publish("sampler_result", v)
-            sent += 1
-        else:
-            await asyncio.sleep(0 if link is None else 0.001)
-    # Until the bus is empty and the host has acknowledged everything; the caller stops the node in
-    # the same step, so a reading the sampler takes meanwhile is waited for too.
-    while m.bus.pending or (link is not None and link.stats()["outbox"]):
-        await asyncio.sleep(0 if link is None else 0.01)
