@@ -47,9 +47,12 @@ class WatchdogPlugin(Plugin):
     async def _feed_loop(self):
         # Feed four times per timeout: a hang or one bad check leaves time to recover.
         while True:
-            if self.healthy():
-                self.wdt.feed()
-                self.feeds += 1
+            try:
+                if self.healthy():
+                    self.wdt.feed()
+                    self.feeds += 1
+            except MemoryError:
+                pass  # not fed this time: a node that stays out of heap is reset, as it should be
             await asyncio.sleep(self.timeout_ms / 4000)
 
     def destroy(self):

@@ -89,6 +89,27 @@ async def test_watchdog_feeds_through_a_stop_without_loading_health_checks_again
         assert "zoo_micro.svm" not in sys.modules and m.svm is None
 
 
+async def test_a_full_heap_skips_a_feed_and_the_watchdog_feeds_on():
+    with fake_machine(FakeMachine):
+        m = Master({"watchdog": {"timeout_ms": 40}, "svm_check_interval": 0})
+        await m.start()
+        wdt = FakeWDT.made[-1]
+        dog = m.plugins.get("watchdog")
+        seen = []  # the feeds counted as each of the next three checks found no heap
+
+        def healthy():
+            if len(seen) < 3:
+                seen.append(wdt.fed)
+                raise MemoryError
+            return True
+
+        fed = wdt.fed
+        dog.healthy = healthy
+        await wait_until(lambda: wdt.fed > fed)  # the loop lived on to feed again
+        assert seen == [fed, fed, fed], seen  # and fed nothing while the checks failed
+        await m.stop()
+
+
 async def test_watchdog_stays_off_without_machine_wdt():
     with fake_machine(object()):  # a machine module with no WDT
         m = Master({"watchdog": True, "svm_check_interval": 0})
