@@ -2,6 +2,7 @@
 # the serial bridge its stream and session. uplink.once() imports this module, runs one function
 # and forgets it, so none of this bytecode stays on the heap while the node runs.
 import asyncio
+import select
 import sys
 
 import zoo_micro
@@ -107,6 +108,10 @@ def bridge(self, master):
         j.load(s)
         j.open(s)
     self.decoder = Decoder(o["frame_max"], s.on_frame)
+    poll = select.poll()
+    poll.register(self.rx, select.POLLIN)
+    # The reader's buffers, made here: no heap for them is a failed start, not a deaf link.
+    self._rbufs = (bytearray(128), bytearray(1), poll)
     self.errors = 0  # exceptions the link tasks survived
     self.logs_dropped = 0
     self._side = []  # [key, topic, content]: health, state and log lines waiting for their slots

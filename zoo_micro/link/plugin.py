@@ -2,7 +2,6 @@
 # to the host over a stream; the host's allow-listed events come into the bus. Nothing that
 # arrives is ever executed: frames become events on allowed topics, or are counted and dropped.
 import asyncio
-import select
 
 from zoo_micro import log, port
 from zoo_micro.events import EventNode
@@ -121,12 +120,9 @@ class BridgePlugin(Uplink):
 
     async def _reader(self):
         rx = self.rx
-        buf = bytearray(128)
-        one = bytearray(1)
+        buf, one, poll = self._rbufs
         last = 0
         avail = getattr(rx, "any", None)  # a UART says how many bytes wait
-        poll = select.poll()
-        poll.register(rx, select.POLLIN)
         while True:
             try:
                 await port.wait_readable(rx)
