@@ -151,6 +151,42 @@ async def test_a_node_without_umqtt_fails_to_start_with_the_install_command():
         raise AssertionError("started without umqtt")
 
 
+class Stand:
+    """A stand-in module."""
+
+
+async def test_a_start_that_fails_after_the_options_leaves_nothing_subscribed():
+    # A root with a '/' is refused as the topics are laid out, after the `up` topics, the log sink
+    # and the state listener were wired; the plugin undoes them.
+    import sys
+
+    from zoo_micro import Master, PluginError, log
+    from zoo_micro.mqtt.plugin import MqttPlugin
+
+    had = [sys.modules.get(k) for k in ("umqtt", "umqtt.simple")]
+    sys.modules["umqtt"] = sys.modules["umqtt.simple"] = Stand()  # the check finds umqtt
+    try:
+        m = Master({"name": "n", "svm_check_interval": 0, "state_path": None,
+                    "mqtt": {"host": "h", "root": "a/b", "up": ["x.#"]}})  # fmt: skip
+        m.plugins.register(MqttPlugin)
+        sinks = len(log.sinks)
+        try:
+            await m.start()
+        except PluginError as e:
+            assert "root 'a/b'" in str(e), str(e)
+        else:
+            await m.stop()
+            raise AssertionError("started with a root holding '/'")
+    finally:
+        for i, k in enumerate(("umqtt", "umqtt.simple")):
+            if had[i] is None:
+                del sys.modules[k]
+            else:
+                sys.modules[k] = had[i]
+    assert not [s for idx in m.bus._index.values() for s in idx[0]]  # no `up` or health subscription
+    assert len(log.sinks) == sinks
+
+
 def unquote(level):
     # What a host does with a state topic level (urllib.parse.unquote in CPython).
     parts = level.split("%")

@@ -20,6 +20,7 @@ COMMON = {
     "health": True,  # forward zoo.svm.health with the link's counters added
 }
 
+
 def setup(self, master, check=None):
     self.master = master
     given = master.config.get(self.name)

@@ -52,6 +52,8 @@ class MqttPlugin(Uplink):
     def destroy(self):
         if self.link is not None:
             once("destroy", self)
+        else:
+            Uplink.destroy(self)  # a start that failed before its link: undo what setup() did
 
     # Node -> broker
 
