@@ -249,6 +249,13 @@ class Bus:
                                     from zoo_micro import reactors
 
                                     reactors.succeeded(h, ev)
+                except MemoryError:
+                    # No heap for the request object or a handler lookup: that event is lost and
+                    # counted as dropped; the dispatcher lives on and looks again shortly.
+                    self.dropped += 1
+                    e = ev = r = current = None
+                    port.collect()
+                    await asyncio.sleep(0.01)
                 finally:
                     # Counted once per round, not per event: the loop's own cost is per event.
                     self.taken += _ROUND - budget

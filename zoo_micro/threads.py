@@ -100,7 +100,11 @@ class Inbox:
                 # The dispatcher makes room rather than a backlog being dropped (bounded wait).
                 await asyncio.sleep(0.001 if tries else 0)
                 tries += 1
-            bus._put(ch, e, e[2] if len(e) > 2 else 0)
+            try:
+                bus._put(ch, e, e[2] if len(e) > 2 else 0)
+            except MemoryError:  # no heap to queue it: that event is lost and counted, the pump lives on
+                bus.dropped += 1
+                port.collect()
 
     def dropped(self):
         return self.dropped_threads + self.dropped_isr
