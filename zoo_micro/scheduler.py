@@ -86,8 +86,11 @@ class SchedulerPlugin(Plugin):
             try:
                 wait = self._tick()
             except Exception as e:
-                log.error("scheduler: %r" % (e,))
                 wait = 1000
+                try:
+                    log.error("scheduler: %r" % (e,))
+                except MemoryError:
+                    pass  # a full heap: no room even to say so; the next tick tries again
             await asyncio.sleep(wait / 1000)
 
     def destroy(self):

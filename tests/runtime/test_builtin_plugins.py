@@ -130,6 +130,40 @@ async def test_scheduler_publishes_every_n_seconds():
     assert got[0] == "t"
 
 
+async def test_the_scheduler_outlives_a_full_heap():
+    got = []
+    m = Master({"schedule": [{"every": 0.02, "topic": "tick"}], "svm_check_interval": 0})
+    m.subscribe("tick", lambda r: got.append(1))
+    await m.start()
+    sched = m.plugins.get("scheduler")
+    real = sched._tick
+    left = [1]
+
+    def full():
+        # A tick finds no heap, and neither does the line that would say so.
+        if left[0]:
+            left[0] -= 1
+            raise MemoryError
+        return real()
+
+    sched._tick = full
+    from zoo_micro import log
+
+    said = log.error
+
+    def no_heap(msg):
+        raise MemoryError
+
+    log.error = no_heap
+    try:
+        await wait_until(lambda: not left[0])
+    finally:
+        log.error = said
+    n = len(got)
+    await wait_until(lambda: len(got) > n, timeout=3)  # ticks a second later, and on
+    await m.stop()
+
+
 async def test_scheduler_fires_at_a_time_of_day_once_the_clock_is_set():
     clock = [(2000, 1, 1, 6, 30, 0)]  # RTC not set yet
     saved = scheduler.wall_clock
