@@ -1,6 +1,7 @@
 """The node's end of the serial link on a bad line and against a careless or hostile host, on the
 MicroPython unix port with zoo_micro from .mpy (as deployed): an app that waits for room loses
-nothing through a faulty line; `dropped` counts exactly what never arrives; host events on channels
+nothing through a faulty line; `dropped` counts exactly what never arrives; an event or a health
+report the heap cannot encode holds nothing else up; host events on channels
 the node does not use are refused and counted; 10,000 forged and random lines at a 96K heap crash
 nothing; and CR then Ctrl-C on the line hands the board to mpremote."""
 
@@ -140,6 +141,44 @@ def test_health_state_and_log_lines_wait_in_their_own_slots_newest_first(tmp_pat
     assert ("app", "progress", 40) in sink.states and [s for s in sink.states if s[2] != 40] == []
     assert sink.logs[:8] == ["sent %d" % i for i in range(33, 41)]
     assert link["dropped"] == 0 and link["logs_dropped"] >= 32
+
+
+def test_app_events_go_past_a_health_report_the_heap_cannot_encode(tmp_path: Path):
+    """Health reports and state changes find no heap to be encoded in until the app's 300 events
+    went up: the events go past them, and the reports follow once there is heap again."""
+    node = device_node(tmp_path, up=300, journal=False, outbox=48, health_every=0.2, wait_room=True,
+                       side_no_heap=300)  # fmt: skip
+    relay = Relay(node.start()).start()
+    sink = Collect()
+    bridge = Bridge(relay.url, [sink]).start()
+    try:
+        assert sink.wait(lambda: len(sink.up) >= 300, 20), len(sink.up)
+        link = fresh_health(sink)
+    finally:
+        bridge.stop()
+        node.stop()
+        relay.stop()
+    assert sink.up == list(range(300))
+    assert link["errors"] >= 1 and link["dropped"] == 0
+
+
+def test_an_event_the_heap_cannot_encode_is_dropped_and_counted(tmp_path: Path):
+    lost = [5, 6, 100]
+    node = device_node(tmp_path, up=200, journal=False, outbox=48, health_every=0.2, wait_room=True,
+                       up_no_heap=lost)  # fmt: skip
+    relay = Relay(node.start()).start()
+    sink = Collect()
+    bridge = Bridge(relay.url, [sink]).start()
+    try:
+        assert sink.wait(lambda: len(sink.up) >= 197, 20), len(sink.up)
+        link = fresh_health(sink)
+    finally:
+        bridge.stop()
+        node.stop()
+        relay.stop()
+    assert sink.up == [i for i in range(200) if i not in lost]
+    assert link["dropped"] == 3  # exactly what never arrived
+    assert sink.health["node"]["dropped"] == 0  # lost in the link, not in the bus
 
 
 def test_dropped_counts_exactly_the_events_that_never_arrive(tmp_path: Path):

@@ -73,6 +73,8 @@ class BridgePlugin(Uplink):
         except (ValueError, TypeError) as e:
             self.unsendable += 1
             log.error("bridge: %s not sent: %s" % (topic, e))
+        except MemoryError:
+            self.session.tx.dropped += 1  # no heap to encode it: it never arrives, and is counted so
 
     def _later(self, topic, content):
         # Log lines and state changes may come from thread workers: they wait for the link task.
@@ -182,6 +184,11 @@ class BridgePlugin(Uplink):
                             break  # its slots are taken: it waits, and a newer one may replace it
                     except (ValueError, TypeError):
                         self.unsendable += 1
+                    except MemoryError:
+                        # No heap to encode it now: it waits (a newer one may replace it), and the
+                        # app events behind it still go out.
+                        self.errors += 1
+                        break
                     q.pop(0)
                 out = s.poll()
                 for line in out:

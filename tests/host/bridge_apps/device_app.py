@@ -144,6 +144,32 @@ class Flooder(BaseWorker):
         master.publish("test.end", N)
 
 
+SIDE_NO_HEAP = settings.get("side_no_heap", 0)
+UP_NO_HEAP = settings.get("up_no_heap", [])  # test.up contents that find no heap to be encoded in
+
+
+class NoHeap(BaseWorker):
+    # Until `side_no_heap` test.up events went through the bus, every health report, state change
+    # and log line finds no heap to be encoded in, as on a node at the end of its heap; so do the
+    # test.up events listed in `up_no_heap`.
+    is_loop = False
+
+    def _execute(self):
+        tx = master.plugins.get("bridge").session.tx
+        send = tx.send
+
+        def no_heap(topic, content=None, channel="default", priority=0, side=False):
+            if side and dispatched[0] < SIDE_NO_HEAP:
+                raise MemoryError
+            if topic == "test.up" and content in UP_NO_HEAP:
+                raise MemoryError
+            return send(topic, content, channel, priority, side)
+
+        tx.send = no_heap
+
+
+if SIDE_NO_HEAP or UP_NO_HEAP:
+    master.register_worker("no_heap", NoHeap)
 master.subscribe("test.up", counted)
 master.subscribe("test.down", echo)
 master.subscribe("test.restart", on_restart)
