@@ -184,7 +184,7 @@ class Bus:
                     await wake.wait()
                 except MemoryError:  # no heap even for the wait: look again shortly
                     port.collect()
-                    await asyncio.sleep(0.01)
+                    await port.pause_ms(10)
                 continue
             for ch in self._order:
                 q = queues[ch]
@@ -255,7 +255,7 @@ class Bus:
                     self.dropped += 1
                     e = ev = r = current = None
                     port.collect()
-                    await asyncio.sleep(0.01)
+                    await port.pause_ms(10)
                 finally:
                     # Counted once per round, not per event: the loop's own cost is per event.
                     self.taken += _ROUND - budget

@@ -31,6 +31,10 @@ def sleep_ms(ms):
     time.sleep(ms / 1000)
 
 
+def pause_ms(ms):
+    return asyncio.sleep(ms / 1000)
+
+
 def schedule(fn, arg):
     fn(arg)  # interrupt handlers do not exist on CPython; run the callback at once
 

@@ -48,6 +48,11 @@ if MICROPYTHON:
         """Awaitable: returns once `stream` has bytes to read, without busy polling."""
         return asyncio.StreamReader(stream).read(0)
 
+    def pause_ms(ms):
+        """Awaitable: a pause of `ms` milliseconds that allocates nothing (asyncio.sleep() makes a
+        float): a task's wait that must work on a full heap."""
+        return asyncio.sleep_ms(ms)
+
     CORO = type((lambda: (yield))())  # what calling an async def returns here: a generator
 else:
     from zoo_micro.cpython import (  # noqa: F401
@@ -56,6 +61,7 @@ else:
         kbd_intr,
         mem_alloc,
         mem_free,
+        pause_ms,
         print_exception,
         schedule,
         sleep_ms,

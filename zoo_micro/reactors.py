@@ -182,7 +182,10 @@ async def _retry(bus, h, ev, attempt):
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        failed(bus, h, ev, exc, attempt)
+        try:
+            failed(bus, h, ev, exc, attempt)
+        except MemoryError:
+            pass  # no heap to go on (counted as it began): end quietly, as an error would end the loop
     else:
         bus.delivered += 1
         if isinstance(h, Handler):

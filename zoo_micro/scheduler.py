@@ -91,7 +91,7 @@ class SchedulerPlugin(Plugin):
                     log.error("scheduler: %r" % (e,))
                 except MemoryError:
                     pass  # a full heap: no room even to say so; the next tick tries again
-            await asyncio.sleep(wait / 1000)
+            await port.pause_ms(wait)
 
     def destroy(self):
         self._task.cancel()

@@ -252,8 +252,9 @@ class StateMachineManager:
 
     async def _save_loop(self):
         # Debounced: at most one write per save_interval, and only when something changed.
+        period = int(self.save_interval * 1000)
         while True:
-            await asyncio.sleep(self.save_interval)
+            await port.pause_ms(period)
             if self._dirty:
                 self._save_logged()
 

@@ -1,5 +1,4 @@
 # SVM health monitoring, fed by the runtime: per-worker health, node vitals, stuck detection.
-import asyncio
 
 from zoo_micro import log, port
 from zoo_micro.port import const
@@ -23,7 +22,7 @@ class SVM:
         period = int(self.interval * 1000)
         while True:
             t0 = port.ticks_ms()
-            await asyncio.sleep(self.interval)
+            await port.pause_ms(period)
             # How late the loop woke us: a measure of how busy (or blocked) it is.
             self.loop_lag_ms = max(0, port.ticks_diff(port.ticks_ms(), t0) - period)
             self._tick()

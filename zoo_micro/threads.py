@@ -92,13 +92,13 @@ class Inbox:
                     await self.waker.wait()
                 except MemoryError:  # no heap even for the wait: look again shortly
                     port.collect()
-                    await asyncio.sleep(0.01)
+                    await port.pause_ms(10)
                 continue
             ch, e = item
             tries = 0
             while bus.room(ch) <= 0 and tries < self.wait_ms:
                 # The dispatcher makes room rather than a backlog being dropped (bounded wait).
-                await asyncio.sleep(0.001 if tries else 0)
+                await port.pause_ms(1 if tries else 0)
                 tries += 1
             try:
                 bus._put(ch, e, e[2] if len(e) > 2 else 0)

@@ -1,7 +1,7 @@
 # Hardware watchdog plugin: feeds machine.WDT only while the node is healthy, so a hung node reboots.
 import asyncio
 
-from zoo_micro import log
+from zoo_micro import log, port
 from zoo_micro.plugins import Plugin
 
 # Worker health statuses that still count as healthy enough to feed the watchdog.
@@ -53,7 +53,7 @@ class WatchdogPlugin(Plugin):
                     self.feeds += 1
             except MemoryError:
                 pass  # not fed this time: a node that stays out of heap is reset, as it should be
-            await asyncio.sleep(self.timeout_ms / 4000)
+            await port.pause_ms(self.timeout_ms >> 2)
 
     def destroy(self):
         if self._task is not None:

@@ -186,7 +186,13 @@ async def _run_async(master, worker, t, value, created):
     except Exception as e:
         exc = e
         value = None
-    finish(master, worker, t, exc, value)
+    try:
+        finish(master, worker, t, exc, value)
+    except MemoryError:
+        # No heap even to book the run (a task that ends on an error takes the loop with it when
+        # the heap is full): the worker runs again shortly.
+        port.collect()
+        worker._zoo[_DUE] = port.ticks_add(port.ticks_ms(), 100)
     runs = master._runs
     t = asyncio.current_task()
     if t in runs:
@@ -195,7 +201,7 @@ async def _run_async(master, worker, t, value, created):
 
 
 async def _alarm(timeout, event):
-    await asyncio.sleep_ms(timeout) if port.MICROPYTHON else await asyncio.sleep(timeout / 1000)
+    await port.pause_ms(timeout)
     event.set()
 
 
@@ -242,10 +248,10 @@ async def supervise(master):
                     master._runs.append(alarm[1])  # cancelled with the runs at stop
                 except MemoryError:  # no heap for the alarm: look again shortly, without one
                     port.collect()
-                    await asyncio.sleep(0.01)
+                    await port.pause_ms(10)
                     continue
         try:
             await wake.wait()
         except MemoryError:  # no heap even for the wait: look again shortly
             port.collect()
-            await asyncio.sleep(0.01)
+            await port.pause_ms(10)

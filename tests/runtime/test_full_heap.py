@@ -5,6 +5,8 @@ import asyncio
 from helpers import Counter, wait_until
 from zoo_micro import Master
 
+HEAPSIZE = "80K"  # the handler retry test loads reactors.py, compiled from .py in one variant
+
 
 def _failing_wait(event, times):
     # The event's wait() raises MemoryError `times` times, as on a heap too full for its frame.
@@ -19,6 +21,22 @@ def _failing_wait(event, times):
 
     event.wait = wait
     return left
+
+
+async def test_the_pause_a_task_takes_on_a_full_heap_allocates_nothing():
+    from zoo_micro import port
+
+    if port.MICROPYTHON:
+        import micropython
+
+        micropython.heap_lock()  # any allocation raises MemoryError until heap_unlock()
+        try:
+            pause = port.pause_ms(10)
+        finally:
+            micropython.heap_unlock()
+    else:
+        pause = port.pause_ms(10)
+    await pause
 
 
 async def test_the_supervisor_and_the_dispatcher_outlive_a_heap_too_full_to_wait():
@@ -69,6 +87,38 @@ async def test_the_dispatcher_outlives_a_heap_too_full_for_an_event():
     await m.stop()
 
 
+class AsyncCounter(Counter):
+    async def _execute(self):
+        self.n += 1
+
+
+async def test_an_async_worker_outlives_a_heap_too_full_to_book_its_run():
+    from zoo_micro import workers
+
+    m = Master({"svm_check_interval": 0})
+    w = m.register_worker("w", AsyncCounter, props={"delay_time": 0.01})
+    await m.start()
+    await wait_until(lambda: w.n >= 2)
+    real = workers.finish
+    left = [2]
+
+    def full(*args):
+        # Booking two runs finds no heap.
+        if left[0]:
+            left[0] -= 1
+            raise MemoryError
+        return real(*args)
+
+    workers.finish = full
+    try:
+        await wait_until(lambda: not left[0])
+        n = w.n
+        await wait_until(lambda: w.n > n + 3)  # it runs on, and so does the loop
+    finally:
+        workers.finish = real
+    await m.stop()
+
+
 class Publisher(Counter):
     mode = "thread"
 
@@ -114,3 +164,41 @@ async def test_the_thread_inbox_outlives_a_heap_too_full_to_queue_an_event():
     await wait_until(lambda: len(got) > n + 3)  # the pump lives on: thread events still arrive
     await m.stop()
     assert m.bus.dropped == 1
+
+
+async def test_a_handler_retry_that_finds_no_heap_ends_without_an_error():
+    # A task that ends on an error needs heap for the loop to report it; on a full heap that ends
+    # the loop. A retry whose failure cannot be handled for lack of heap ends quietly.
+    from helpers import Quiet
+    from zoo_micro import EventRetryStrategy, reactors
+
+    ended = []
+    loop = asyncio.get_event_loop()
+    loop.set_exception_handler(lambda loop, context: ended.append(context))
+    m = Master({"retry_delay": 0.01, "svm_check_interval": 0})
+    tries = []
+
+    def bad(req):
+        tries.append(1)
+        raise ValueError("nope")
+
+    m.subscribe("t", bad, retry_time=3, retry_strategy=EventRetryStrategy.RetryTimes)
+    real = reactors.failed
+
+    def full(bus, h, ev, exc, attempt):
+        if attempt > 1:
+            raise MemoryError  # handling the retry's failure finds no heap
+        return real(bus, h, ev, exc, attempt)
+
+    reactors.failed = full
+    try:
+        with Quiet():
+            await m.start()
+            m.publish("t", 1)
+            await wait_until(lambda: len(tries) == 2)
+            await asyncio.sleep(0.05)
+    finally:
+        reactors.failed = real
+        loop.set_exception_handler(None)
+    await m.stop()
+    assert ended == []
