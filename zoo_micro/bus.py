@@ -170,21 +170,22 @@ class Bus:
         new = object.__new__
         node = EventNode
         while True:
-            for q in queues.values():
-                if q:
-                    break
-            else:
-                # The last event must not stay alive while the bus is idle: clear the locals, and
-                # the frame's stack slots (the GC scans them all) by calling with Nones.
-                e = ev = r = current = None
-                _scrub(None, None, None, None, None, None, None)
-                self._idle = True
-                wake.clear()
-                try:
+            try:
+                for q in queues.values():
+                    if q:
+                        break
+                else:
+                    # The last event must not stay alive while the bus is idle: clear the locals,
+                    # and the frame's stack slots (the GC scans them all) by calling with Nones.
+                    e = ev = r = current = None
+                    _scrub(None, None, None, None, None, None, None)
+                    self._idle = True
+                    wake.clear()
                     await wake.wait()
-                except MemoryError:  # no heap even for the wait: look again shortly
-                    port.collect()
-                    await port.pause_ms(10)
+                    continue
+            except MemoryError:  # no heap for the idle check (a dict view, a frame) or the wait
+                port.collect()
+                await port.pause_ms(10)
                 continue
             for ch in self._order:
                 q = queues[ch]

@@ -87,6 +87,33 @@ async def test_the_dispatcher_outlives_a_heap_too_full_for_an_event():
     await m.stop()
 
 
+async def test_the_dispatcher_outlives_a_heap_too_full_to_go_idle():
+    from zoo_micro import bus as bus_module
+
+    m = Master({"svm_check_interval": 0})
+    got = []
+    m.subscribe("t", lambda r: got.append(r.content))
+    real = bus_module._scrub
+    left = [3]
+
+    def full(*slots):
+        # Going idle finds no heap (a call's frame, the queues' view), three times.
+        if left[0]:
+            left[0] -= 1
+            raise MemoryError
+        return real(*slots)
+
+    bus_module._scrub = full
+    try:
+        await m.start()
+        await wait_until(lambda: not left[0])
+        m.publish("t", 1)
+        await wait_until(lambda: got == [1])
+    finally:
+        bus_module._scrub = real
+    await m.stop()
+
+
 class AsyncCounter(Counter):
     async def _execute(self):
         self.n += 1
