@@ -93,6 +93,9 @@ def start(m):
     m._stopping = False
     m._wake = asyncio.Event()
     m.started_ms = port.ticks_ms()
+    loop = asyncio.get_event_loop()
+    if port.MICROPYTHON and loop.get_exception_handler() is None:  # an app's own handler stays
+        loop.set_exception_handler(port.task_failed)
     m._tasks = [asyncio.create_task(m.bus.run()), asyncio.create_task(workers.supervise(m))]
     c = m.config
     if c["svm_check_interval"]:

@@ -48,6 +48,17 @@ if MICROPYTHON:
         """Awaitable: returns once `stream` has bytes to read, without busy polling."""
         return asyncio.StreamReader(stream).read(0)
 
+    def task_failed(loop, context):
+        """The loop's report of a task that ended on an error nobody awaits. asyncio's own prints
+        it, and on a full heap that fails and ends the loop with it: this one is a log line when
+        the heap has room for it, else nothing."""
+        try:
+            from zoo_micro import log
+
+            log.error("task %r ended: %r" % (context.get("future"), context.get("exception")))
+        except MemoryError:
+            pass
+
     def pause_ms(ms):
         """Awaitable: a pause of `ms` milliseconds that allocates nothing (asyncio.sleep() makes a
         float): a task's wait that must work on a full heap."""

@@ -229,3 +229,52 @@ async def test_a_handler_retry_that_finds_no_heap_ends_without_an_error():
         loop.set_exception_handler(None)
     await m.stop()
     assert ended == []
+
+
+async def test_a_task_that_ends_on_an_error_is_a_log_line_that_a_full_heap_can_skip():
+    # On MicroPython, asyncio prints such a task's error, and on a full heap that printing fails
+    # and ends the loop; the Master puts a log line in its place that a full heap can skip. An
+    # app's own handler is left alone. (CPython's report is a traceback, and stays.)
+    from zoo_micro import log, port
+
+    loop = asyncio.get_event_loop()
+    lines = []
+    log.sinks.append(lambda level, msg: lines.append(msg))
+    try:
+        m = Master({"svm_check_interval": 0})
+        await m.start()
+        if not port.MICROPYTHON:
+            assert loop.get_exception_handler() is None
+            await m.stop()
+            return
+        assert loop.get_exception_handler() is port.task_failed
+
+        async def dies():
+            raise ValueError("gone")
+
+        asyncio.create_task(dies())
+        await wait_until(lambda: any("ended: ValueError" in line for line in lines))
+        said = log.error
+
+        def no_heap(msg):
+            raise MemoryError
+
+        log.error = no_heap
+        try:
+            asyncio.create_task(dies())  # its report finds no heap: the loop goes on all the same
+            await asyncio.sleep(0.02)
+        finally:
+            log.error = said
+        await m.stop()
+
+        def mine(loop, context):
+            pass
+
+        loop.set_exception_handler(mine)
+        m = Master({"svm_check_interval": 0})
+        await m.start()
+        assert loop.get_exception_handler() is mine
+        await m.stop()
+    finally:
+        loop.set_exception_handler(None)
+        log.sinks.pop()
