@@ -26,6 +26,20 @@ def raises(exc_type, fn, *args, **kwargs):
     raise AssertionError("expected %s from %r" % (exc_type.__name__, fn))
 
 
+def no_heap(fn, times, when=None):
+    """fn, except that its next `times` calls (those `when(*args)` picks) raise MemoryError, as on
+    a full heap. Returns the stand-in and [calls still to fail]."""
+    left = [times]
+
+    def stand_in(*args):
+        if left[0] and (when is None or when(*args)):
+            left[0] -= 1
+            raise MemoryError
+        return fn(*args)
+
+    return stand_in, left
+
+
 async def wait_until(cond, timeout=5.0, step=0.005):
     """Await until cond() is true; fail after `timeout` seconds."""
     deadline = port.ticks_add(port.ticks_ms(), int(timeout * 1000))

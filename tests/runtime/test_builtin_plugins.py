@@ -2,7 +2,7 @@
 import asyncio
 import sys
 
-from helpers import Quiet, st, wait_until
+from helpers import Quiet, no_heap, st, wait_until
 from zoo_micro import BaseWorker, Master, port, scheduler
 
 HEAPSIZE = "80K"  # the test module itself is large; the runtime's share is what shrank
@@ -136,25 +136,12 @@ async def test_the_scheduler_outlives_a_full_heap():
     m.subscribe("tick", lambda r: got.append(1))
     await m.start()
     sched = m.plugins.get("scheduler")
-    real = sched._tick
-    left = [1]
-
-    def full():
-        # A tick finds no heap, and neither does the line that would say so.
-        if left[0]:
-            left[0] -= 1
-            raise MemoryError
-        return real()
-
-    sched._tick = full
+    # A tick finds no heap, and neither does the line that would say so.
+    sched._tick, left = no_heap(sched._tick, 1)
     from zoo_micro import log
 
     said = log.error
-
-    def no_heap(msg):
-        raise MemoryError
-
-    log.error = no_heap
+    log.error, _ = no_heap(said, 1)
     try:
         await wait_until(lambda: not left[0])
     finally:

@@ -2,7 +2,7 @@
 # a MemoryError in their own waiting.
 import asyncio
 
-from helpers import Counter, wait_until
+from helpers import Counter, no_heap, wait_until
 from zoo_micro import Master
 
 HEAPSIZE = "80K"  # the handler retry test loads reactors.py, compiled from .py in one variant
@@ -10,16 +10,7 @@ HEAPSIZE = "80K"  # the handler retry test loads reactors.py, compiled from .py 
 
 def _failing_wait(event, times):
     # The event's wait() raises MemoryError `times` times, as on a heap too full for its frame.
-    real = event.wait
-    left = [times]
-
-    def wait():
-        if left[0]:
-            left[0] -= 1
-            raise MemoryError
-        return real()
-
-    event.wait = wait
+    event.wait, left = no_heap(event.wait, times)
     return left
 
 
@@ -66,16 +57,7 @@ async def test_the_dispatcher_outlives_a_heap_too_full_for_an_event():
     m.subscribe("t.#", lambda r: got.append(r.content))
     await m.start()
     real = bus_module.matches
-    left = [1]
-
-    def full(pattern, topic):
-        # The handler lookup of a topic not seen before finds no heap, once.
-        if left[0]:
-            left[0] -= 1
-            raise MemoryError
-        return real(pattern, topic)
-
-    bus_module.matches = full
+    bus_module.matches, left = no_heap(real, 1)  # the lookup of a topic not seen before, once
     try:
         m.publish("t.a", 1)  # lost to the full heap, and counted
         await wait_until(lambda: not left[0])
@@ -94,16 +76,7 @@ async def test_the_dispatcher_outlives_a_heap_too_full_to_go_idle():
     got = []
     m.subscribe("t", lambda r: got.append(r.content))
     real = bus_module._scrub
-    left = [3]
-
-    def full(*slots):
-        # Going idle finds no heap (a call's frame, the queues' view), three times.
-        if left[0]:
-            left[0] -= 1
-            raise MemoryError
-        return real(*slots)
-
-    bus_module._scrub = full
+    bus_module._scrub, left = no_heap(real, 3)  # going idle (a call's frame, the queues' view)
     try:
         await m.start()
         await wait_until(lambda: not left[0])
@@ -127,16 +100,7 @@ async def test_an_async_worker_outlives_a_heap_too_full_to_book_its_run():
     await m.start()
     await wait_until(lambda: w.n >= 2)
     real = workers.finish
-    left = [2]
-
-    def full(*args):
-        # Booking two runs finds no heap.
-        if left[0]:
-            left[0] -= 1
-            raise MemoryError
-        return real(*args)
-
-    workers.finish = full
+    workers.finish, left = no_heap(real, 2)  # booking two runs
     try:
         await wait_until(lambda: not left[0])
         n = w.n
@@ -175,17 +139,8 @@ async def test_the_thread_inbox_outlives_a_heap_too_full_to_queue_an_event():
     m.register_worker("pub", Publisher, props={"delay_time": 0.01})
     await m.start()
     await wait_until(lambda: m.bus.inbox is not None and got)
-    real = m.bus._put
-    left = [1]
-
-    def full(ch, e, priority):
-        # Queueing one event from the thread finds no heap, once.
-        if left[0] and e[0] == "pub_result":
-            left[0] -= 1
-            raise MemoryError
-        return real(ch, e, priority)
-
-    m.bus._put = full
+    # Queueing one event from the thread finds no heap, once.
+    m.bus._put, left = no_heap(m.bus._put, 1, lambda ch, e, priority: e[0] == "pub_result")
     await wait_until(lambda: not left[0])
     n = len(got)
     await wait_until(lambda: len(got) > n + 3)  # the pump lives on: thread events still arrive
@@ -211,13 +166,8 @@ async def test_a_handler_retry_that_finds_no_heap_ends_without_an_error():
 
     m.subscribe("t", bad, retry_time=3, retry_strategy=EventRetryStrategy.RetryTimes)
     real = reactors.failed
-
-    def full(bus, h, ev, exc, attempt):
-        if attempt > 1:
-            raise MemoryError  # handling the retry's failure finds no heap
-        return real(bus, h, ev, exc, attempt)
-
-    reactors.failed = full
+    # Handling the retry's failure finds no heap.
+    reactors.failed, _ = no_heap(real, 1, lambda bus, h, ev, exc, attempt: attempt > 1)
     try:
         with Quiet():
             await m.start()
@@ -255,11 +205,7 @@ async def test_a_task_that_ends_on_an_error_is_a_log_line_that_a_full_heap_can_s
         asyncio.create_task(dies())
         await wait_until(lambda: any("ended: ValueError" in line for line in lines))
         said = log.error
-
-        def no_heap(msg):
-            raise MemoryError
-
-        log.error = no_heap
+        log.error, _ = no_heap(said, 1)
         try:
             asyncio.create_task(dies())  # its report finds no heap: the loop goes on all the same
             await asyncio.sleep(0.02)
