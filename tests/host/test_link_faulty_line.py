@@ -143,39 +143,34 @@ def test_health_state_and_log_lines_wait_in_their_own_slots_newest_first(tmp_pat
     assert link["dropped"] == 0 and link["logs_dropped"] >= 32
 
 
-def test_app_events_go_past_a_health_report_the_heap_cannot_encode(tmp_path: Path):
-    """Health reports and state changes find no heap to be encoded in until the app's 300 events
-    went up: the events go past them, and the reports follow once there is heap again."""
-    node = device_node(tmp_path, up=300, journal=False, outbox=48, health_every=0.2, wait_room=True,
-                       side_no_heap=300)  # fmt: skip
+def short_of_heap(tmp_path: Path, up: int, arrived: int, **faults) -> tuple[Collect, dict]:
+    """A node publishing `up` events whose encoding fails as `faults` say (device_app.py's
+    side_no_heap, up_no_heap); what the host heard once `arrived` events came, and the link
+    counters of a health report made after that."""
+    node = device_node(tmp_path, up=up, journal=False, outbox=48, health_every=0.2, wait_room=True, **faults)
     relay = Relay(node.start()).start()
     sink = Collect()
     bridge = Bridge(relay.url, [sink]).start()
     try:
-        assert sink.wait(lambda: len(sink.up) >= 300, 20), len(sink.up)
-        link = fresh_health(sink)
+        assert sink.wait(lambda: len(sink.up) >= arrived, 20), len(sink.up)
+        return sink, fresh_health(sink)
     finally:
         bridge.stop()
         node.stop()
         relay.stop()
+
+
+def test_app_events_go_past_a_health_report_the_heap_cannot_encode(tmp_path: Path):
+    """Health reports and state changes find no heap to be encoded in until the app's 300 events
+    went up: the events go past them, and the reports follow once there is heap again."""
+    sink, link = short_of_heap(tmp_path, 300, 300, side_no_heap=300)
     assert sink.up == list(range(300))
     assert link["errors"] >= 1 and link["dropped"] == 0
 
 
 def test_an_event_the_heap_cannot_encode_is_dropped_and_counted(tmp_path: Path):
     lost = [5, 6, 100]
-    node = device_node(tmp_path, up=200, journal=False, outbox=48, health_every=0.2, wait_room=True,
-                       up_no_heap=lost)  # fmt: skip
-    relay = Relay(node.start()).start()
-    sink = Collect()
-    bridge = Bridge(relay.url, [sink]).start()
-    try:
-        assert sink.wait(lambda: len(sink.up) >= 197, 20), len(sink.up)
-        link = fresh_health(sink)
-    finally:
-        bridge.stop()
-        node.stop()
-        relay.stop()
+    sink, link = short_of_heap(tmp_path, 200, 197, up_no_heap=lost)
     assert sink.up == [i for i in range(200) if i not in lost]
     assert link["dropped"] == 3  # exactly what never arrived
     assert sink.health["node"]["dropped"] == 0  # lost in the link, not in the bus
