@@ -1,5 +1,4 @@
 # SVM health monitoring, fed by the runtime: per-worker health, node vitals, stuck detection.
-
 from zoo_micro import log, port
 from zoo_micro.port import const
 
