@@ -1,6 +1,7 @@
 # What an uplink runs once per start: its options and their checks, its subscriptions, and for
-# the serial bridge its stream and session. uplink.once() imports this module, runs one function
-# and forgets it, so none of this bytecode stays on the heap while the node runs.
+# the serial bridge its stream and session. A transport calls one function through port.once(),
+# which imports this module for the call and forgets it, so none of this bytecode stays on the
+# heap while the node runs.
 import asyncio
 import select
 import sys
@@ -21,7 +22,9 @@ COMMON = {
 }
 
 
-def setup(self, master, check=None):
+def setup(self, master, check):
+    """The uplink's options (checked by check(opts), the transport's own), subscriptions, log
+    sink and state store; returns the options."""
     self.master = master
     given = master.config.get(self.name)
     if given is True or given is None:
@@ -40,7 +43,7 @@ def setup(self, master, check=None):
         if isinstance(o[k], str):
             o[k] = [o[k]]
     self.node = o["node"] or master.name
-    (check or self.check)(o)  # the transport's own checks, before anything is subscribed
+    check(o)  # before anything is subscribed
     self.refused = 0  # downlink events on topics `down` does not allow
     self.unsendable = 0  # events that are not JSON or too large
     self._last = None

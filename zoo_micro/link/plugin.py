@@ -5,7 +5,7 @@ import asyncio
 
 from zoo_micro import log, port
 from zoo_micro.events import EventNode
-from zoo_micro.link.uplink import HEALTH, LOG, STATE, Uplink, once
+from zoo_micro.link.uplink import HEALTH, LOG, STATE, Uplink
 
 
 class BridgePlugin(Uplink):
@@ -24,8 +24,10 @@ class BridgePlugin(Uplink):
     session = None
 
     def initialize(self, master):
-        once("bridge", self, master)
-        self.tasks = [asyncio.create_task(f()) for f in (self._reader, self._writer, self._ticker)]
+        port.once("zoo_micro.link.once", "bridge", self, master)
+        self.tasks = []
+        for f in (self._reader, self._writer, self._ticker):
+            self.tasks.append(asyncio.create_task(f()))
 
     def destroy(self):
         Uplink.destroy(self)
@@ -46,25 +48,32 @@ class BridgePlugin(Uplink):
 
     def put(self, topic, content, channel="default", priority=0):
         if topic in (HEALTH, STATE, LOG):
+            if port.ident() != self.loop:
+                # Log lines and state changes may come from thread workers: they wait for the link task.
+                self.post((topic, content), self.opts["outbox"])
+                return
             # Side traffic has slots of its own and never takes an app event's place: the newest
             # health report and the newest value of each state key win; the newest 8 log lines.
             q = self._side
             key = "h" if topic == HEALTH else (content[0], content[1]) if topic == STATE else None
-            if key is None and len([e for e in q if e[0] is None]) >= 8:
-                for e in q:
-                    if e[0] is None:
-                        q.remove(e)
-                        self.logs_dropped += 1
-                        break
+            logs = 0
             for e in q:
-                if key is not None and e[0] == key:
+                if e[0] is None:
+                    logs += 1
+                elif e[0] == key:
                     e[2] = content
                     break
             else:
-                if len(q) > 96:
-                    self._synced = None  # too many state changes waiting: the whole state again
-                    q[:] = [e for e in q if type(e[0]) is not tuple]
-                q.append([key, topic, content])
+                if logs >= 8 and key is None:
+                    for e in q:
+                        if e[0] is None:
+                            q.remove(e)
+                            self.logs_dropped += 1
+                            break
+                if len(q) > 96 and key is not None:
+                    self._synced = None  # too many state changes waiting: the whole state follows
+                else:
+                    q.append([key, topic, content])
             self._kick.set()
             return
         try:
@@ -76,18 +85,11 @@ class BridgePlugin(Uplink):
         except MemoryError:
             self.session.tx.dropped += 1  # no heap to encode it: it never arrives, and is counted so
 
-    def _later(self, topic, content):
-        # Log lines and state changes may come from thread workers: they wait for the link task.
-        if port.ident() == self.loop:
-            self.put(topic, content)
-        else:
-            self.post((topic, content), self.opts["outbox"])
-
     def _log(self, level, msg):
-        self._later(LOG, [level, msg[: self.opts["frame_max"] >> 1]])
+        self.put(LOG, [level, msg[: self.opts["frame_max"] >> 1]])
 
     def _state(self, scope, key, payload):
-        self._later(STATE, [scope, key, payload])
+        self.put(STATE, [scope, key, payload])
 
     # Host -> node
 
@@ -174,7 +176,11 @@ class BridgePlugin(Uplink):
                 mark = (s.rx.stream, tx.side_lost)
                 if self.store and s.up and self._synced != mark:
                     self._synced = mark
-                    q[:] = [e for e in q if type(e[0]) is not tuple]  # the whole state follows
+                    i = len(q)
+                    while i:  # the whole state follows: the changes waiting go
+                        i -= 1
+                        if type(q[i][0]) is tuple:
+                            q.pop(i)
                     q.append([0, "zoo.state.sync", None])
                     self.sync_state(self._state)
                 while q and s.up:  # offline, the newest of each keeps replacing the last

@@ -173,14 +173,16 @@ class Sender:
         else:
             f[2] = now
 
-    def held(self, now, held, advanced):
+    def held(self, now, ack, advanced):
         """After an ack: frames below one the peer holds were lost, and so was the first one
-        when the ack repeats while it waits. held: (first, end) ranges the peer holds."""
+        when the ack repeats while it waits. ack: its fields; from the fourth on, the ranges the
+        peer holds, (offset from the ack, count) so they stay short."""
         top = 0
+        a = ack[0]
         for f in self.frames:
             f[3] = False  # as this ack says: a forged or stale range must not hold a frame for good
-            for r in held:
-                if r[0] <= f[0] and f[1] <= r[1]:
+            for r in ack[3:]:
+                if type(r) is tuple and a + r[0] <= f[0] and f[1] <= a + r[0] + r[1]:
                     f[3] = True
                     top = max(top, f[1])
         late = self.srtt + (self.srtt >> 2) + 2
@@ -244,7 +246,10 @@ class Sender:
         fields = [s, self.ack, e - s, now & 0xFFFF]  # the ack echoes the token: it times the round trip
         if self.low > self.acked:
             fields.append(self.low)  # the outbox dropped events the peer waits for: skip them
-        head = (self.kind + ",".join(["" if f is None else "%x" % f for f in fields]) + " [").encode()
+        head = self.kind
+        for f in fields:
+            head += ("" if f is None else "%x" % f) + ","
+        head = (head[:-1] + " [").encode()
         if len(self.buf) < size + len(head) + 16:
             self.buf = bytearray(size + len(head) + 16)  # one event larger than any frame before
         buf = self.buf

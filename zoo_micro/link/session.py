@@ -176,13 +176,7 @@ class Session:
                 self.rx.on_data(fields, payload, now)
             elif kind == "A":
                 self.last_rx = now
-                a = fields[0]
-                # Held ranges come as offsets from the ack, so they stay short.
-                tx.held(
-                    now,
-                    [(a + r[0], a + r[0] + r[1]) for r in fields[3:] if type(r) is tuple],
-                    tx.on_ack(a, fields[1], now, fields[2]),
-                )
+                tx.held(now, fields, tx.on_ack(fields[0], fields[1], now, fields[2]))
             elif kind == "Q":
                 self.last_rx = now
                 rtt = (now - fields[0]) & 0xFFFFFF
@@ -191,8 +185,7 @@ class Session:
         except Exception:  # anything a forged frame provokes (deep JSON too) stays with that frame
             self.bad += 1
 
-    def line(self, k, fields=(), payload=None):
-        return encode(k, fields, payload)
+    line = staticmethod(encode)  # line(letter, fields, payload): a frame this end writes
 
     def hello_line(self, nonce, extra=None):
         # Numbers ride in hex fields and names in a short JSON list: a small hello survives noise.

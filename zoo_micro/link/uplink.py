@@ -1,7 +1,8 @@
 # The work every uplink shares (serial bridge, MQTT): its options, forwarding the `up` topics and
 # health once each, the state store and log lines, the downlink allow-list, and an inbox for what
-# other threads hand to the loop. A transport subclasses Uplink, sets OPTIONS and name, and adds
-# check(opts), put(topic, content, channel, priority), _state(scope, key, payload), _log(level, msg).
+# other threads hand to the loop. A transport subclasses Uplink, sets OPTIONS and name, adds
+# put(topic, content, channel, priority), _state(scope, key, payload) and _log(level, msg), and
+# starts with link/once.py's setup(), which reads the options, subscribes and attaches.
 import os
 
 from zoo_micro import log, port
@@ -11,12 +12,6 @@ from zoo_micro.plugins import Plugin
 HEALTH = "zoo.svm.health"
 LOG = "zoo.log"
 STATE = "zoo.state"
-
-
-def once(fn, *args):
-    # Code that runs once per start (options, checks, wiring) lives in once.py: loaded, run, and
-    # forgotten, so its bytecode leaves the heap when the link is up.
-    return port.once("zoo_micro.link.once", fn, *args)
 
 
 def rand24():
@@ -32,10 +27,6 @@ class Uplink(Plugin):
     tasks = _subs = ()  # until setup() makes them: destroy() also undoes a start that failed halfway
     store = None
 
-    def setup(self, master):
-        """Options, subscriptions, log sink and state store; returns the options."""
-        return once("setup", self, master)
-
     def destroy(self):
         for t in self.tasks:
             t.cancel()
@@ -47,9 +38,6 @@ class Uplink(Plugin):
         if self.store is not None:
             self.store.unlisten(self._state)
             self.store = None
-
-    def check(self, o):
-        pass
 
     def _up(self, ev):
         # One event matching several `up` patterns goes once; what came down never goes back up.

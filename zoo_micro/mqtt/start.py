@@ -31,11 +31,7 @@ def check(self, o):
 
 
 def initialize(self, context):
-    self.check = lambda o: check(self, o)  # the uplink's setup calls it (see Uplink.check)
-    try:
-        o = self.setup(context)
-    finally:
-        del self.check
+    o = port.once("zoo_micro.link.once", "setup", self, context, lambda o: check(self, o))
     self.base = layout.base(o["root"], self.node)
     self.cmd_prefix = self.base + "/" + layout.CMD + "/"
     self.stream = rand24()
