@@ -207,7 +207,11 @@ class Bus:
                             ev = None
                         hs = cache.get(t)
                         if hs is None:
-                            hs = tuple([s[1] for s in subs if matches(s[0], t)])
+                            hs = []
+                            for s in subs:
+                                if matches(s[0], t):
+                                    hs.append(s[1])
+                            hs = tuple(hs)
                             if len(cache) >= 64:
                                 cache.clear()  # bounded: many topics are resolved again, not kept
                             cache[t] = hs

@@ -62,7 +62,13 @@ class StateMachine:
     def triggers(self, state=None):
         """Triggers valid from `state` (default: the current one)."""
         state = self.state if state is None else state
-        return [t for t in self._by_trigger if any(s == "*" or state in s for s, _, _ in self._by_trigger[t])]
+        out = []
+        for t in self._by_trigger:
+            for o in self._by_trigger[t]:
+                if o[0] == "*" or state in o[0]:
+                    out.append(t)
+                    break
+        return out
 
     def trigger(self, name, data=None):
         """True when a transition happened, False when a condition held it back."""
@@ -72,7 +78,10 @@ class StateMachine:
             raise MachineError(
                 "machine %s has no trigger %r (known: %s)" % (self.name, name, ", ".join(self._by_trigger))
             )
-        valid = [o for o in options if o[0] == "*" or cur in o[0]]
+        valid = []
+        for o in options:
+            if o[0] == "*" or cur in o[0]:
+                valid.append(o)
         if not valid:
             self._announce(INVALID_TOPIC, {"machine": self.name, "trigger": name, "state": cur})
             raise MachineError(
@@ -80,7 +89,10 @@ class StateMachine:
                 % (self.name, name, cur, ", ".join(self.triggers(cur)) or "none")
             )
         for _, dest, conditions in valid:
-            if all(c(data) for c in conditions):
+            for c in conditions:
+                if not c(data):
+                    break
+            else:
                 self._act(self.on_exit.get(cur), data)
                 self._store.set_state(SCOPE, self.name, dest)
                 self._act(self.on_enter.get(dest), data)

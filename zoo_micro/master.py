@@ -146,7 +146,11 @@ class Master:
             await asyncio.sleep(0)  # the tasks end and free their frames before shutdown.py loads
             # Ended tasks go now (an error was reported as it ended), and health checks with them
             # (a report after the run loads them again): their heap is free for shutdown.py.
-            self._tasks = [t for t in self._tasks if not t.done()]
+            left = []
+            for t in self._tasks:
+                if not t.done():
+                    left.append(t)
+            self._tasks = left
             self.svm = None
             port.forget("zoo_micro.svm")
             try:

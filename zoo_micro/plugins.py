@@ -20,6 +20,13 @@ class PluginError(RuntimeError):
     """A plugin that cannot load or unload: the RuntimeError the full framework raises."""
 
 
+def _names(items):
+    out = []
+    for x in items:
+        out.append(x.name)
+    return out
+
+
 class PluginManager:
     """`master.plugins`: register(PluginClass), then the Master loads and unloads them; the full
     framework's calls (load, unload, unregister, get_plugin, set_context...) work too."""
@@ -51,10 +58,10 @@ class PluginManager:
     get_plugin = get  # the full framework's name
 
     def get_registered_plugins(self):
-        return [c.name for c in self._classes]
+        return _names(self._classes)
 
     def get_loaded_plugins(self):
-        return [p.name for p in self._loaded]
+        return _names(self._loaded)
 
     # Loading and unloading by name run at start and stop, or when an app asks: their code is in
     # plugins_load.py, loaded for the call and forgotten.
@@ -78,7 +85,11 @@ class PluginManager:
 
     def unregister(self, name):
         self.unload(name)
-        self._classes = [c for c in self._classes if c.name != name]
+        keep = []
+        for c in self._classes:
+            if c.name != name:
+                keep.append(c)
+        self._classes = keep
 
     def set_context(self, key, value):
         self._shared[key] = value

@@ -61,10 +61,9 @@ if MICROPYTHON:
         except MemoryError:
             pass
 
-    def pause_ms(ms):
-        """Awaitable: a pause of `ms` milliseconds that allocates nothing (asyncio.sleep() makes a
-        float): a task's wait that must work on a full heap."""
-        return asyncio.sleep_ms(ms)
+    # pause_ms(ms): a wait that allocates nothing (asyncio.sleep() makes a float), for a task
+    # that must go on waiting on a full heap.
+    pause_ms = asyncio.sleep_ms
 
     CORO = type((lambda: (yield))())  # what calling an async def returns here: a generator
 else:

@@ -87,9 +87,10 @@ class StateMachineManager:
 
     def _drop_under(self, leaves, key, changed):
         prefix = key + "."
-        for k in [k for k in leaves if k == key or k.startswith(prefix)]:
-            del leaves[k]
-            changed.append(k)
+        for k in list(leaves):
+            if k == key or k.startswith(prefix):
+                del leaves[k]
+                changed.append(k)
 
     def get_state(self, scope, key=None, default=None):
         leaves = self._leaves.get(scope)
@@ -156,7 +157,9 @@ class StateMachineManager:
         out = {}
         for scope in self._leaves:
             leaves = self._leaves[scope]
-            out[scope] = {k: {"value": leaves[k][0], "version": leaves[k][1]} for k in leaves}
+            d = out[scope] = {}
+            for k in leaves:
+                d[k] = {"value": leaves[k][0], "version": leaves[k][1]}
         return out
 
     # Observers
@@ -166,7 +169,11 @@ class StateMachineManager:
         self._observers.append([scope, key, fn])
 
     def unobserve_state(self, scope, key, fn):
-        self._observers = [o for o in self._observers if not (o[0] == scope and o[1] == key and o[2] == fn)]
+        keep = []  # a new list: a change being announced goes on over the old one
+        for o in self._observers:
+            if not (o[0] == scope and o[1] == key and o[2] == fn):
+                keep.append(o)
+        self._observers = keep
 
     def listen(self, fn):
         """fn(scope, key, payload) for every changed leaf; payload is None when it was removed."""
@@ -222,7 +229,7 @@ class StateMachineManager:
         doc = {"version": self._version, "scopes": {}}
         for scope in self._leaves:
             leaves = self._leaves[scope]
-            doc["scopes"][scope] = {k: leaves[k] for k in leaves}
+            doc["scopes"][scope] = dict(leaves)
         return json.dumps(doc)
 
     def save(self):

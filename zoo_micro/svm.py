@@ -87,6 +87,9 @@ class SVM:
                     out[p.name] = p.stats()
                 except Exception as e:
                     out[p.name] = {"error": repr(e)}
+        workers = {}
+        for w in m.workers:
+            workers[w.name] = self.worker_health(w)
         return {
             "node": {
                 "name": m.name,
@@ -99,6 +102,6 @@ class SVM:
                 if m.started_ms is not None
                 else 0,
             },
-            "workers": {w.name: self.worker_health(w) for w in m.workers},
+            "workers": workers,
             "plugins": out,
         }

@@ -42,7 +42,10 @@ class WatchdogPlugin(Plugin):
             m.get_health_report()  # health checks are off: this makes the monitor
         # Each worker's status only: a whole report (node vitals, plugins' counters) every feed
         # would be garbage the heap has to find room for.
-        return all(m.svm.worker_health(w)["status"] in self.feed_while for w in m.workers)
+        for w in m.workers:
+            if m.svm.worker_health(w)["status"] not in self.feed_while:
+                return False
+        return True
 
     async def _feed_loop(self):
         # Feed four times per timeout: a hang or one bad check leaves time to recover.
