@@ -22,7 +22,6 @@ MODULES = [
     ("zoo_micro", "import"),
     ("zoo_micro.port", "import"),
     ("zoo_micro.log", "import"),
-    ("zoo_micro.events", "import"),
     ("zoo_micro.workers", "import"),
     ("zoo_micro.bus", "import"),
     ("zoo_micro.master", "import"),

@@ -5,7 +5,7 @@ __version__ = "0.1.0"
 # "module: names..." per line; one string costs less heap than a dict of names.
 _WHERE = """master: Master
 workers: BaseWorker
-events: EventNode
+bus: EventNode
 decorators: worker event
 channels: EventChannelManager EventChannel
 reactors: EventReactor EventRetryStrategy RetryOnce RetryTimes RetryForever RetryNever RetryAlways

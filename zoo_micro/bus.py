@@ -1,16 +1,16 @@
-# The event bus: bounded per-channel priority queues drained by one dispatcher task, and the
-# topic patterns subscriptions use: "sensor.*" matches one segment ("sensor.t"), "sensor.#" any
-# depth, including "sensor" itself.
+# Events (food) and the bus that carries them: bounded per-channel priority queues drained by one
+# dispatcher task, and the topic patterns subscriptions use: "sensor.*" matches one segment
+# ("sensor.t"), "sensor.#" any depth, including "sensor" itself. @event is in decorators.py;
+# handlers with options (reactors, in the full framework's words) live in reactors.py.
 # A queued event is a tuple, (topic, content) or (topic, content, priority), or (None, node,
 # priority) for a prepared EventNode: the request handlers get is made only when it is delivered.
 import asyncio
 
 from zoo_micro import port
-from zoo_micro.events import EventNode
 from zoo_micro.port import const
 
 _ROUND = const(32)  # events taken from one channel before the next channel gets its turn
-get_ident = port.get_ident
+get_ident = port.ident
 # Builtins the hot paths use, as module globals: found in one lookup instead of two.
 len = len
 str = str
@@ -32,6 +32,43 @@ def matches(pattern, topic):
         if i >= len(t) or seg != "*" and seg != t[i]:
             return False
     return len(p) == len(t)
+
+
+class EventNode:
+    """One event. Handlers receive it as their request: .topic .content .channel .priority."""
+
+    # Defaults stay on the class: every instance attribute costs heap on each event.
+    channel = "default"
+    priority = 0
+    response_mechanism = 3  # every handler; see set_response_mechanism
+
+    def __init__(self, topic, content=None, channel_name="default", priority=0):
+        self.topic = topic
+        self.content = content
+        if channel_name != "default":
+            self.channel = channel_name
+        if priority:
+            self.priority = priority
+
+    @property
+    def channel_name(self):
+        return self.channel
+
+    @property
+    def reactor_name(self):
+        """The name of the handler (reactor) the request is delivered to; before delivery, the
+        one set_response_mechanism(4, name) chose."""
+        from zoo_micro.reactors import reactor_name
+
+        return reactor_name(self)
+
+    def set_response_mechanism(self, mechanism, reactor_name=None):
+        """Which handlers get this event, numbered as in the full framework: 1 the first subscribed,
+        2 all by handler priority (highest first), 3 all in subscription order (the default),
+        4 only the one named reactor_name."""
+        from zoo_micro.reactors import set_mechanism
+
+        set_mechanism(self, mechanism, reactor_name)
 
 
 def _scrub(*args):

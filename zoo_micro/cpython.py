@@ -35,10 +35,6 @@ def pause_ms(ms):
     return asyncio.sleep(ms / 1000)
 
 
-def schedule(fn, arg):
-    fn(arg)  # interrupt handlers do not exist on CPython; run the callback at once
-
-
 def kbd_intr(ch):
     pass  # Ctrl-C on CPython is a signal, not a byte on stdin
 

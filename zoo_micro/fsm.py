@@ -106,7 +106,7 @@ class StateMachine:
         if action is None:
             return
         r = action(data)
-        if port.is_coro(r):
+        if type(r) is port.CORO:
             try:
                 asyncio.create_task(r)
             except RuntimeError:

@@ -1,7 +1,7 @@
 # Stand-ins for _thread on a port built without it, where nothing can race.
 
 
-def get_ident():
+def ident():
     return 0
 
 

@@ -54,7 +54,7 @@ def _start(pm, cls, context, all_or_none):
     plugin = cls()
     try:
         r = plugin.initialize(context or pm.context)
-        if port.is_coro(r):
+        if type(r) is port.CORO:
             import asyncio
 
             asyncio.create_task(r)

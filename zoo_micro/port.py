@@ -12,14 +12,14 @@ try:
     import _thread
 
     HAS_THREAD = True
-    get_ident = _thread.get_ident
+    ident = _thread.get_ident
     allocate_lock = _thread.allocate_lock
     start_thread = _thread.start_new_thread
+    del _thread  # every name left here takes a slot in this module's dict, on every node
 except ImportError:
-    from zoo_micro.nothread import allocate_lock, get_ident, start_thread  # noqa: F401
+    from zoo_micro.nothread import allocate_lock, ident, start_thread  # noqa: F401
 
     HAS_THREAD = False
-ident = get_ident
 
 if MICROPYTHON:
     # Collect every few KB allocated, not only once the heap is full: live objects then stay
@@ -38,11 +38,11 @@ if MICROPYTHON:
     ticks_diff = time.ticks_diff
     ticks_add = time.ticks_add
     sleep_ms = time.sleep_ms
-    schedule = micropython.schedule
     kbd_intr = micropython.kbd_intr
     mem_free = gc.mem_free
     mem_alloc = gc.mem_alloc
     print_exception = sys.print_exception
+    del gc, time, micropython
 
     def wait_readable(stream):
         """Awaitable: returns once `stream` has bytes to read, without busy polling. It queues the
@@ -75,7 +75,6 @@ else:
         mem_free,
         pause_ms,
         print_exception,
-        schedule,
         sleep_ms,
         ticks_add,
         ticks_diff,
@@ -83,10 +82,6 @@ else:
         ticks_us,
         wait_readable,
     )
-
-
-def is_coro(value):
-    return type(value) is CORO
 
 
 def forget(name):

@@ -177,7 +177,7 @@ async def _retry(bus, h, ev, attempt):
     try:
         _bus.current = h
         r = h(ev)
-        if port.is_coro(r):
+        if type(r) is port.CORO:
             await r
     except asyncio.CancelledError:
         raise

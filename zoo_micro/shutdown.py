@@ -76,7 +76,7 @@ def finish(m):
             r[0] = "stopped"
         try:
             d = w._destroy(None)  # the full framework's signature: no result at stop
-            if port.is_coro(d):
+            if type(d) is port.CORO:
                 pending.append(d)
         except Exception as e:
             log.error("worker %s: _destroy raised %r" % (w.name, e))

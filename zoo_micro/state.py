@@ -206,7 +206,7 @@ class StateMachineManager:
     def _call(self, fn, args):
         try:
             r = fn(*args)
-            if port.is_coro(r):
+            if type(r) is port.CORO:
                 try:
                     asyncio.create_task(r)
                 except RuntimeError:

@@ -151,12 +151,12 @@ def run_once(master, worker, thread=False):
     try:
         if not r[_HATCHED]:
             value = worker._on_create()
-            if port.is_coro(value) and not thread:
+            if type(value) is port.CORO and not thread:
                 master._runs.append(asyncio.create_task(_run_async(master, worker, t, value, False)))
                 return None
             r[_HATCHED] = True
         value = worker._execute()
-        if port.is_coro(value):
+        if type(value) is port.CORO:
             if thread:
                 value.close()
                 raise TypeError("thread worker %s: _execute must be a plain def, not async" % worker.name)
@@ -179,7 +179,7 @@ async def _run_async(master, worker, t, value, created):
             await value
             worker._zoo[_HATCHED] = True
             value = worker._execute()
-        if port.is_coro(value):
+        if type(value) is port.CORO:
             value = await (asyncio.wait_for(value, worker.run_timeout) if worker.run_timeout else value)
     except asyncio.CancelledError:
         raise

@@ -112,7 +112,7 @@ class Twin:
 
     def _watch_bus(self) -> None:
         # Every event queued on the loop thread; a thread's publish is seen when the bus takes it in.
-        from zoo_micro.events import EventNode
+        from zoo_micro.bus import EventNode
 
         bus = self.master.bus
         put = bus._put

@@ -11,7 +11,7 @@ from host_tools.errors import UserError
 from host_tools.link.flow import Sink, Source, printable
 from zoo_micro import Master
 from zoo_micro.bus import matches
-from zoo_micro.events import EventNode
+from zoo_micro.bus import EventNode
 
 log = logging.getLogger("zoo_micro.bridge")
 

@@ -8,6 +8,6 @@ from zoo_micro import port
 mod_name, test_name = sys.argv[1], sys.argv[2]
 mod = __import__(mod_name)
 r = getattr(mod, test_name)()
-if port.is_coro(r):
+if type(r) is port.CORO:
     asyncio.run(r)
 print("ZOO-TEST-PASSED")

@@ -4,7 +4,7 @@
 import asyncio
 
 from zoo_micro import log, port
-from zoo_micro.events import EventNode
+from zoo_micro.bus import EventNode
 from zoo_micro.link.uplink import HEALTH, LOG, STATE, Uplink
 
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from zoo_micro import log, port
-from zoo_micro.events import EventNode
+from zoo_micro.bus import EventNode
 from zoo_micro.link.uplink import HEALTH, Uplink
 from zoo_micro.mqtt import layout
 from zoo_micro.mqtt.link import Link  # noqa: F401 - loaded with the plugin, used from start.py
