@@ -143,6 +143,29 @@ def test_health_state_and_log_lines_wait_in_their_own_slots_newest_first(tmp_pat
     assert link["dropped"] == 0 and link["logs_dropped"] >= 32
 
 
+def test_a_state_store_with_many_keys_reaches_the_host_whole(tmp_path: Path):
+    """The whole store is mirrored when a host first hears the node, however many keys it has:
+    more keys than side traffic may keep waiting must not make the node start the mirror over
+    and over."""
+    keys = 150
+    node = device_node(tmp_path, up=50, journal=False, outbox=48, health_every=1, state_keys=keys)
+    relay = Relay(node.start()).start()
+    sink = Collect()
+    bridge = Bridge(relay.url, [sink]).start()
+
+    def mirrored():
+        return {k: v for s, k, v in sink.states if s == "many"}
+
+    try:
+        assert sink.wait(lambda: len(mirrored()) == keys, 20), len(mirrored())
+        assert mirrored() == {"k%d" % i: i for i in range(keys)}
+        assert fresh_health(sink)["errors"] == 0
+    finally:
+        bridge.stop()
+        node.stop()
+        relay.stop()
+
+
 def short_of_heap(tmp_path: Path, up: int, arrived: int, **faults) -> tuple[Collect, dict]:
     """A node publishing `up` events whose encoding fails as `faults` say (device_app.py's
     side_no_heap, up_no_heap); what the host heard once `arrived` events came, and the link

@@ -53,7 +53,8 @@ class BridgePlugin(Uplink):
                 self.post((topic, content), self.opts["outbox"])
                 return
             # Side traffic has slots of its own and never takes an app event's place: the newest
-            # health report and the newest value of each state key win; the newest 8 log lines.
+            # health report and the newest value of each state key win (so no more wait than the
+            # store has keys); the newest 8 log lines.
             q = self._side
             key = "h" if topic == HEALTH else (content[0], content[1]) if topic == STATE else None
             logs = 0
@@ -70,10 +71,7 @@ class BridgePlugin(Uplink):
                             q.remove(e)
                             self.logs_dropped += 1
                             break
-                if len(q) > 96 and key is not None:
-                    self._synced = None  # too many state changes waiting: the whole state follows
-                else:
-                    q.append([key, topic, content])
+                q.append([key, topic, content])
             self._kick.set()
             return
         try:
@@ -176,13 +174,16 @@ class BridgePlugin(Uplink):
                 mark = (s.rx.stream, tx.side_lost)
                 if self.store and s.up and self._synced != mark:
                     self._synced = mark
-                    i = len(q)
-                    while i:  # the whole state follows: the changes waiting go
-                        i -= 1
-                        if type(q[i][0]) is tuple:
-                            q.pop(i)
-                    q.append([0, "zoo.state.sync", None])
-                    self.sync_state(self._state)
+                    keep = []
+                    for e in q:
+                        if type(e[0]) is not tuple:
+                            keep.append(e)  # the state changes waiting go: the whole state follows
+                    keep.append([0, "zoo.state.sync", None])
+                    dump = self.store.dump()
+                    for scope in dump:
+                        for key in dump[scope]:
+                            keep.append([(scope, key), STATE, [scope, key, dump[scope][key]]])
+                    q[:] = keep
                 while q and s.up:  # offline, the newest of each keeps replacing the last
                     e = q[0]
                     try:

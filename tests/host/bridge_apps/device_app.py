@@ -40,6 +40,8 @@ if settings.get("state", True):  # off: a leaner node, for the tests at a board'
     from zoo_micro.state import StateMachineManager
 
     store = StateMachineManager()
+    for i in range(settings.get("state_keys", 0)):  # a store with many keys, all there at start
+        store.set_state("many", "k%d" % i, i)
 dispatched = [progress["next"]]  # test.up events that went through the bus (and so into the outbox)
 
 
