@@ -111,6 +111,9 @@ def bridge(self, master):
     if j:
         j.load(s)
         j.open(s)
+    # Two frames a turn: each is a copy of its line until written, and a backlog framed at once
+    # (up to 16 frames) would take that much heap at the node's fullest moment.
+    s.tx.burst = 2
     self.decoder = Decoder(o["frame_max"], s.on_frame)
     poll = select.poll()
     poll.register(self.rx, select.POLLIN)

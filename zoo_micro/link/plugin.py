@@ -206,6 +206,9 @@ class BridgePlugin(Uplink):
             except Exception as e:
                 self._error(e)
                 await asyncio.sleep_ms(50)  # no allocation: the heap may be what failed
+            if tx.more:
+                await asyncio.sleep_ms(0)  # the next frames once the other tasks had a turn
+                continue
             self._kick.clear()
             try:
                 await self._kick.wait()

@@ -40,6 +40,8 @@ class Sender:
         self.journal = journal
         self.buf = bytearray(frame_max)  # where data frames are built
         self.out = []  # lines to write; the session hands them out
+        self.burst = 16  # frames one poll() makes; each is a copy of a frame line until written
+        self.more = False  # poll() stopped at `burst`: call it again once these are written
         self.ack = None  # my place in the peer's stream, carried by each data frame
         self.sent = self.dropped = self.resent = self.side_lost = 0
 
@@ -197,12 +199,15 @@ class Sender:
                     break
 
     def poll(self, now, ack):
-        """Resend what timed out, then frame new events; `ack` rides along. True if any went."""
+        """Resend what timed out, then frame new events; `ack` rides along. True if any went.
+        At most `burst` frames a call: `more` then says the owner should write them and call again."""
         self.ack = ack
         fr = self.frames
+        out = self.out
+        made = len(out) + self.burst
         rto = min(4000, max(30, self.srtt + 4 * self.rttvar if self.srtt else 250))
         for f in list(fr):
-            if not f[3] and age(now, f[2]) >= rto:
+            if not f[3] and age(now, f[2]) >= rto and len(out) < made:
                 self.resend(f, now)
         # At most 16 frames and four full frames' bytes unacknowledged: enough to keep a line
         # busy, little enough that a deep buffer on the way does not swell the round trip. One
@@ -210,6 +215,9 @@ class Sender:
         k = 1 if self.pause else min(16, 4 * self.peer_max // min(self.limit, self.peer_max))
         sent = False
         while self.tx < self.next and len(fr) < k:
+            if len(out) >= made:
+                self.more = True
+                return sent
             s = self.tx
             e = self.frame(s, self.next, now)
             # A part-filled frame waits while another is unacknowledged: under load, batches grow.
@@ -220,6 +228,7 @@ class Sender:
             fr.append([s, e, now, False])
             self.sent += e - s
             sent = True
+        self.more = len(out) >= made  # a resend may wait for the next call
         return sent
 
     def frame(self, s, stop, now):
