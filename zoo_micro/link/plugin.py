@@ -52,6 +52,19 @@ class BridgePlugin(Uplink):
                 # Log lines and state changes may come from thread workers: they wait for the link task.
                 self.post((topic, content), self.opts["outbox"])
                 return
+            try:
+                # Kept as text: a health report's dicts are freed now, not held until its pieces
+                # are made, the node's fullest moment.
+                content = self.session.tx.text(content)
+            except (ValueError, TypeError) as e:
+                self.unsendable += 1
+                log.error("bridge: %s not sent: %s" % (topic, e))
+                return
+            except MemoryError:
+                self.errors += 1  # no heap to encode it: a newer one follows (the whole state, for a change)
+                if topic == STATE:
+                    self._synced = None
+                return
             # Side traffic has slots of its own and never takes an app event's place: the newest
             # health report and the newest value of each state key win (so no more wait than the
             # store has keys); the newest 8 log lines.
@@ -173,7 +186,6 @@ class BridgePlugin(Uplink):
                 # Mirror the whole state to a host that has not seen it, or after some was lost.
                 mark = (s.rx.stream, tx.side_lost)
                 if self.store and s.up and self._synced != mark:
-                    self._synced = mark
                     keep = []
                     for e in q:
                         if type(e[0]) is not tuple:
@@ -182,15 +194,16 @@ class BridgePlugin(Uplink):
                     dump = self.store.dump()
                     for scope in dump:
                         for key in dump[scope]:
-                            keep.append([(scope, key), STATE, [scope, key, dump[scope][key]]])
+                            keep.append([(scope, key), STATE, tx.text([scope, key, dump[scope][key]])])
                     q[:] = keep
+                    self._synced = mark
                 while q and s.up:  # offline, the newest of each keeps replacing the last
                     e = q[0]
                     try:
-                        if not tx.send(e[1], e[2], "default", 0, True):
+                        if not tx.send(e[1], None, "default", 0, True, e[2]):
                             break  # its slots are taken: it waits, and a newer one may replace it
-                    except (ValueError, TypeError):
-                        self.unsendable += 1
+                    except ValueError:
+                        self.unsendable += 1  # over send_max
                     except MemoryError:
                         # No heap to encode it now: it waits (a newer one may replace it), and the
                         # app events behind it still go out.

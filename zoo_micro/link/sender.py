@@ -45,13 +45,18 @@ class Sender:
         self.ack = None  # my place in the peer's stream, carried by each data frame
         self.sent = self.dropped = self.resent = self.side_lost = 0
 
-    def send(self, topic, content=None, channel="default", priority=0, side=False):
-        """Queue an event for the peer; False if it did not go in: the outbox was full with its
-        oldest events possibly on the wire (counted in `dropped`), or, `side`, its slots are taken."""
+    def text(self, content):
+        """The content's JSON as the outbox keeps it; ValueError or TypeError if it is not JSON."""
         if content is not None and type(content) not in (int, str, bool):
             check(content, 0)  # json.dumps on a node writes something for any object; refuse those
+        return self.dumps(content).replace("\x7f", "\\u007f")  # DEL erases on a terminal that is not raw
+
+    def send(self, topic, content=None, channel="default", priority=0, side=False, text=None):
+        """Queue an event for the peer; False if it did not go in: the outbox was full with its
+        oldest events possibly on the wire (counted in `dropped`), or, `side`, its slots are taken.
+        text: the content's text() made earlier, in the content's place."""
         d = self.dumps
-        cj = d(content).replace("\x7f", "\\u007f")  # DEL erases on a terminal that is not raw
+        cj = self.text(content) if text is None else text
         tj = self.topics.get(topic)
         if tj is None:
             tj = d(topic).encode()

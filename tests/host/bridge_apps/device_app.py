@@ -160,12 +160,12 @@ class NoHeap(BaseWorker):
         tx = master.plugins.get("bridge").session.tx
         send = tx.send
 
-        def no_heap(topic, content=None, channel="default", priority=0, side=False):
+        def no_heap(topic, content=None, channel="default", priority=0, side=False, text=None):
             if side and dispatched[0] < SIDE_NO_HEAP:
                 raise MemoryError
             if topic == "test.up" and content in UP_NO_HEAP:
                 raise MemoryError
-            return send(topic, content, channel, priority, side)
+            return send(topic, content, channel, priority, side, text)
 
         tx.send = no_heap
 
