@@ -111,8 +111,9 @@ def bridge(self, master):
     if j:
         j.load(s)
         j.open(s)
-    # Two frames a turn: each is a copy of its line until written, and a backlog framed at once
-    # (up to 16 frames) would take that much heap at the node's fullest moment.
+    # Data frames go to the stream straight from the frame buffer: no copy of each line on the
+    # heap. Two a turn, so the other tasks get theirs while a backlog goes out.
+    s.tx.write = self.tx.write
     s.tx.burst = 2
     self.decoder = Decoder(o["frame_max"], s.on_frame)
     poll = select.poll()

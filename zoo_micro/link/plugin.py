@@ -175,6 +175,7 @@ class BridgePlugin(Uplink):
         bus = self.master.bus
         tx = s.tx
         q = self._side
+        flush = getattr(self.tx, "flush", None)
         while True:
             try:
                 for topic, content in self.take():
@@ -210,11 +211,10 @@ class BridgePlugin(Uplink):
                         self.errors += 1
                         break
                     q.pop(0)
-                out = s.poll()
-                for line in out:
+                for line in s.poll():
                     self.tx.write(line)
-                if out and hasattr(self.tx, "flush"):
-                    self.tx.flush()
+                if flush is not None:
+                    flush()  # data frames were written too, straight from the frame buffer
                 self._roomy.set()
             except Exception as e:
                 self._error(e)

@@ -40,7 +40,8 @@ class Sender:
         self.journal = journal
         self.buf = bytearray(frame_max)  # where data frames are built
         self.out = []  # lines to write; the session hands them out
-        self.burst = 16  # frames one poll() makes; each is a copy of a frame line until written
+        self.write = None  # a stream's write(): data frames go to it straight from `buf`, not to `out`
+        self.burst = 16  # frames one poll() makes
         self.more = False  # poll() stopped at `burst`: call it again once these are written
         self.ack = None  # my place in the peer's stream, carried by each data frame
         self.sent = self.dropped = self.resent = self.side_lost = 0
@@ -208,37 +209,35 @@ class Sender:
         At most `burst` frames a call: `more` then says the owner should write them and call again."""
         self.ack = ack
         fr = self.frames
-        out = self.out
-        made = len(out) + self.burst
+        left = self.burst
         rto = min(4000, max(30, self.srtt + 4 * self.rttvar if self.srtt else 250))
         for f in list(fr):
-            if not f[3] and age(now, f[2]) >= rto and len(out) < made:
+            if not f[3] and age(now, f[2]) >= rto and left:
                 self.resend(f, now)
+                left -= 1
         # At most 16 frames and four full frames' bytes unacknowledged: enough to keep a line
         # busy, little enough that a deep buffer on the way does not swell the round trip. One
         # frame probes a full receiver.
         k = 1 if self.pause else min(16, 4 * self.peer_max // min(self.limit, self.peer_max))
         sent = False
-        while self.tx < self.next and len(fr) < k:
-            if len(out) >= made:
-                self.more = True
-                return sent
+        while self.tx < self.next and len(fr) < k and left:
             s = self.tx
-            e = self.frame(s, self.next, now)
             # A part-filled frame waits while another is unacknowledged: under load, batches grow.
-            if fr and e == self.next:
-                self.out.pop()
+            e = self.frame(s, self.next, now, len(fr))
+            if e is None:
                 break
             self.tx = e
             fr.append([s, e, now, False])
             self.sent += e - s
             sent = True
-        self.more = len(out) >= made  # a resend may wait for the next call
+            left -= 1
+        self.more = not left  # frames (or a resend) may wait for the next call
         return sent
 
-    def frame(self, s, stop, now):
-        """Write one data frame with as many events from `s` (up to `stop`) as fit; returns its end.
-        The line is built in a buffer kept between frames, so a frame leaves one bytes object."""
+    def frame(self, s, stop, now, full=False):
+        """Write one data frame with as many events from `s` (up to `stop`) as fit; returns its end,
+        or None when `full` asks for a full frame and they all fit. The line is built in a buffer
+        kept between frames and goes to `write` from there, or as one bytes object to `out`."""
         cap = self.cap
         budget = (
             min(self.limit, self.peer_max) - 32 - 3 * len("%x" % s)
@@ -257,6 +256,8 @@ class Sender:
                 topics.append(t)
             size += add
             e += 1
+        if full and e == stop:
+            return None
         fields = [s, self.ack, e - s, now & 0xFFFF]  # the ack echoes the token: it times the round trip
         if self.low > self.acked:
             fields.append(self.low)  # the outbox dropped events the peer waits for: skip them
@@ -290,7 +291,10 @@ class Sender:
         buf[0] = 0x1E
         buf[1:9] = b"%08x" % (crc32(mv[9 : n + 1]) & 0xFFFFFFFF)
         buf[n + 1] = 10
-        self.out.append(bytes(mv[: n + 2]))
+        if self.write is None:
+            self.out.append(bytes(mv[: n + 2]))
+        else:
+            self.write(mv[: n + 2])
         return e
 
 
