@@ -10,6 +10,10 @@ class _Poll:
     def __init__(self):
         self._p = uselect.poll()
         self._p.register(simlink.main_wake, uselect.POLLIN)
+        # What ipoll() yields, reused: a board's ipoll allocates nothing (asyncio waits with it at
+        # every turn), and on a full heap this must not fail where a board's would not.
+        self._ready = []
+        self._pairs = [[None, 0], [None, 0], [None, 0], [None, 0]]
 
     def register(self, obj, eventmask=uselect.POLLIN | uselect.POLLOUT):
         self._p.register(obj, eventmask)
@@ -21,7 +25,10 @@ class _Poll:
         self._p.unregister(obj)
 
     def poll(self, timeout=-1):
-        return self._wait(timeout, 0)
+        out = []  # a new list, as a board's poll() makes
+        for e in self._wait(timeout, 0):
+            out.append((e[0], e[1]))
+        return out
 
     def ipoll(self, timeout=-1, flags=0):
         return self._wait(timeout, flags)
@@ -29,14 +36,19 @@ class _Poll:
     def _wait(self, timeout, flags):
         wake = simlink.main_wake
         deadline = utime.ticks_add(utime.ticks_ms(), timeout) if timeout > 0 else None
+        ready = self._ready
+        pairs = self._pairs
         while True:
-            ready = []
+            ready.clear()
             woken = False
             for entry in self._p.ipoll(timeout, flags):
                 if entry[0] is wake:
                     woken = True
                 else:
-                    ready.append((entry[0], entry[1]))
+                    pair = pairs[len(ready)] if len(ready) < len(pairs) else [None, 0]
+                    pair[0] = entry[0]
+                    pair[1] = entry[1]
+                    ready.append(pair)
             if not woken:
                 return ready
             simlink.clear_main_wake()
