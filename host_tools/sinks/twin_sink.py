@@ -10,8 +10,7 @@ from typing import Any
 from host_tools.errors import UserError
 from host_tools.link.flow import Sink, Source, printable
 from zoo_micro import Master
-from zoo_micro.bus import matches
-from zoo_micro.bus import EventNode
+from zoo_micro.bus import EventNode, matches
 
 log = logging.getLogger("zoo_micro.bridge")
 

@@ -206,8 +206,8 @@ class BridgePlugin(Uplink):
                     except ValueError:
                         self.unsendable += 1  # over send_max
                     except MemoryError:
-                        # No heap to encode it now: it waits (a newer one may replace it), and the
-                        # app events behind it still go out.
+                        # No heap for its pieces now: it waits (a newer one may replace it), and
+                        # the app events behind it still go out.
                         self.errors += 1
                         break
                     q.pop(0)
