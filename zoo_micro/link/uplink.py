@@ -46,13 +46,6 @@ class Uplink(Plugin):
         self._last = ev
         self.put(ev.topic, ev.content, ev.channel, ev.priority)
 
-    def sync_state(self, each):
-        """Call each(scope, key, payload) for every key of the state store."""
-        dump = self.store.dump()
-        for scope in dump:
-            for key in dump[scope]:
-                each(scope, key, dump[scope][key])
-
     def allowed(self, topic):
         for p in self.opts["down"]:
             if matches(p, topic):

@@ -82,6 +82,13 @@ class MqttPlugin(Uplink):
     def _state(self, scope, key, payload):
         self._put_retained(layout.state_topic(self.base, scope, key), payload)
 
+    def _sync_state(self):
+        # The whole store, each key to its retained topic (the serial bridge queues it its own way).
+        dump = self.store.dump()
+        for scope in dump:
+            for key in dump[scope]:
+                self._state(scope, key, dump[scope][key])
+
     def _log(self, level, msg):
         if self.link is not None and self.link.connected:
             try:
@@ -183,7 +190,7 @@ class MqttPlugin(Uplink):
         while True:
             await asyncio.sleep(1)
             if self.store is not None and self.outbox.clear_resync():
-                self.sync_state(self._state)
+                self._sync_state()
 
     def stats(self):
         ob = self.outbox

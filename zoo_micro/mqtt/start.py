@@ -54,7 +54,7 @@ def initialize(self, context):
     self.link = Link(o, self.base, self.outbox, self._on_message, info)
     self._log_topic = (self.base + "/" + layout.LOG).encode()
     if self.store is not None:
-        self.sync_state(self._state)
+        self._sync_state()
     self._waker = None
     if o["runner"] == "thread":
         from zoo_micro.waker import Waker
