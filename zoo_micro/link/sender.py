@@ -187,9 +187,10 @@ class Sender:
         peer holds, (offset from the ack, count) so they stay short."""
         top = 0
         a = ack[0]
+        ranges = ack[3:]
         for f in self.frames:
             f[3] = False  # as this ack says: a forged or stale range must not hold a frame for good
-            for r in ack[3:]:
+            for r in ranges:
                 if type(r) is tuple and a + r[0] <= f[0] and f[1] <= a + r[0] + r[1]:
                     f[3] = True
                     top = max(top, f[1])
