@@ -52,6 +52,7 @@ class BridgePlugin(Uplink):
                 # Log lines and state changes may come from thread workers: they wait for the link task.
                 self.post((topic, content), self.opts["outbox"])
                 return
+            key = "h" if topic == HEALTH else (content[0], content[1]) if topic == STATE else None
             try:
                 # Kept as text: a health report's dicts are freed now, not held until its pieces
                 # are made, the node's fullest moment.
@@ -69,7 +70,6 @@ class BridgePlugin(Uplink):
             # health report and the newest value of each state key win (so no more wait than the
             # store has keys); the newest 8 log lines.
             q = self._side
-            key = "h" if topic == HEALTH else (content[0], content[1]) if topic == STATE else None
             logs = 0
             for e in q:
                 if e[0] is None:
