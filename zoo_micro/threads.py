@@ -138,13 +138,13 @@ def run_thread(master, w):
         while not master._stopping:
             try:
                 delay = run_once(master, w, True)
+                if delay is None:
+                    break
+                left = int(delay * 1000)  # a float: even this allocates
             except MemoryError:
                 port.collect()
-                delay = 0.1  # a full heap: try again shortly rather than end the thread
-            if delay is None:
-                break
+                left = 100  # a full heap: try again shortly rather than end the thread
             # Sleep in slices so shutdown is noticed quickly.
-            left = int(delay * 1000)
             while left > 0 and not master._stopping:
                 step = left if left < 20 else 20
                 port.sleep_ms(step)

@@ -48,6 +48,31 @@ async def test_thread_worker_stops_on_shutdown_and_nothing_keeps_running():
     assert st(m, w)["status"] == "stopped"
 
 
+class ShortOfHeap:
+    """A delay_time whose arithmetic fails `times` times, as a float's does on a full heap."""
+
+    def __init__(self, times):
+        self.left = times
+
+    def __mul__(self, k):
+        if self.left:
+            self.left -= 1
+            raise MemoryError
+        return 0.01 * k
+
+
+async def test_thread_worker_outlives_a_heap_too_full_between_its_runs():
+    m = Master({"svm_check_interval": 0})
+    w = m.register_worker("ticker", Ticker, props={"delay_time": 0.01})
+    w.delay_time = delay = ShortOfHeap(3)
+    await m.start()
+    await wait_until(lambda: w.n >= 6)
+    alive = w in m._threads
+    await m.stop()
+    assert delay.left == 0 and alive
+    assert st(m, w)["errors"] == 0  # the runs themselves went well
+
+
 def test_run_with_duration_returns_with_thread_workers_stopped():
     m = Master()
     w = m.register_worker("ticker", Ticker, props={"delay_time": 0.01})
