@@ -41,7 +41,7 @@ class Waker:
         self._sock = s
         self._addr = addr
         self._tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._reader = asyncio.StreamReader(s)
+        self._buf = bytearray(8)  # the wake-ups are read into it: nothing allocated per wake
 
     def set(self):
         if self._sock is not None:
@@ -59,7 +59,13 @@ class Waker:
 
     async def wait(self):
         if self._sock is not None:
-            await self._reader.read(256)  # drains every pending wake-up at once
+            # asyncio's own poller, not a StreamReader: asyncio.stream stays unloaded (1.8 KB).
+            await port.wait_readable(self._sock)
+            try:
+                while self._sock.readinto(self._buf):  # every pending wake-up at once
+                    pass
+            except OSError:
+                pass  # none left (a non-blocking read says so this way on some ports)
         elif self._flag is not None:
             await self._flag.wait()
         else:
