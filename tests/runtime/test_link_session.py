@@ -1,7 +1,7 @@
 # The node's end of a link session, driven by the host's frames written by hand: handshake,
 # acknowledgements and resends, the outbox, the downlink in order, limits, journal and clock.
 # (The node's end against the host's over a noisy line: tests/host/test_bridge_session.py.)
-from helpers import raises
+from helpers import no_heap, raises
 from zoo_micro.link import frame
 from zoo_micro.link.session import PROTO, Session
 
@@ -237,6 +237,31 @@ def test_a_large_event_goes_in_pieces_of_its_json_text():
             assert rec[i][1:3] == ["fast", 3]
             text += rec[i + 1]
     assert json.loads(text) == big and rec[-2][3] == 2  # the last piece says so
+
+
+def test_a_large_event_the_heap_runs_out_for_halfway_goes_in_whole_or_not_at_all():
+    import json
+
+    n = Node(extra=40)
+    n.connect()
+    tx = n.s.tx
+    big = {"report": ["line %d" % i for i in range(40)]}
+    text = tx.text(big)
+    real = tx.dumps
+    third = text[128:192]  # its third piece
+    tx.dumps, left = no_heap(real, 1, lambda v: v == third)
+    raises(MemoryError, tx.send, "zoo.svm.health", None, side=True, text=text)
+    assert left == [0] and tx.next == tx.low and tx.side == []  # not one piece went in
+    tx.dumps = real
+    assert tx.send("zoo.svm.health", None, side=True, text=text)
+    pieces = ""
+    while tx.next > tx.tx:
+        for _kind, f, p in n.poll(1):
+            rec = json.loads(p)
+            for i in range(1, len(rec), 2):
+                pieces += rec[i + 1]
+            n.host("A", [f[0] + f[2], 1, None])
+    assert json.loads(pieces) == big  # once, whole
 
 
 def test_host_events_are_delivered_once_in_order_and_a_gap_waits_for_the_resend():

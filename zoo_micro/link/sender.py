@@ -68,19 +68,27 @@ class Sender:
             raise ValueError("event on %s: %d bytes, over %d (send_max)" % (topic, n, self.event_max))
         p = self.piece
         k = 1 if n <= p else (n + p - 1) // p  # the slots it takes
-        if len(self.side) + k > self.extra if side else not self.fit(k):
-            if not side:
-                self.dropped += 1
-            return False
+        if side and len(self.side) + k > self.extra:
+            return False  # its slots are taken: the owner keeps it for later
         if n <= p:
+            if not side and not self.fit(1):
+                self.dropped += 1
+                return False
             x = None if channel == "default" and not priority else ("%s,%d" % (d(channel), priority)).encode()
             self.put(tj, cj.encode(), x, side)
-        else:
-            # A large event travels as pieces of its JSON text, each small enough for a noisy line.
-            x = "%s,%d," % (d(channel), priority)
-            more, last = (x + "1").encode(), (x + "2").encode()  # one object each, shared by the pieces
-            for i in range(0, n, p):
-                self.put(tj, d(cj[i : i + p]).encode(), last if i + p >= n else more, side)
+            return True
+        # A large event travels as pieces of its JSON text, each small enough for a noisy line.
+        # All are made before one goes in: a heap that runs out halfway leaves no event cut short.
+        pcs = []
+        for i in range(0, n, p):
+            pcs.append(d(cj[i : i + p]).encode())
+        x = "%s,%d," % (d(channel), priority)
+        more, last = (x + "1").encode(), (x + "2").encode()  # one object each, shared by the pieces
+        if not side and not self.fit(k):
+            self.dropped += 1
+            return False
+        for i in range(k):
+            self.put(tj, pcs[i], more if i < k - 1 else last, side)
         return True
 
     def fit(self, k):
