@@ -50,23 +50,29 @@ class SVM:
                     log.error("worker %s: stuck, no run finished in time" % w.name)
                     self.master.publish("zoo.worker.stuck", {"worker": w.name, "run_timeout": w.run_timeout})
 
+    def status(self, w):
+        """A worker's health status alone; allocates nothing, so the watchdog can ask it on a full heap."""
+        r = w._zoo  # the record, as workers.py lays it out
+        state, fails, recent = r[0], r[4], r[10]
+        if state == "failed" or state == "stuck":
+            return state
+        if recent >= _BAD_ERROR_RATE or fails >= _BAD_FAILS:
+            return "unhealthy"
+        if recent >= _WARN_ERROR_RATE or fails:
+            return "warning"
+        return "running"
+
     def worker_health(self, w):
         # The record, as workers.py lays it out.
         state, runs, errors, restarts, fails, time_us, last_us, max_us, _, _, recent, _ = w._zoo
         if state == "failed":
-            status, score = "failed", 0
+            score = 0
         elif state == "stuck":
-            status, score = "stuck", 10
+            score = 10
         else:
             score = 100 - recent // 10 - 10 * min(fails, 5)
-            if recent >= _BAD_ERROR_RATE or fails >= _BAD_FAILS:
-                status = "unhealthy"
-            elif recent >= _WARN_ERROR_RATE or fails:
-                status = "warning"
-            else:
-                status = "running"
         return {
-            "status": status,
+            "status": self.status(w),
             "state": state,
             "health_score": max(0, min(100, score)),
             "execute_count": runs,

@@ -40,10 +40,10 @@ class WatchdogPlugin(Plugin):
             return True  # the node is stopping: feed until destroy() ends the loop
         if m.svm is None:
             m.get_health_report()  # health checks are off: this makes the monitor
-        # Each worker's status only: a whole report (node vitals, plugins' counters) every feed
-        # would be garbage the heap has to find room for.
+        # Each worker's status only, which allocates nothing: a node short of heap whose workers
+        # run is fed, and a whole report every feed would be garbage the heap must find room for.
         for w in m.workers:
-            if m.svm.worker_health(w)["status"] not in self.feed_while:
+            if m.svm.status(w) not in self.feed_while:
                 return False
         return True
 

@@ -2,7 +2,7 @@
 import asyncio
 import sys
 
-from helpers import Quiet, no_heap, st, wait_until
+from helpers import Counter, Quiet, no_heap, st, wait_until
 from zoo_micro import BaseWorker, Master, port, scheduler
 
 HEAPSIZE = "80K"  # the test module itself is large; the runtime's share is what shrank
@@ -108,6 +108,30 @@ async def test_a_full_heap_skips_a_feed_and_the_watchdog_feeds_on():
         await wait_until(lambda: wdt.fed > fed)  # the loop lived on to feed again
         assert seen == [fed, fed, fed], seen  # and fed nothing while the checks failed
         await m.stop()
+
+
+async def test_the_watchdog_check_allocates_nothing():
+    # A node short of heap whose workers run is fed: only a hung or failing one is reset.
+    with fake_machine(FakeMachine):
+        m = Master({"watchdog": {"timeout_ms": 4000}, "svm_check_interval": 0})
+        m.register_worker("w", Counter, props={"delay_time": 0.01})
+        await m.start()
+        dog = m.plugins.get("watchdog")
+        assert dog.healthy()  # health checks are off: this first call makes the monitor
+        if port.MICROPYTHON:
+            import micropython
+
+            micropython.heap_lock()  # any allocation raises MemoryError until heap_unlock()
+            try:
+                ok = dog.healthy()
+            finally:
+                micropython.heap_unlock()
+        else:
+            ok = dog.healthy()
+        m.get_worker("w")._zoo[0] = "failed"
+        failed = dog.healthy()
+        await m.stop()
+        assert ok and not failed
 
 
 async def test_watchdog_stays_off_without_machine_wdt():
