@@ -20,13 +20,6 @@ class PluginError(RuntimeError):
     """A plugin that cannot load or unload: the RuntimeError the full framework raises."""
 
 
-def _names(items):
-    out = []
-    for x in items:
-        out.append(x.name)
-    return out
-
-
 class PluginManager:
     """`master.plugins`: register(PluginClass), then the Master loads and unloads them; the full
     framework's calls (load, unload, unregister, get_plugin, set_context...) work too."""
@@ -57,45 +50,10 @@ class PluginManager:
 
     get_plugin = get  # the full framework's name
 
-    def get_registered_plugins(self):
-        return _names(self._classes)
-
-    def get_loaded_plugins(self):
-        return _names(self._loaded)
-
-    # Loading and unloading by name run at start and stop, or when an app asks: their code is in
-    # plugins_load.py, loaded for the call and forgotten.
-
-    def load_order(self):
-        """Registered classes with every dependency before its dependents."""
-        return port.once("zoo_micro.plugins_load", "load_order", self)
-
-    def load_all(self, context=None):
-        """Instantiate and initialize every plugin not loaded yet, dependencies first; a failure
-        unloads the ones already loaded."""
-        return port.once("zoo_micro.plugins_load", "load_all", self, context)
-
-    def load(self, name, context=None):
-        """Load one registered plugin (KeyError if it is not); its dependencies must be loaded."""
-        return port.once("zoo_micro.plugins_load", "load", self, name, context)
-
-    def unload(self, name):
-        """Destroy one loaded plugin; refused while a loaded plugin depends on it."""
-        return port.once("zoo_micro.plugins_load", "unload", self, name)
-
-    def unregister(self, name):
-        self.unload(name)
-        keep = []
-        for c in self._classes:
-            if c.name != name:
-                keep.append(c)
-        self._classes = keep
-
-    def set_context(self, key, value):
-        self._shared[key] = value
-
-    def get_context(self, key, default=None):
-        return self._shared.get(key, default)
+    def __getattr__(self, name):
+        # Loading, unloading and the framework's other calls (unregister, contexts, the lists of
+        # names) run at start and stop or when an app asks: plugins_load.py, loaded for the call.
+        return port.method("zoo_micro.plugins_load", name, self)
 
     def _destroy(self, plugin):
         try:

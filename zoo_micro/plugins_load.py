@@ -1,6 +1,7 @@
-# Loading plugins in dependency order, and loading or unloading one by name: what a
-# PluginManager does at start and stop, or when an app asks. Loaded for the call and forgotten
-# (port.once), so a running node does not hold it.
+# Loading plugins in dependency order, loading or unloading one by name, and the framework's other
+# PluginManager calls: what a node does at start and stop, or when an app asks. Loaded for the
+# call and forgotten (port.once, and PluginManager.__getattr__ for pm.name(...)), so a running node
+# does not hold it.
 from zoo_micro import port
 from zoo_micro.plugins import PluginError
 
@@ -32,13 +33,13 @@ def load_order(pm):
     return order
 
 
-def load_all(pm, context):
+def load_all(pm, context=None):
     for cls in load_order(pm):
         if pm.get(cls.name) is None:
             _start(pm, cls, context, True)
 
 
-def load(pm, name, context):
+def load(pm, name, context=None):
     if pm.get(name) is not None:
         return
     for cls in pm._classes:
@@ -78,3 +79,24 @@ def unload(pm, name):
             raise PluginError("plugin %s is needed by %s; unload that first" % (name, q.name))
     pm._loaded.remove(p)
     pm._destroy(p)
+
+
+def unregister(pm, name):
+    unload(pm, name)
+    pm._classes = [c for c in pm._classes if c.name != name]
+
+
+def set_context(pm, key, value):
+    pm._shared[key] = value
+
+
+def get_context(pm, key, default=None):
+    return pm._shared.get(key, default)
+
+
+def get_registered_plugins(pm):
+    return [c.name for c in pm._classes]
+
+
+def get_loaded_plugins(pm):
+    return [p.name for p in pm._loaded]

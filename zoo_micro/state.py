@@ -104,19 +104,6 @@ class StateMachineManager:
         branch = self._branch(leaves, key + ".")
         return branch if branch else default
 
-    def get_version(self, scope, key):
-        """Version of a leaf, or the newest version inside a branch; 0 when absent."""
-        leaves = self._leaves.get(scope) or {}
-        hit = leaves.get(key)
-        if hit is not None:
-            return hit[1]
-        prefix = key + "."
-        newest = 0
-        for k in leaves:
-            if k.startswith(prefix) and leaves[k][1] > newest:
-                newest = leaves[k][1]
-        return newest
-
     def _branch(self, leaves, prefix):
         out = {}
         n = len(prefix)
@@ -132,48 +119,12 @@ class StateMachineManager:
                 node[parts[-1]] = leaves[k][0]
         return out
 
-    def remove_state(self, scope, key):
-        """Remove a leaf or a branch; returns what get_state gave for it (None when absent)."""
-        changed = []
-        with self._lock:
-            value = self.get_state(scope, key)
-            leaves = self._leaves.get(scope)
-            if leaves:
-                self._drop_under(leaves, key, changed)
-                if changed:
-                    self._version += 1
-                    self._dirty = True
-        self._notify(scope, changed, removed=True)
-        return value
+    def __getattr__(self, name):
+        # Versions, removal, observers, dump(), configure() and the live mapping of scopes are
+        # rarer calls: state_view.py, loaded for the call.
+        return port.method("zoo_micro.state_view", name, self)
 
-    def get_state_machines(self):
-        """The scopes as a live mapping, scope -> its values as a dict; pop(scope) removes one."""
-        from zoo_micro.state_view import Machines
-
-        return Machines(self)
-
-    def dump(self):
-        """Everything, as {scope: {dotted key: {"value": v, "version": n}}}."""
-        out = {}
-        for scope in self._leaves:
-            leaves = self._leaves[scope]
-            d = out[scope] = {}
-            for k in leaves:
-                d[k] = {"value": leaves[k][0], "version": leaves[k][1]}
-        return out
-
-    # Observers
-
-    def observe_state(self, scope, key, fn):
-        """fn gets {"value", "version"} when `key` or anything under it changes."""
-        self._observers.append([scope, key, fn])
-
-    def unobserve_state(self, scope, key, fn):
-        keep = []  # a new list: a change being announced goes on over the old one
-        for o in self._observers:
-            if not (o[0] == scope and o[1] == key and o[2] == fn):
-                keep.append(o)
-        self._observers = keep
+    # Listeners (a bridge's mirror) and observers (state_view.observe_state)
 
     def listen(self, fn):
         """fn(scope, key, payload) for every changed leaf; payload is None when it was removed."""
@@ -216,14 +167,6 @@ class StateMachineManager:
             log.error("state observer %r raised %r" % (fn, e))
 
     # Persistence
-
-    def configure(self, path=None, save_interval=None):
-        """Where and how often to save; an explicit configure() wins over the Master's config."""
-        if path is not None:
-            self.path = path
-        if save_interval is not None:
-            self.save_interval = save_interval
-        self._explicit = True
 
     def _body(self):
         doc = {"version": self._version, "scopes": {}}
