@@ -101,10 +101,17 @@ class Master:
         e = (topic, content, priority) if priority else (topic, content)
         return threads.push(self.bus, channel, e, True)
 
-    def __getattr__(self, name):
-        # stats(), get_worker_stats() and get_health_report() are read now and then: stats.py,
-        # loaded for the call and forgotten.
-        return port.method("zoo_micro.stats", name, self)
+    def get_worker_stats(self, name):
+        """{"name", "type", "metadata", "health"} of one worker, as the full framework gives it."""
+        from zoo_micro.worker_stats import worker_stats
+
+        return worker_stats(self, name)
+
+    def stats(self):
+        """published, delivered, dropped... and per worker status, runs, errors, restarts, fails."""
+        from zoo_micro.stats import stats
+
+        return stats(self)
 
     # Running
 
@@ -122,6 +129,14 @@ class Master:
         for w in self.workers:
             self._launch(w)
         await asyncio.sleep(0)  # let the dispatcher and workers take their first step
+
+    def get_health_report(self):
+        """{"node": {...}, "workers": {name: {...}}, "plugins": {...}}; see docs/health.md."""
+        if self.svm is None:
+            from zoo_micro.svm import SVM
+
+            self.svm = SVM(self, self.config["svm_check_interval"])
+        return self.svm.report()
 
     async def stop(self):
         """Stop every worker, thread workers included; returns once they have stopped."""

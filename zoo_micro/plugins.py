@@ -53,7 +53,7 @@ class PluginManager:
     def __getattr__(self, name):
         # Loading, unloading and the framework's other calls (unregister, contexts, the lists of
         # names) run at start and stop or when an app asks: plugins_load.py, loaded for the call.
-        return port.method("zoo_micro.plugins_load", name, self)
+        return port.once("zoo_micro.lazy", "method", "zoo_micro.plugins_load", name, self)
 
     def _destroy(self, plugin):
         try:

@@ -93,21 +93,6 @@ def forget(name):
         delattr(pkg, leaf)
 
 
-def method(module, name, obj):
-    """obj.name, for a class whose rarely used methods live in `module` as functions taking obj
-    first: its __getattr__ returns this. The module is loaded for the lookup and forgotten, so
-    those methods cost a running node no heap until called."""
-    if name[0] == "_":
-        raise AttributeError(name)  # special and private names are never looked up there
-    try:
-        fn = getattr(__import__(module, None, None, (name,)), name)
-    except AttributeError:
-        raise AttributeError(name) from None
-    finally:
-        forget(module)
-    return lambda *a, **k: fn(obj, *a, **k)
-
-
 def once(module, fn, *args):
     """Call module.fn(*args), the module loaded for this call and then forgotten: what a node runs
     once (start-up checks, recovery, shutdown) does not stay on its heap. A coroutine that fn

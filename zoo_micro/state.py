@@ -122,7 +122,7 @@ class StateMachineManager:
     def __getattr__(self, name):
         # Versions, removal, observers, dump(), configure() and the live mapping of scopes are
         # rarer calls: state_view.py, loaded for the call.
-        return port.method("zoo_micro.state_view", name, self)
+        return port.once("zoo_micro.lazy", "method", "zoo_micro.state_view", name, self)
 
     # Listeners (a bridge's mirror) and observers (state_view.observe_state)
 

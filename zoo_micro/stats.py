@@ -1,5 +1,4 @@
-# What a Master reports when asked: stats(), get_worker_stats(), get_health_report(). Reached
-# through Master.__getattr__, loaded for the call and forgotten: a running node does not hold it.
+# Master.stats(): counters read on demand, so a node that never asks does not hold this code.
 
 
 def stats(m):
@@ -26,26 +25,3 @@ def stats(m):
             for w in m.workers
         },
     }
-
-
-def get_worker_stats(m, name):
-    """Master.get_worker_stats(name), the full framework's shape; None for an unknown worker."""
-    w = m.get_worker(name)
-    if w is None:
-        return None
-    from zoo_micro.svm import SVM
-
-    h = (m.svm or SVM(m, 0)).worker_health(w)
-    for k in ("state", "max_execute_time", "restarts"):  # this board's extras stay in the report
-        del h[k]
-    return {"name": name, "type": type(w).__name__, "metadata": getattr(w, "_zoo_meta", {}), "health": h}
-
-
-def get_health_report(m):
-    """Master.get_health_report(): {"node": {...}, "workers": {name: {...}}, "plugins": {...}};
-    see docs/health.md."""
-    if m.svm is None:
-        from zoo_micro.svm import SVM
-
-        m.svm = SVM(m, m.config["svm_check_interval"])
-    return m.svm.report()
