@@ -162,3 +162,18 @@ async def test_plugin_counters_appear_in_the_health_report():
     report = m.get_health_report()
     await m.stop()
     assert report["plugins"] == {"counted": {"sent": 7}}  # plugins without stats() stay out
+
+
+def test_the_managers_rarer_calls_load_for_the_call_and_are_forgotten():
+    # unregister, contexts, load/unload by name... live in plugins_load.py (via zoo_micro/lazy.py).
+    import sys
+
+    pm = PluginManager()
+    pm.register(Base)
+    pm.set_context("k", 1)
+    assert pm.get_context("k") == 1 and pm.get_registered_plugins() == ["base"]
+    assert "zoo_micro.plugins_load" not in sys.modules and "zoo_micro.lazy" not in sys.modules
+    assert not hasattr(pm, "no_such_call") and not hasattr(pm, "_no_such_field")
+    assert raises(AttributeError, getattr, pm, "no_such_call")
+    pm.unregister("base")
+    assert pm.get_registered_plugins() == []

@@ -3,7 +3,7 @@ import asyncio
 import os
 
 from helpers import Quiet, raises, wait_until
-from zoo_micro import Master, StateMachineManager
+from zoo_micro import Master, StateMachineManager, port
 
 HEAPSIZE = "80K"  # the test module itself is large; the runtime's share is what shrank
 
@@ -278,3 +278,28 @@ async def test_state_is_saved_at_stop_even_when_the_heap_cannot_load_the_shutdow
     fresh_store.configure(path="state.json")
     fresh_store.load()
     assert fresh_store.get_state("cfg", "mode") == "eco"
+
+
+def test_the_rarer_calls_load_for_the_call_and_are_forgotten():
+    # get_version, remove_state, observers, dump... live in state_view.py (via zoo_micro/lazy.py):
+    # a running node holds neither module, and a name the store lacks is an AttributeError.
+    import sys
+
+    store = StateMachineManager()
+    store.set_state("lazy", "a.b", 1)
+    assert store.get_version("lazy", "a") == store.get_version("lazy", "a.b") > 0
+    assert store.dump()["lazy"]["a.b"]["value"] == 1
+    assert "zoo_micro.state_view" not in sys.modules and "zoo_micro.lazy" not in sys.modules
+    assert not hasattr(store, "no_such_call") and not hasattr(store, "_no_such_field")
+    assert "zoo_micro.state_view" not in sys.modules
+    store.remove_state("lazy", "a")
+    if port.MICROPYTHON:
+        import micropython
+
+        # Special methods are looked up on the class: truthiness never loads the side modules.
+        micropython.heap_lock()
+        try:
+            truth = bool(store)
+        finally:
+            micropython.heap_unlock()
+        assert truth
