@@ -1,7 +1,7 @@
-"""The host's end of a link session: the node's session (zoo_micro.link.session) plus what only the
-host does, so a board never carries it: answering hellos, holding frames that arrive out of order
-so one lost frame costs one resend, and joining large events that
-the node sends in pieces."""
+"""The host's end of a link session (the node's is zoo_micro/link/session.py; both speak the frames
+of zoo_micro/link/frame.py). Besides what the node does, the host answers hellos, holds frames that
+arrive out of order and says which it holds, so one lost frame costs one resend, and joins large
+events that the node sends in pieces."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from host_tools.link.sender import Sender
 from zoo_micro import port as zport
-from zoo_micro.link.frame import Decoder
-from zoo_micro.link.session import Receiver, Session
+from zoo_micro.link.frame import DEFAULT_MAX, Decoder, encode
+
+PROTO = 2
 
 WINDOW = 4096  # seqs past the next expected one that a frame may name; beyond, it is forged or stale
 
@@ -70,28 +72,43 @@ class _More:
 MORE = _More()
 
 
-class HoldingReceiver(Receiver):
+class HoldingReceiver:
     """The node's stream: frames past a gap are held (up to `slots`), so the ack jumps over them
     once the gap is filled; large events sent in pieces are joined."""
 
     def __init__(self, deliver: Callable[..., bool], slots: int, rx_max: int) -> None:
-        super().__init__(deliver, None)
+        self.deliver = deliver  # (topic, content, channel, priority, seq) -> False: no room, offer it again
         self.slots = slots
         self.rx_max = rx_max
+        self.stream: int | None = None
+        self.next = 0
+        self.ack_at: int | None = None
+        self.echo: int | None = None  # the token of the last data frame, for the next ack
+        self.full = False
+        self.delivered = self.lost = self.bad = self.dup = 0
         self.held: dict[int, list[tuple]] = {}  # first seq -> its events
         self.pieces: list[str] = []  # of a large event being joined
         self.piece_seq: int | None = None  # seq of the last piece taken
 
+    def start(self, stream: int, first: int) -> bool:
+        """The node's hello: True when it began a new stream (it restarted)."""
+        new = stream != self.stream
+        if new:
+            self.held = {}
+        if new or first > self.next:
+            if not new:
+                self.lost += first - self.next
+            restarted = new and self.stream is not None
+            self.stream = stream
+            self.skip(first)
+            return restarted
+        return False
+
     def skip(self, first: int) -> None:
-        super().skip(first)
+        self.next = first
         self.pieces = []
         for s in [s for s, evs in self.held.items() if s + len(evs) <= first]:
             del self.held[s]
-
-    def start(self, stream: int, first: int) -> bool:
-        if stream != self.stream:
-            self.held = {}
-        return super().start(stream, first)
 
     def on_data(self, fields: list, payload: bytes | None, now: int) -> None:
         # Seq, count and low mark move `next` and `lost`: each must be one a sender can write, or one
@@ -102,11 +119,37 @@ class HoldingReceiver(Receiver):
             raise ValueError("seq or event count outside the window")
         if low is not None and (type(low) is not int or low > seq or low > self.next + WINDOW):
             raise ValueError("low mark outside the window")
-        super().on_data(fields, payload, now)
+        self.ack_at = now
+        self.echo = fields[3]
+        if low is not None and low > self.next:
+            self.lost += low - self.next  # the node's outbox dropped them
+            self.skip(low)
+        try:
+            # [topics, ref, content, ...]; a ref is a topic index or [index, channel, priority(, piece)]
+            data = json.loads(payload)
+            evs = []
+            for i in range(1, len(data), 2):
+                r = data[i]
+                if type(r) is not list:
+                    r = [r, "default", 0]
+                e = (data[0][r[0]], data[i + 1], r[1], r[2]) + tuple(r[3:4])
+                if type(e[0]) is not str or type(e[2]) is not str or type(e[3]) is not int:
+                    raise ValueError
+                evs.append(e)
+            if len(evs) != count or len(data) != 2 * count + 1:
+                raise ValueError
+        except (ValueError, TypeError, IndexError, KeyError, UnicodeError):
+            # A sound frame with unreadable events: skip them rather than stall the stream on them.
+            self.bad += 1
+            if seq <= self.next < seq + count:
+                self.lost += seq + count - self.next
+                self.skip(seq + count)
+            return
+        self.take(seq, evs)
 
     def take(self, seq: int, evs: list) -> None:
         if seq + len(evs) <= self.next:
-            self.dup += 1
+            self.dup += 1  # my ack was lost: it goes again at once
         elif seq > self.next + WINDOW:
             return  # from an earlier stream, or forged
         elif seq not in self.held and (seq <= self.next or len(self.held) < self.slots):
@@ -151,7 +194,8 @@ class HoldingReceiver(Receiver):
 
     def ack(self) -> list:
         # The frames held past a gap, as offsets from `next`: the node resends only what is missing.
-        f: list = super().ack()
+        f: list = [self.next, 0 if self.full else 1, self.echo]
+        self.ack_at = self.echo = None
         for first in sorted(self.held)[:3]:
             if first > self.next:
                 f.append((first - self.next, len(self.held[first])))
@@ -163,12 +207,10 @@ class HoldingReceiver(Receiver):
             self.ack_at = now
 
 
-class HostSession(Session):
-    """One node's session on the host: answers its hellos and pongs its pings; never says hello."""
-
-    kind = "D"
-    piece = 1 << 30  # whole events only: the node does not join pieces
-    dumps = staticmethod(_dumps)
+class HostSession:
+    """One node's session on the host: answers its hellos and pongs its pings; never says hello.
+    Sans-IO: the owner feeds frames to on_frame(), writes what poll() returns and gets events
+    through deliver()."""
 
     def __init__(
         self,
@@ -181,27 +223,57 @@ class HostSession(Session):
         wall: Callable[[], int] | None = wall_ms,
         on_state: Callable[[bool], None] | None = None,
     ) -> None:
-        super().__init__(deliver, None, outbox, frame_max, clock=clock or zport.ticks_ms)
-        self.on_state = on_state
+        # Whole events only (no pieces): the node does not join them.
+        self.tx = Sender("D", outbox, frame_max, frame_max, 1 << 30, _dumps, None)
         self.rx = HoldingReceiver(deliver, slots, frame_max)
-        self.up = True
+        self.frame_max = frame_max
+        self.clock = clock or zport.ticks_ms
+        self.on_state = on_state
         self.wall = wall
         self.hello: list | None = None  # the fields of the node's last hello
         self.info: Any = None  # what the node said about itself
+        self.last_rx = self.last_tx = self.clock()
+        self.sessions = self.restarts = self.bad = 0
         self.echoes = 0  # my own frames, echoed back by a terminal not in raw mode
 
+    def cursor(self) -> tuple[int, int] | None:
+        """(node stream, next seq to deliver), or None before the node was seen."""
+        return None if self.rx.stream is None else (self.rx.stream, self.rx.next)
+
+    def resume(self, cursor: tuple[int, int]) -> None:
+        """Continue from a saved place in the node's stream (a restarted bridge that saved it)."""
+        self.rx.stream, self.rx.next = cursor
+
     def line(self, k: str, fields: Any = (), payload: str | None = None) -> bytes:
-        return super().line(k.upper(), fields, payload)
+        return encode(k.upper(), fields, payload)
 
     def peer_max(self) -> int:
         """The longest line the node reads (what it said in its hello)."""
         return self.tx.peer_max
 
+    def adopt(self, f: list, now: int) -> None:
+        """The node's hello [proto, stream, first, cursor stream, cursor next, max, nonce, ...]."""
+        if f[0] != PROTO or f[1] is None or f[2] is None:
+            raise ValueError("hello")
+        if self.rx.start(f[1], f[2]):
+            self.restarts += 1
+        self.tx.restart(f[4] if f[3] == self.tx.stream else None, f[5] or DEFAULT_MAX)
+        self.last_rx = now
+        self.sessions += 1
+
+    def hello_line(self, nonce: int, wall: int | None) -> bytes:
+        # Numbers ride in hex fields: a small hello survives noise.
+        cur = self.cursor() or (None, None)
+        f = [PROTO, self.tx.stream, self.tx.low, cur[0], cur[1], self.frame_max, nonce, wall]
+        return self.line("h", f)
+
     def on_frame(self, kind: str, fields: list, payload: bytes | None) -> None:
+        """Process one frame from the decoder. The node writes lower case: anything else is an echo."""
         if not kind.islower():
             self.echoes += 1
             return
         now = self.clock()
+        tx = self.tx
         try:
             if kind == "h":
                 info = json.loads(payload) if payload else None
@@ -213,16 +285,23 @@ class HostSession(Session):
                 self.last_rx = now
                 self.hello = fields
                 self.info = info
-                self.tx.out.append(self.hello_line(fields[6], self.wall() if self.wall else None))
+                tx.out.append(self.hello_line(fields[6], self.wall() if self.wall else None))
             elif kind == "p":
                 self.last_rx = now
-                self.tx.on_ack(fields[1], None, now, None)
-                self.tx.out.append(self.line("q", [fields[0], self.wall() if self.wall else None]))
+                tx.on_ack(fields[1], None, now, None)
+                tx.out.append(self.line("q", [fields[0], self.wall() if self.wall else None]))
             elif kind == "b":
                 if self.on_state is not None:
                     self.on_state(False)
-            elif self.rx.stream is not None:  # after a hello, or with a saved place in the node's stream
-                super().on_frame(kind.upper(), fields, payload)
+            elif self.rx.stream is None:
+                pass  # before a hello, and with no saved place in the node's stream
+            elif kind == "d":
+                self.last_rx = now
+                tx.on_ack(fields[1], None, now, None)
+                self.rx.on_data(fields, payload, now)
+            elif kind == "a":
+                self.last_rx = now
+                tx.held(now, fields, tx.on_ack(fields[0], fields[1], now, fields[2]))
         except Exception:  # whatever a frame holds, the session outlives it; counted as malformed
             self.bad += 1
 
@@ -231,8 +310,13 @@ class HostSession(Session):
         self.rx.retry(self.clock())
 
     def poll(self) -> list[bytes]:
+        """The lines to write now; call after frames arrive and on timers."""
         now = self.clock()
-        self.work(now)
+        rx = self.rx
+        if self.tx.poll(now, rx.next if rx.stream is not None else None) and not rx.full:
+            rx.ack_at = None  # the data frames carry the ack
+        if rx.ack_at is not None:
+            self.tx.out.append(self.line("a", rx.ack()))
         out = self.tx.out
         if out:
             self.tx.out = []

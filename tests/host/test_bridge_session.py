@@ -143,14 +143,14 @@ def test_handshake_then_events_flow_both_ways_in_order():
     p = Pair()
     p.run_until(lambda: p.dev.up)
     for i in range(300):
-        p.dev.tx.send("sensor.t", i)
+        p.dev.send("sensor.t", i)
     for i in range(50):
         p.host.send("led.set", i)
     p.run_until(
-        lambda: len(p.up) == 300 and len(p.down) == 50 and p.dev.tx.next == p.dev.tx.low and not p.host.busy()
+        lambda: len(p.up) == 300 and len(p.down) == 50 and p.dev.next == p.dev.low and not p.host.busy()
     )
     assert p.up == list(range(300)) and p.down == list(range(50))
-    assert p.dev.tx.resent == 0 and p.host.tx.resent == 0
+    assert p.dev.resent == 0 and p.host.tx.resent == 0
     assert p.host.info == ["n1", "unix", "0.1.0", ["sack"]]
 
 
@@ -159,7 +159,7 @@ def test_batching_puts_many_small_events_in_one_frame():
     p.run_until(lambda: p.dev.up)
     lines = []
     for i in range(40):
-        p.dev.tx.send("sensor.t", i)
+        p.dev.send("sensor.t", i)
     lines = p.dev.poll()
     assert len(lines) == 1, lines  # 40 events, one frame
     assert lines[0].count(b"sensor.t") == 1  # the topic is written once per frame
@@ -169,28 +169,28 @@ def test_noise_loss_and_repeats_still_deliver_exactly_once_in_order():
     p = Pair(seed=3, corrupt=0.01, drop=0.002, dup=0.03)
     p.run_until(lambda: p.dev.up)
     for i in range(400):
-        p.dev.tx.send("sensor.t", i)
+        p.dev.send("sensor.t", i)
         if i % 6 == 0:
             p.host.send("led.set", i)
         p.step(2)
-    p.run_until(lambda: p.dev.tx.next == p.dev.tx.low and not p.host.busy() and p.dev.up)
+    p.run_until(lambda: p.dev.next == p.dev.low and not p.host.busy() and p.dev.up)
     assert p.up == list(range(400)), p.up[:20]
     assert p.down == list(range(0, 400, 6))
-    assert p.dev.tx.resent > 0 and p.host.rx.dup + p.dev.rx.dup > 0
+    assert p.dev.resent > 0 and p.host.rx.dup + p.dev.dup > 0
     assert p.hdec.bad > 0
 
 
 def test_unplug_and_replug_resume_without_loss_or_repeat():
     p = Pair(seed=5)
     for i in range(200):
-        p.dev.tx.send("sensor.t", i)
+        p.dev.send("sensor.t", i)
         if i == 50:
             p.d2h.plugged = p.h2d.plugged = False
         if i == 150:
             p.step(6000)  # long enough for the device to give up and say hello again
             p.d2h.plugged = p.h2d.plugged = True
         p.step(2)
-    p.run_until(lambda: p.dev.tx.next == p.dev.tx.low and p.dev.up)
+    p.run_until(lambda: p.dev.next == p.dev.low and p.dev.up)
     assert p.up == list(range(200))
     assert p.dev.sessions >= 2
 
@@ -200,10 +200,10 @@ def test_outbox_drops_the_oldest_counts_it_and_the_receiver_skips_the_gap():
     p.run_until(lambda: p.dev.up)
     p.d2h.plugged = False
     for i in range(25):
-        p.dev.tx.send("sensor.t", i)
-    assert (p.dev.tx.next - p.dev.tx.low) == 10 and p.dev.tx.dropped == 15
+        p.dev.send("sensor.t", i)
+    assert (p.dev.next - p.dev.low) == 10 and p.dev.dropped == 15
     p.d2h.plugged = True
-    p.run_until(lambda: p.dev.tx.next == p.dev.tx.low)
+    p.run_until(lambda: p.dev.next == p.dev.low)
     assert p.up == list(range(15, 25)), p.up
     assert p.host.rx.lost >= 14  # events it will never see, counted rather than waited for
 
@@ -217,7 +217,7 @@ def test_full_receiver_holds_events_unacknowledged_until_it_has_room():
     p.step(500)
     assert p.down == [] and (p.host.tx.next - p.host.tx.low) == 20  # nothing acknowledged
     p.accept_down = True
-    p.dev.rx.retry(p.clock.t)
+    p.dev.retry()
     p.run_until(lambda: not p.host.busy())
     assert p.down == list(range(20))
 
@@ -226,7 +226,7 @@ def test_device_restart_starts_a_new_stream_and_host_replays_unacked_downlink():
     p = Pair()
     p.run_until(lambda: p.dev.up)
     for i in range(10):
-        p.dev.tx.send("sensor.t", i)
+        p.dev.send("sensor.t", i)
     p.run_until(lambda: len(p.up) == 10)
     p.h2d.plugged = False
     for i in range(5):
@@ -235,7 +235,7 @@ def test_device_restart_starts_a_new_stream_and_host_replays_unacked_downlink():
     p.new_device()  # reset: RAM gone, new stream
     p.h2d.plugged = True
     for i in range(10, 20):
-        p.dev.tx.send("sensor.t", i)
+        p.dev.send("sensor.t", i)
     p.run_until(lambda: len(p.up) == 20 and not p.host.busy())
     assert p.up == list(range(20)) and p.down == list(range(5))
     assert p.host.restarts == 1
@@ -245,17 +245,17 @@ def test_host_restart_is_noticed_and_the_device_replays_what_was_not_acknowledge
     p = Pair()
     p.run_until(lambda: p.dev.up)
     for i in range(10):
-        p.dev.tx.send("sensor.t", i)
-    p.run_until(lambda: len(p.up) == 10 and p.dev.tx.next == p.dev.tx.low)
+        p.dev.send("sensor.t", i)
+    p.run_until(lambda: len(p.up) == 10 and p.dev.next == p.dev.low)
     cursor = p.host.cursor()
     p.d2h.plugged = False
     for i in range(10, 30):
-        p.dev.tx.send("sensor.t", i)
+        p.dev.send("sensor.t", i)
     p.step(20)
     p.new_host()  # a restarted host that saved its place in the node's stream
     p.host.resume(cursor)
     p.d2h.plugged = True
-    p.run_until(lambda: p.dev.tx.next == p.dev.tx.low and p.dev.up)
+    p.run_until(lambda: p.dev.next == p.dev.low and p.dev.up)
     assert p.up == list(range(30)), p.up
 
 
@@ -271,11 +271,11 @@ def test_journal_keeps_unacknowledged_events_and_cursor_across_a_reset(tmp_path)
     for i in range(5):
         p.host.send("led.set", i)
     for i in range(40):
-        p.dev.tx.send("sensor.t", i)
+        p.dev.send("sensor.t", i)
     p.run_until(lambda: len(p.up) == 40 and len(p.down) == 5)
     p.d2h.plugged = False
     for i in range(40, 60):
-        p.dev.tx.send("sensor.t", i)
+        p.dev.send("sensor.t", i)
     p.step(20)
     j.close()
     assert j.writes > 0
@@ -284,11 +284,11 @@ def test_journal_keeps_unacknowledged_events_and_cursor_across_a_reset(tmp_path)
     p.new_device(journal=j2)
     assert j2.load(p.dev)
     j2.open(p.dev)
-    assert (p.dev.tx.next - p.dev.tx.low) >= 20
+    assert (p.dev.next - p.dev.low) >= 20
     p.d2h.plugged = True
     for i in range(5, 8):
         p.host.send("led.set", i)
-    p.run_until(lambda: p.dev.tx.next == p.dev.tx.low and not p.host.busy() and p.dev.up)
+    p.run_until(lambda: p.dev.next == p.dev.low and not p.host.busy() and p.dev.up)
     assert p.up == list(range(60)), p.up
     assert p.down == list(range(8)), p.down
     assert p.host.restarts == 0  # the same stream, resumed
@@ -298,12 +298,12 @@ def test_journal_keeps_unacknowledged_events_and_cursor_across_a_reset(tmp_path)
 def test_a_sound_frame_with_unreadable_events_is_skipped_not_waited_for():
     p = Pair()
     p.run_until(lambda: p.dev.up)
-    first = p.dev.rx.next
+    first = p.dev.expect
     p.ddec.feed(frame.encode("D", [first, None, 2, 0], "not json"))
     p.ddec.feed(frame.encode("D", [first + 2, None, 1, 0], '[["t"],5,1]'))  # topic index out of range
     p.ddec.feed(frame.encode("D", [first + 3, None, 1, 0], '[["t"],0,"ok"]'))
-    assert p.dev.rx.bad == 2 and p.dev.rx.lost == 3
-    assert p.down == ["ok"] and p.dev.rx.next == first + 4
+    assert p.dev.bad == 2 and p.dev.lost == 3
+    assert p.down == ["ok"] and p.dev.expect == first + 4
 
 
 def test_silence_sends_the_device_back_to_hello_and_pongs_set_its_clock():
@@ -323,10 +323,10 @@ def test_a_large_event_travels_in_pieces_and_arrives_whole_over_noise():
     p = Pair(seed=9, corrupt=0.01)
     p.run_until(lambda: p.dev.up)
     big = {"report": ["line %d \u00e9" % i for i in range(60)], "n": 1}
-    p.dev.tx.send("zoo.svm.health", big, "fast", 3)
-    p.dev.tx.send("sensor.t", 1)
-    assert (p.dev.tx.next - p.dev.tx.low) > 5  # pieces, each small enough to get through the noise
-    p.run_until(lambda: p.dev.tx.next == p.dev.tx.low)
+    p.dev.send("zoo.svm.health", big, "fast", 3)
+    p.dev.send("sensor.t", 1)
+    assert (p.dev.next - p.dev.low) > 5  # pieces, each small enough to get through the noise
+    p.run_until(lambda: p.dev.next == p.dev.low)
     assert p.up == [big, 1], p.up
 
 

@@ -81,7 +81,7 @@ def test_hello_until_answered_then_up_with_the_wall_clock():
 def test_events_are_batched_acknowledged_and_leave_the_outbox():
     n = Node()
     n.connect()
-    tx = n.s.tx
+    tx = n.s
     for i in range(40):
         tx.send("sensor.t", i)
     frames = n.poll(1)
@@ -97,7 +97,7 @@ def test_events_are_batched_acknowledged_and_leave_the_outbox():
 def test_a_lost_frame_is_resent_after_its_timeout_and_a_held_one_is_not():
     n = Node()
     n.connect()
-    tx = n.s.tx
+    tx = n.s
     for i in range(75):
         tx.send("sensor.t", "reading %02d" % i)
     frames = n.poll(1)
@@ -118,7 +118,7 @@ def test_a_lost_frame_is_resent_after_its_timeout_and_a_held_one_is_not():
 def test_outbox_drops_the_oldest_counts_it_and_tells_the_host_where_it_starts():
     n = Node(outbox=10)
     n.connect()
-    tx = n.s.tx
+    tx = n.s
     for i in range(25):
         tx.send("sensor.t", i)
     assert tx.next - tx.low == 10 and tx.dropped == 15
@@ -129,7 +129,7 @@ def test_outbox_drops_the_oldest_counts_it_and_tells_the_host_where_it_starts():
 def test_a_full_outbox_refuses_a_new_event_while_its_oldest_may_be_on_the_wire():
     n = Node(outbox=10)
     n.connect()
-    tx = n.s.tx
+    tx = n.s
     for i in range(10):
         assert tx.send("sensor.t", i)
     f = n.poll(1)[0][1]  # all ten on the wire: the host may have them already
@@ -146,7 +146,7 @@ def test_a_full_outbox_refuses_a_new_event_while_its_oldest_may_be_on_the_wire()
 def test_more_drops_than_a_receiver_window_go_back_to_hello_which_skips_them():
     n = Node(outbox=4)
     n.connect()
-    tx = n.s.tx
+    tx = n.s
     for i in range(4101):
         tx.send("sensor.t", i)  # nothing sent yet: the oldest unsent ones make room
     assert tx.dropped == 4097 and tx.low - tx.acked == 4097  # past the host's window for `low`
@@ -157,7 +157,7 @@ def test_more_drops_than_a_receiver_window_go_back_to_hello_which_skips_them():
 
 def test_unsent_events_make_room_oldest_first_and_a_large_event_goes_whole():
     n = Node(outbox=10)
-    tx = n.s.tx
+    tx = n.s
     first = tx.low
     tx.send("big", "x" * 200)  # 4 pieces, none sent (no host yet)
     assert tx.next - tx.low == 4
@@ -178,7 +178,7 @@ def test_unsent_events_make_room_oldest_first_and_a_large_event_goes_whole():
 def test_side_traffic_has_its_own_slots_and_never_takes_an_app_event_place():
     n = Node(outbox=4, extra=8)
     n.connect()
-    tx = n.s.tx
+    tx = n.s
     for i in range(2):
         assert tx.send("zoo.log", ["info", "line %d" % i], side=True)
     for i in range(4):
@@ -202,7 +202,7 @@ def test_side_traffic_has_its_own_slots_and_never_takes_an_app_event_place():
 
 def test_limits_and_bad_content_are_refused_with_clear_errors():
     n = Node()
-    tx = n.s.tx
+    tx = n.s
     e = raises(ValueError, tx.send, "big.topic", "x" * 3000)
     assert "big.topic" in str(e) and "send_max" in str(e)
     raises(ValueError, tx.send, "t", float("nan"))
@@ -219,7 +219,7 @@ def test_limits_and_bad_content_are_refused_with_clear_errors():
 def test_a_large_event_goes_in_pieces_of_its_json_text():
     n = Node()
     n.connect()
-    tx = n.s.tx
+    tx = n.s
     big = {"report": ["line %d" % i for i in range(40)]}
     tx.send("zoo.svm.health", big, "fast", 3)
     assert tx.next - tx.low > 5
@@ -244,7 +244,7 @@ def test_a_large_event_the_heap_runs_out_for_halfway_goes_in_whole_or_not_at_all
 
     n = Node(extra=40)
     n.connect()
-    tx = n.s.tx
+    tx = n.s
     big = {"report": ["line %d" % i for i in range(40)]}
     text = tx.text(big)
     real = tx.dumps
@@ -279,7 +279,7 @@ def test_host_events_are_delivered_once_in_order_and_a_gap_waits_for_the_resend(
     assert n.poll(1)[0][1][0] == 102
     n.host("D", [102, None, 3, 9], b'[["led.set"],0,3,0,4,[0,"fast",2],5]')
     assert [d[1] for d in n.down] == [1, 2, 3, 4, 5] and n.down[-1] == ("led.set", 5, "fast", 2)
-    assert n.s.rx.dup == 1 and n.s.rx.next == 105
+    assert n.s.dup == 1 and n.s.expect == 105
 
 
 def test_a_sound_frame_with_unreadable_events_is_skipped_not_waited_for():
@@ -288,8 +288,8 @@ def test_a_sound_frame_with_unreadable_events_is_skipped_not_waited_for():
     n.host("D", [10, None, 2, 0], b"not json")
     n.host("D", [12, None, 1, 0], b'[["t"],5,1]')  # topic index out of range
     n.host("D", [13, None, 1, 0], b'[["t"],0,"ok"]')
-    assert n.s.rx.bad == 2 and n.s.rx.lost == 3
-    assert [d[1] for d in n.down] == ["ok"] and n.s.rx.next == 14
+    assert n.s.bad == 2 and n.s.lost == 3
+    assert [d[1] for d in n.down] == ["ok"] and n.s.expect == 14
 
 
 def test_a_full_bus_leaves_host_events_unacknowledged_until_there_is_room():
@@ -298,7 +298,7 @@ def test_a_full_bus_leaves_host_events_unacknowledged_until_there_is_room():
     n.host("D", [10, None, 2, 0], b'[["t"],0,1,0,2]')
     assert n.poll(1)[0][1][:2] == [10, 0]  # nothing taken, and the window is shut
     n.accept = True
-    n.s.rx.retry(n.clock.t)
+    n.s.retry()
     assert n.poll(1)[0][1][:2] == [10, 1]  # room again: the host sends them again
     n.host("D", [10, None, 2, 0], b'[["t"],0,1,0,2]')
     assert [d[1] for d in n.down] == [1, 2]
@@ -336,7 +336,7 @@ def test_journal_keeps_unacknowledged_events_and_cursor_across_a_reset():
     n.connect(first=50)
     n.host("D", [50, None, 2, 0], b'[["t"],0,1,0,2]')
     for i in range(30):
-        n.s.tx.send("sensor.t", i)
+        n.s.send("sensor.t", i)
     f = n.poll(1)[0][1]
     n.host("A", [f[0] + 10, 1, None])
     j.close()
@@ -346,10 +346,10 @@ def test_journal_keeps_unacknowledged_events_and_cursor_across_a_reset():
     m = Node(journal=j2)
     assert j2.load(m.s)
     j2.open(m.s)
-    tx = m.s.tx
+    tx = m.s
     assert tx.stream == n.node_stream and tx.next == n.node_first + 30
     assert tx.low <= n.node_first + 10 and tx.next - tx.low >= 20
-    assert m.s.cursor() == (n.host_stream, 52)
+    assert (m.s.peer, m.s.expect) == (n.host_stream, 52)
     hello = m.poll()[0][1]
     assert hello[1:5] == [n.node_stream, tx.low, n.host_stream, 52]
 

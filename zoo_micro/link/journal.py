@@ -30,7 +30,7 @@ class Journal:
         run = []  # the newest run of consecutive events: (seq, topic, content, extra)
         acked = 0
         cursor = None
-        cap = session.tx.box
+        cap = session.box
         topics = {}  # one string per topic
         with f:
             for line in f:
@@ -60,35 +60,34 @@ class Journal:
         if stream is None:
             return False
         run = [e for e in run if e[0] >= acked]
-        tx = session.tx
-        tx.resume(stream, run[0][0] if run else nxt)
+        s = session
+        s.stream = stream
+        s.low = s.next = s.tx = s.acked = s.hi = run[0][0] if run else nxt
         for e in run:
-            tx.put(e[1], e[2], e[3])
-        tx.hi = tx.next  # the previous run may have sent them: the host may have them already
+            s.put(e[1], e[2], e[3])
+        s.hi = s.next  # the previous run may have sent them: the host may have them already
         if cursor is not None:
-            session.resume(cursor)
+            s.peer, s.expect = cursor
         return True
 
     def open(self, session):
         """Start writing for `session` (after load() gave it what a previous run left)."""
         self.session = session
-        self._acked = session.tx.acked
+        self._acked = session.acked
         self._rewrite()
 
     def _rewrite(self):
         s = self.session
-        tx = s.tx
         if self._f is not None:
             self._f.close()
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
-            f.write("S\t%x\t%x\n" % (tx.stream, tx.next))
-            cur = s.cursor()
-            if cur is not None:
-                f.write("C\t%x\t%x\n" % cur)
-            for seq in range(tx.low, tx.next):
-                i = seq % tx.cap
-                f.write(_line(seq, tx.t[i], tx.c[i], tx.x[i]))
+            f.write("S\t%x\t%x\n" % (s.stream, s.next))
+            if s.peer is not None:
+                f.write("C\t%x\t%x\n" % (s.peer, s.expect))
+            for seq in range(s.low, s.next):
+                i = seq % s.cap
+                f.write(_line(seq, s.t[i], s.c[i], s.x[i]))
         os.rename(tmp, self.path)
         self._f = open(self.path, "a")  # noqa: SIM115 - stays open for appends until close()
         self._size = 0

@@ -88,7 +88,7 @@ def stream(self, o):
 
 def bridge(self, master):
     from zoo_micro.link.frame import Decoder
-    from zoo_micro.link.session import Session
+    from zoo_micro.link.session import PIECE, Session
 
     o = setup(self, master, lambda o: stream(self, o))
     j = self.journal = None
@@ -106,15 +106,15 @@ def bridge(self, master):
         int(o["timeout"] * 1000),
         clock.set_ms,
         j,
-        extra=o["send_max"] // Session.piece + 2,  # the largest side item, in pieces
+        extra=o["send_max"] // PIECE + 2,  # the largest side item, in pieces
     )
     if j:
         j.load(s)
         j.open(s)
     # Data frames go to the stream straight from the frame buffer: no copy of each line on the
     # heap. Two a turn, so the other tasks get theirs while a backlog goes out.
-    s.tx.write = self.tx.write
-    s.tx.burst = 2
+    s.write = self.tx.write
+    s.burst = 2
     self.decoder = Decoder(o["frame_max"], s.on_frame)
     poll = select.poll()
     poll.register(self.rx, select.POLLIN)

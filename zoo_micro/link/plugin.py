@@ -5,6 +5,7 @@ import asyncio
 
 from zoo_micro import log, port
 from zoo_micro.bus import EventNode
+from zoo_micro.link.frame import encode
 from zoo_micro.link.uplink import HEALTH, LOG, STATE, Uplink
 
 
@@ -34,7 +35,7 @@ class BridgePlugin(Uplink):
         s = self.session
         if s:
             try:
-                self.tx.write(s.line("b"))  # going away
+                self.tx.write(encode("b"))  # going away
             except OSError:
                 pass
             log.quiet = self._quiet
@@ -56,7 +57,7 @@ class BridgePlugin(Uplink):
             try:
                 # Kept as text: a health report's dicts are freed now, not held until its pieces
                 # are made, the node's fullest moment.
-                content = self.session.tx.text(content)
+                content = self.session.text(content)
             except (ValueError, TypeError) as e:
                 self.unsendable += 1
                 log.error("bridge: %s not sent: %s" % (topic, e))
@@ -88,13 +89,13 @@ class BridgePlugin(Uplink):
             self._kick.set()
             return
         try:
-            if self.session.tx.send(topic, content, channel, priority):
+            if self.session.send(topic, content, channel, priority):
                 self._kick.set()
         except (ValueError, TypeError) as e:
             self.unsendable += 1
             log.error("bridge: %s not sent: %s" % (topic, e))
         except MemoryError:
-            self.session.tx.dropped += 1  # no heap to encode it: it never arrives, and is counted so
+            self.session.dropped += 1  # no heap to encode it: it never arrives, and is counted so
 
     def _log(self, level, msg):
         self.put(LOG, [level, msg[: self.opts["frame_max"] >> 1]])
@@ -166,14 +167,13 @@ class BridgePlugin(Uplink):
         # Timers (resends, acks, heartbeats) need a wake-up even when nothing arrives.
         s = self.session
         while True:
-            busy = not s.up or s.tx.frames or s.rx.ack_at is not None or self._wait is not None
+            busy = not s.up or s.frames or s.ack_at is not None or self._wait is not None
             await asyncio.sleep_ms(20 if busy else 200)
             self._kick.set()
 
     async def _writer(self):
         s = self.session
         bus = self.master.bus
-        tx = s.tx
         q = self._side
         flush = getattr(self.tx, "flush", None)
         while True:
@@ -183,9 +183,9 @@ class BridgePlugin(Uplink):
                 w = self._wait
                 if w is not None and bus.room(w) > bus.queue_size >> 2:
                     self._wait = None
-                    s.rx.retry(s.clock())
+                    s.retry()
                 # Mirror the whole state to a host that has not seen it, or after some was lost.
-                mark = (s.rx.stream, tx.side_lost)
+                mark = (s.peer, s.side_lost)
                 if self.store and s.up and self._synced != mark:
                     keep = []
                     for e in q:
@@ -195,13 +195,13 @@ class BridgePlugin(Uplink):
                     dump = self.store.dump()
                     for scope in dump:
                         for key in dump[scope]:
-                            keep.append([(scope, key), STATE, tx.text([scope, key, dump[scope][key]])])
+                            keep.append([(scope, key), STATE, s.text([scope, key, dump[scope][key]])])
                     q[:] = keep
                     self._synced = mark
                 while q and s.up:  # offline, the newest of each keeps replacing the last
                     e = q[0]
                     try:
-                        if not tx.send(e[1], None, "default", 0, True, e[2]):
+                        if not s.send(e[1], None, "default", 0, True, e[2]):
                             break  # its slots are taken: it waits, and a newer one may replace it
                     except ValueError:
                         self.unsendable += 1  # over send_max
@@ -219,7 +219,7 @@ class BridgePlugin(Uplink):
             except Exception as e:
                 self._error(e)
                 await asyncio.sleep_ms(50)  # no allocation: the heap may be what failed
-            if tx.more:
+            if s.more:
                 await asyncio.sleep_ms(0)  # the next frames once the other tasks had a turn
                 continue
             self._kick.clear()
@@ -232,9 +232,9 @@ class BridgePlugin(Uplink):
         """How many events can be published now (on the default channel) without the bus or the
         outbox dropping one: events still on the bus count as on their way to the outbox. A
         large event takes one per 64 characters of its JSON."""
-        tx = self.session.tx
+        s = self.session
         bus = self.master.bus
-        return max(0, min(tx.box - tx.next + tx.low + len(tx.side) - bus.pending, bus.room()))
+        return max(0, min(s.box - s.next + s.low + len(s.side) - bus.pending, bus.room()))
 
     async def wait_room(self, n=1):
         """Returns once room() >= n: an app that must not lose events awaits it before publishing."""
@@ -244,16 +244,15 @@ class BridgePlugin(Uplink):
 
     def stats(self):
         s = self.session
-        tx, rx = s.tx, s.rx
         return {
             "state": "up" if s.up else "hello",
-            "sent": tx.sent,
-            "resent": tx.resent,
-            "outbox": tx.next - tx.low,
-            "dropped": tx.dropped,
-            "delivered": rx.delivered,
-            "lost": rx.lost,
-            "malformed": s.bad + rx.bad,
+            "sent": s.sent,
+            "resent": s.resent,
+            "outbox": s.next - s.low,
+            "dropped": s.dropped,
+            "delivered": s.delivered,
+            "lost": s.lost,
+            "malformed": s.bad,
             "bad_frames": self.decoder.bad,
             "noise_lines": self.decoder.text_lines,
             "refused": self.refused,
@@ -261,5 +260,5 @@ class BridgePlugin(Uplink):
             "errors": self.errors,
             "logs_dropped": self.logs_dropped,
             "sessions": s.sessions,
-            "rtt_ms": tx.srtt,
+            "rtt_ms": s.srtt,
         }

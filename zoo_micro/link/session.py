@@ -1,16 +1,20 @@
-# The reliable session: each direction delivers every event once and in order, across lost,
-# corrupted and repeated frames, reconnects and restarts of either end. Sans-IO: the owner feeds
-# frames to on_frame(), writes what poll() returns and gets events through deliver().
-# Three parts own their state: Sender (my stream), Receiver (the peer's), Session (hello,
-# liveness). This is the node's end; the host's (host_tools/link/session.py) extends it.
+# The node's end of a link session: each direction delivers every event once and in order, across
+# lost, corrupted and repeated frames, reconnects and restarts of either end. Sans-IO: the owner
+# feeds frames to on_frame(), writes what poll() returns and gets the host's events through
+# deliver(). One class with few methods, as each function a node holds costs heap; the host's end
+# (host_tools/link/session.py) does the heavier part of the protocol: holding frames past a gap
+# and saying which it holds, joining large events.
 import json
+from binascii import crc32
 
 from zoo_micro import port
 from zoo_micro.link.frame import DEFAULT_MAX, MIN_MAX, encode
-from zoo_micro.link.sender import Sender, age
 from zoo_micro.link.uplink import rand24
 
 PROTO = 2
+PIECE = 64  # characters of content JSON per piece of a large event
+WINDOW = 4096  # seqs a receiver looks ahead; a frame naming more is forged
+age = port.ticks_diff  # age(now, then)
 
 
 def compact(value):
@@ -18,101 +22,14 @@ def compact(value):
     return json.dumps(value, separators=(",", ":"))
 
 
-class Receiver:
-    """The peer's stream, in order only: a frame past a gap is dropped, and the go-back after it
-    brings it again. Holding frames out of order is the host's (it has the memory)."""
-
-    def __init__(self, deliver, journal):
-        self.deliver = deliver  # (topic, content, channel, priority, seq) -> False: no room, offer it again
-        self.journal = journal
-        self.stream = None
-        self.next = 0
-        self.ack_at = None
-        self.echo = None  # the token of the last data frame, for the next ack
-        self.full = False
-        self.delivered = self.lost = self.bad = self.dup = 0
-
-    def start(self, stream, first):
-        """The peer's hello: True when it began a new stream (it restarted)."""
-        new = stream != self.stream
-        if new or first > self.next:
-            if not new:
-                self.lost += first - self.next
-            restarted = new and self.stream is not None
-            self.stream = stream
-            self.skip(first)
-            return restarted
-
-    def skip(self, first):
-        self.next = first
-        if self.journal:
-            self.journal.cursor(self.stream, first)
-
-    def on_data(self, fields, payload, now):
-        seq = fields[0]
-        count = fields[2]
-        self.ack_at = now
-        self.echo = fields[3]
-        if not 0 < count <= 4096:
-            raise ValueError("count")  # forged: skipping it would end the downlink
-        if len(fields) > 4 and fields[4] is not None and fields[4] > self.next:
-            if fields[4] > self.next + 4096:
-                raise ValueError("low mark outside the window")  # forged: it would end the downlink
-            self.lost += fields[4] - self.next  # the sender's outbox dropped them
-            self.skip(fields[4])
-        try:
-            # [topics, ref, content, ...]; a ref is a topic index or [index, channel, priority(, piece)]
-            data = json.loads(payload)
-            evs = []
-            for i in range(1, len(data), 2):
-                r = data[i]
-                if type(r) is not list:
-                    r = [r, "default", 0]
-                e = (data[0][r[0]], data[i + 1], r[1], r[2]) + tuple(r[3:4])
-                if type(e[0]) is not str or type(e[2]) is not str or type(e[3]) is not int:
-                    raise ValueError
-                evs.append(e)
-            if len(evs) != count or len(data) != 2 * count + 1:
-                raise ValueError
-        except (ValueError, TypeError, IndexError, KeyError, UnicodeError):
-            # A sound frame with unreadable events: skip them rather than stall the stream on them.
-            self.bad += 1
-            if seq <= self.next < seq + count:
-                self.lost += seq + count - self.next
-                self.skip(seq + count)
-            return
-        self.take(seq, evs)
-
-    def take(self, seq, evs):
-        if seq + len(evs) <= self.next:
-            self.dup += 1  # my ack was lost: it goes again at once
-        elif seq <= self.next:
-            for k in range(self.next - seq, len(evs)):
-                e = evs[k]
-                self.full = not self.deliver(e[0], e[1], e[2], e[3], seq + k)
-                if self.full:
-                    break  # no room: the rest stays unacknowledged and comes again
-                self.delivered += 1
-                self.next += 1
-            self.skip(self.next)
-
-    def ack(self):
-        f = [self.next, 0 if self.full else 1, self.echo]
-        self.ack_at = self.echo = None
-        return f
-
-    def retry(self, now):
-        """The receiver made room: say so, and the sender sends what was refused again."""
-        self.full = False
-        self.ack_at = now
-
-
 class Session:
-    """The node's end: says hello until the host answers, pings while idle, hellos again after
-    `dead_ms` of silence. on_time(wall_ms) sets the clock."""
+    """My stream: events wait in a preallocated ring until the host acknowledges them (event seq
+    sits in slot seq % cap: no per-event objects), go in frames of as many as fit, and go again
+    when they time out or the host's ack says they were lost. The host's stream: taken in order
+    only; a frame past a gap is dropped, and the go-back after it brings it again.
+    Says hello until the host answers, pings while idle, hellos again after `dead_ms` of silence.
+    on_time(wall_ms) sets the clock."""
 
-    kind = "d"  # the host's end writes upper case
-    piece = 64  # characters of content JSON per piece of a large event
     dumps = staticmethod(compact)
 
     def __init__(
@@ -131,112 +48,440 @@ class Session:
     ):
         if frame_max < MIN_MAX:
             raise ValueError("frame_max must be at least %d" % MIN_MAX)
-        self.tx = Sender(
-            self.kind, outbox, frame_max, event_max or frame_max, self.piece, self.dumps, journal, extra
-        )
-        self.rx = Receiver(deliver, journal)
+        if outbox < 1:
+            raise ValueError("outbox must hold at least 1 event")
+        self.deliver = deliver  # (topic, content, channel, priority, seq) -> False: no room, offer it again
         self.info = info
-        self.frame_max = frame_max
+        self.journal = journal
         self.clock = clock
+        self.on_time = on_time
         self.heartbeat_ms = heartbeat_ms
         self.dead_ms = dead_ms
-        self.on_time = on_time
+        self.frame_max = self.peer_max = self.limit = frame_max  # the limit shrinks with loss
+        self.event_max = event_max or frame_max
+        # My stream
+        self.box = outbox  # slots for events (one per piece of a large one)
+        self.extra = extra  # slots of their own for side traffic (health, state, log lines)
+        self.cap = cap = outbox + extra
+        self.t = [None] * cap  # topic JSON (bytes), one object per topic
+        self.c = [None] * cap  # content JSON (bytes)
+        self.x = [None] * cap  # b'"channel",priority[,piece]' or None
+        self.side = []  # seqs of the side events in the ring, oldest first
+        self.topics = {}
+        self.stream = rand24()
+        self.low = self.next = self.tx = self.acked = self.hi = rand24() >> 4  # hi: below it, sent once
+        self.frames = []  # [first, end, sent_ms, held by the host] in flight, oldest first
+        self.buf = bytearray(frame_max)  # where data frames are built
+        self.out = []  # lines to write
+        self.write = None  # a stream's write(): data frames go to it straight from `buf`, not to `out`
+        self.burst = 16  # frames one poll() makes
+        self.more = False  # poll() stopped at `burst`: call it again once these are written
+        self.pause = False  # the host's receiver is full
+        self.srtt = self.rttvar = self.lost_at = 0
+        # The host's stream
+        self.peer = None  # its stream id, once known
+        self.expect = 0  # the next seq of it to deliver
+        self.ack_at = self.echo = None  # when an ack is due; the token of the last data frame
+        self.full = False  # deliver() refused: the window is shut
+        # The session
         self.up = False
         self.nonce = self.tries = 0
         self.hello_at = self.last_rx = self.last_tx = self.last_ping = clock()
-        self.sessions = self.restarts = self.bad = 0
+        self.sent = self.resent = self.dropped = self.side_lost = 0
+        self.delivered = self.lost = self.dup = self.bad = self.sessions = 0
 
-    def cursor(self):
-        """(peer stream, next seq to deliver), or None before a peer was seen."""
-        return None if self.rx.stream is None else (self.rx.stream, self.rx.next)
+    # My stream
 
-    def resume(self, cursor):
-        """Continue from a saved place in the peer's stream (a restarted end that saved it)."""
-        self.rx.stream, self.rx.next = cursor
+    def text(self, content):
+        """The content's JSON as the outbox keeps it; ValueError or TypeError if it is not JSON."""
+        if content is not None and type(content) not in (int, str, bool):
+            check(content, 0)  # json.dumps on a node writes something for any object; refuse those
+        return self.dumps(content).replace("\x7f", "\\u007f")  # DEL erases on a terminal that is not raw
+
+    def send(self, topic, content=None, channel="default", priority=0, side=False, text=None):
+        """Queue an event for the host; False if it did not go in: the outbox was full with its
+        oldest events possibly on the wire (counted in `dropped`), or, `side`, its slots are taken.
+        text: the content's text() made earlier, in the content's place."""
+        d = self.dumps
+        cj = self.text(content) if text is None else text
+        tj = self.topics.get(topic)
+        if tj is None:
+            tj = d(topic).encode()
+            if len(self.topics) < 32:
+                self.topics[topic] = tj  # one bytes object per topic, not one per event
+        n = len(cj)
+        if len(tj) + n + 48 > self.event_max:
+            raise ValueError("event on %s: %d bytes, over %d (send_max)" % (topic, n, self.event_max))
+        k = (n + PIECE - 1) // PIECE  # the slots it takes
+        if side and len(self.side) + k > self.extra:
+            return False  # its slots are taken: the owner keeps it for later
+        if k == 1:
+            pcs = [cj.encode()]
+            last = (
+                None if channel == "default" and not priority else ("%s,%d" % (d(channel), priority)).encode()
+            )
+        else:
+            # A large event travels as pieces of its JSON text, each small enough for a noisy line.
+            # All are made before one goes in: a heap that runs out halfway leaves no event cut short.
+            pcs = []
+            for i in range(0, n, PIECE):
+                pcs.append(d(cj[i : i + PIECE]).encode())
+            x = "%s,%d," % (d(channel), priority)
+            more, last = (x + "1").encode(), (x + "2").encode()  # one object each, shared by the pieces
+        if not side and not self.fit(k):
+            self.dropped += 1
+            return False
+        for i in range(k):
+            self.put(tj, pcs[i], last if i == k - 1 else more, side)
+        return True
+
+    def fit(self, k):
+        """Make room for k event slots: the oldest events go, unless they may be on the wire
+        already (then the host may have them, and dropping them would count what arrives)."""
+        more = False  # inside a large event: its other pieces go too
+        while more or self.next - self.low - len(self.side) + k > self.box:
+            low = self.low
+            if not more and (low == self.next or low < max(self.hi, self.tx)):
+                return False
+            x = self.x[low % self.cap]
+            more = x is not None and x[-2:] == b",1" and x.count(b",", x.rfind(b'"')) == 2
+            was = self.side and self.side[0] == low
+            self.drop(low + 1)
+            self.tx = max(self.tx, self.low)
+            if not more:
+                if was:
+                    self.side_lost += 1
+                else:
+                    self.dropped += 1
+        return True
+
+    def put(self, tj, cj, x, side=False):
+        seq = self.next
+        if side:
+            self.side.append(seq)
+        i = seq % self.cap
+        self.t[i] = tj
+        self.c[i] = cj
+        self.x[i] = x
+        self.next = seq + 1
+        if self.journal:
+            self.journal.event(seq, tj, cj, x)
+
+    def drop(self, upto):
+        while self.low < upto:
+            i = self.low % self.cap
+            self.t[i] = self.c[i] = self.x[i] = None
+            self.low += 1
+        s = self.side
+        while s and s[0] < self.low:
+            s.pop(0)
+        fr = self.frames
+        while fr and fr[0][1] <= upto:
+            fr.pop(0)
+        if fr and fr[0][0] < upto:
+            fr[0][0] = upto
+
+    def on_ack(self, ack, win, now, echo):
+        """The host has everything before `ack`; win 0: its receiver is full; echo: the token of
+        the data frame the ack answers. False when the ack brings no news."""
+        if win is not None:
+            self.pause = not win
+        if echo is not None and (now - echo) & 0xFFFF < 10000:  # a longer one is a stale or forged token
+            # The round trip, smoothed as TCP does.
+            d = ((now - echo) & 0xFFFF) - self.srtt
+            self.rttvar += (abs(d) - self.rttvar) >> 2
+            self.srtt += d >> 3 if self.srtt else d
+        if ack is None or ack > self.next or ack <= self.acked:
+            return False
+        self.acked = ack
+        self.drop(ack)
+        self.tx = max(self.tx, ack)
+        self.limit = min(self.frame_max, self.limit + 16)
+        if self.journal:
+            self.journal.acked(ack)
+        return True
+
+    def resend(self, f, now):
+        """Frame `f` was lost: send its events again, split when frames have shrunk since (at
+        most once a round trip they shrink by a quarter, as noise hits long lines hardest)."""
+        if age(now, self.lost_at) > self.srtt:
+            self.lost_at = now
+            self.limit = max(96, (self.limit * 3) >> 2)
+        e = self.frame(f[0], f[1], now)
+        self.resent += e - f[0]
+        if e < f[1]:
+            self.frames.insert(self.frames.index(f), [f[0], e, now, False])
+            f[0] = e
+        else:
+            f[2] = now
+
+    def frame(self, s, stop, now, full=False):
+        """Write one data frame with as many events from `s` (up to `stop`) as fit; returns its end,
+        or None when `full` asks for a full frame and they all fit. The line is built in a buffer
+        kept between frames and goes to `write` from there, or as one bytes object to `out`."""
+        cap = self.cap
+        budget = min(self.limit, self.peer_max) - 32 - 3 * len("%x" % s)  # mark, CRC, letter, fields
+        e = s
+        size = 0
+        topics = []
+        while e < stop:
+            i = e % cap
+            t = self.t[i]
+            x = self.x[i]
+            add = len(self.c[i]) + 5 + (len(x) + 3 if x else 0) + (0 if t in topics else len(t) + 1)
+            if size + add > budget and e > s:
+                break
+            if t not in topics:
+                topics.append(t)
+            size += add
+            e += 1
+        if full and e == stop:
+            return None
+        # The ack echoes the token: it times the round trip.
+        fields = [s, self.expect if self.peer is not None else None, e - s, now & 0xFFFF]
+        if self.low > self.acked:
+            fields.append(self.low)  # the outbox dropped events the host waits for: skip them
+        head = "d"
+        for f in fields:
+            head += ("" if f is None else "%x" % f) + ","
+        head = (head[:-1] + " [").encode()
+        if len(self.buf) < size + len(head) + 16:
+            self.buf = bytearray(size + len(head) + 16)  # one event larger than any frame before
+        buf = self.buf
+        n = 9 + len(head)
+        buf[9:n] = head
+        sep = 91  # [
+        for t in topics:
+            buf[n] = sep
+            buf[n + 1 : n + 1 + len(t)] = t
+            n += 1 + len(t)
+            sep = 44  # ,
+        buf[n] = 93  # ]
+        n += 1
+        for q in range(s, e):
+            i = q % cap
+            ti = topics.index(self.t[i])
+            r = b",%d," % ti if self.x[i] is None else b",[%d,%s]," % (ti, self.x[i])
+            buf[n : n + len(r)] = r
+            n += len(r)
+            buf[n : n + len(self.c[i])] = self.c[i]
+            n += len(self.c[i])
+        buf[n] = 93  # ]
+        mv = memoryview(buf)
+        buf[0] = 0x1E
+        buf[1:9] = b"%08x" % (crc32(mv[9 : n + 1]) & 0xFFFFFFFF)
+        buf[n + 1] = 10
+        if self.write is None:
+            self.out.append(bytes(mv[: n + 2]))
+        else:
+            self.write(mv[: n + 2])
+        return e
+
+    # The host's stream
+
+    def skip(self, first):
+        self.expect = first
+        if self.journal:
+            self.journal.cursor(self.peer, first)
+
+    def retry(self):
+        """deliver() has room again: say so, and the host sends what was refused again."""
+        self.full = False
+        self.ack_at = self.clock()
+
+    # Both
 
     def on_frame(self, kind, fields, payload):
         """Process one frame from the decoder. The host writes upper case: anything else is an echo."""
         now = self.clock()
-        tx = self.tx
         try:
             if kind == "H":
-                if not self.up and fields[6] == self.nonce:  # not an answer to an earlier try
-                    self.adopt(fields, now)
-                    self.up = True
-                    self.tries = 0  # the next hello starts a new series
-                    if self.on_time and fields[7] is not None:
-                        self.on_time(fields[7] + (age(now, self.last_tx) >> 1))
+                # [proto, stream, first, cursor stream, cursor next, max, nonce, wall ms]
+                if self.up or fields[6] != self.nonce:
+                    return  # an answer to an earlier try
+                f = fields
+                if f[0] != PROTO or f[1] is None or f[2] is None:
+                    raise ValueError("hello")
+                if f[1] != self.peer or f[2] > self.expect:  # a new stream (it restarted), or a skip
+                    if f[1] == self.peer:
+                        self.lost += f[2] - self.expect
+                    self.peer = f[1]
+                    self.skip(f[2])
+                # The host's place in my stream, if it has one: the rest goes again.
+                self.hi = max(self.hi, self.tx)
+                self.frames = []
+                cur = f[4] if f[3] == self.stream else None
+                ok = cur is not None and cur <= self.next
+                if ok:
+                    self.on_ack(cur, 1, 0, None)
+                self.acked = cur if ok else self.low
+                self.tx = self.low
+                self.pause = False
+                self.peer_max = max(MIN_MAX, f[5] or DEFAULT_MAX)
+                self.limit = min(self.frame_max, self.peer_max)
+                self.last_rx = now
+                self.sessions += 1
+                self.up = True
+                self.tries = 0  # the next hello starts a new series
+                if self.on_time and f[7] is not None:
+                    self.on_time(f[7] + (age(now, self.last_tx) >> 1))
             elif kind in "RB":
                 self.up = False  # the host lost the session or is going away: say hello again
             elif not self.up:
                 pass
-            elif kind == "D":
-                self.last_rx = now
-                tx.on_ack(fields[1], None, now, None)
-                self.rx.on_data(fields, payload, now)
             elif kind == "A":
+                # From the fourth field on, the ranges of my frames the host holds past a gap, as
+                # (offset from the ack, count): frames below one it holds were lost, and so was the
+                # first when the ack repeats while it waits.
                 self.last_rx = now
-                tx.held(now, fields, tx.on_ack(fields[0], fields[1], now, fields[2]))
+                advanced = self.on_ack(fields[0], fields[1], now, fields[2])
+                top = 0
+                a = fields[0]
+                for f in self.frames:
+                    f[3] = False  # as this ack says: a forged or stale range must not hold a frame for good
+                    for r in fields[3:]:
+                        if type(r) is tuple and a + r[0] <= f[0] and f[1] <= a + r[0] + r[1]:
+                            f[3] = True
+                            top = max(top, f[1])
+                late = self.srtt + (self.srtt >> 2) + 2
+                for f in list(self.frames):
+                    if not f[3]:
+                        if top > f[0]:
+                            if age(now, f[2]) > late:
+                                self.resend(f, now)
+                        else:
+                            if not advanced and not top and age(now, f[2]) > 2 * late:
+                                self.resend(f, now)
+                            break
             elif kind == "Q":
                 self.last_rx = now
                 rtt = (now - fields[0]) & 0xFFFFFF
                 if rtt < 10000 and self.on_time and fields[1] is not None:
                     self.on_time(fields[1] + rtt // 2)
+            elif kind == "D":
+                self.last_rx = now
+                self.on_ack(fields[1], None, now, None)
+                seq = fields[0]
+                count = fields[2]
+                self.ack_at = now
+                self.echo = fields[3]
+                if not 0 < count <= WINDOW:
+                    raise ValueError("count")  # forged: skipping it would end the downlink
+                low = fields[4] if len(fields) > 4 else None
+                if low is not None and low > self.expect:
+                    if low > self.expect + WINDOW:
+                        raise ValueError("low mark outside the window")  # forged: it would end the downlink
+                    self.lost += low - self.expect  # the host's outbox dropped them
+                    self.skip(low)
+                try:
+                    # [topics, ref, content, ...]; a ref is a topic index or [index, channel, priority]
+                    data = json.loads(payload)
+                    evs = []
+                    for i in range(1, len(data), 2):
+                        r = data[i]
+                        if type(r) is not list:
+                            r = [r, "default", 0]
+                        e = (data[0][r[0]], data[i + 1], r[1], r[2])
+                        if type(e[0]) is not str or type(e[2]) is not str or type(e[3]) is not int:
+                            raise ValueError
+                        evs.append(e)
+                    if len(evs) != count or len(data) != 2 * count + 1:
+                        raise ValueError
+                except (ValueError, TypeError, IndexError, KeyError, UnicodeError):
+                    # A sound frame with unreadable events: skip them rather than stall the stream on them.
+                    self.bad += 1
+                    if seq <= self.expect < seq + count:
+                        self.lost += seq + count - self.expect
+                        self.skip(seq + count)
+                    return
+                if seq + count <= self.expect:
+                    self.dup += 1  # my ack was lost: it goes again at once
+                elif seq <= self.expect:
+                    for k in range(self.expect - seq, count):
+                        e = evs[k]
+                        self.full = not self.deliver(e[0], e[1], e[2], e[3], seq + k)
+                        if self.full:
+                            break  # no room: the rest stays unacknowledged and comes again
+                        self.delivered += 1
+                        self.expect += 1
+                    self.skip(self.expect)
         except Exception:  # anything a forged frame provokes (deep JSON too) stays with that frame
             self.bad += 1
 
-    line = staticmethod(encode)  # line(letter, fields, payload): a frame this end writes
-
-    def hello_line(self, nonce, extra=None):
-        # Numbers ride in hex fields and names in a short JSON list: a small hello survives noise.
-        cur = self.cursor() or (None, None)
-        f = [PROTO, self.tx.stream, self.tx.low, cur[0], cur[1], self.frame_max, nonce, extra]
-        return self.line("h", f, json.dumps(self.info) if self.info else None)
-
-    def adopt(self, f, now):
-        """The peer's hello [proto, stream, first, cursor stream, cursor next, max, nonce, ...]."""
-        if f[0] != PROTO or f[1] is None or f[2] is None:
-            raise ValueError("hello")
-        if self.rx.start(f[1], f[2]):
-            self.restarts += 1
-        self.tx.restart(f[4] if f[3] == self.tx.stream else None, f[5] or DEFAULT_MAX)
-        self.last_rx = now
-        self.sessions += 1
-
     def poll(self):
-        """The lines to write now (a list of bytes); call after frames arrive and on timers."""
+        """The lines to write now (a list of bytes); call after frames arrive and on timers.
+        At most `burst` data frames a call: `more` then says to write them and call again."""
         now = self.clock()
-        out = self.tx.out
+        out = self.out
+        ack = self.expect if self.peer is not None else None
         if not self.up:
             if age(now, self.hello_at) >= 0:
                 if not self.tries:
                     self.nonce = rand24()
-                out.append(self.hello_line(self.nonce))
+                # Numbers ride in hex fields and names in a short JSON list: a small hello survives noise.
+                f = [PROTO, self.stream, self.low, self.peer, ack, self.frame_max, self.nonce]
+                out.append(encode("h", f, json.dumps(self.info) if self.info else None))
                 self.tries += 1
                 # Quick tries ride out noise; then a slower pace while nobody answers.
                 self.hello_at = port.ticks_add(now, 100 if self.tries < 20 else 1000)
-        elif age(now, self.last_rx) > self.dead_ms or self.tx.low - self.tx.acked > 4096:
+        elif age(now, self.last_rx) > self.dead_ms or self.low - self.acked > WINDOW:
             # Silence; or the outbox dropped more than a receiver's window: a hello skips the gap.
             self.up = False
         else:
-            self.work(now)
+            fr = self.frames
+            left = self.burst
+            rto = min(4000, max(30, self.srtt + 4 * self.rttvar if self.srtt else 250))
+            for f in list(fr):
+                if not f[3] and age(now, f[2]) >= rto and left:
+                    self.resend(f, now)
+                    left -= 1
+            # At most 16 frames and four full frames' bytes unacknowledged: enough to keep a line
+            # busy, little enough that a deep buffer on the way does not swell the round trip. One
+            # frame probes a full receiver.
+            k = 1 if self.pause else min(16, 4 * self.peer_max // min(self.limit, self.peer_max))
+            while self.tx < self.next and len(fr) < k and left:
+                s = self.tx
+                # A part-filled frame waits while another is unacknowledged: under load, batches grow.
+                e = self.frame(s, self.next, now, len(fr))
+                if e is None:
+                    break
+                self.tx = e
+                fr.append([s, e, now, False])
+                self.sent += e - s
+                if not self.full:
+                    self.ack_at = None  # the data frame carries the ack
+                left -= 1
+            self.more = not left  # frames (or a resend) may wait for the next call
+            if self.ack_at is not None:
+                out.append(encode("a", [ack, 0 if self.full else 1, self.echo]))
+                self.ack_at = self.echo = None
             hb = self.heartbeat_ms
             if age(now, self.last_tx) >= hb or (
                 age(now, self.last_rx) > hb and age(now, self.last_ping) >= hb >> 2
             ):
                 # Pings come faster while the host is silent, so one lost pong does not end the session.
                 self.last_ping = now
-                out.append(
-                    encode("p", [now & 0xFFFFFF, self.rx.next if self.rx.stream is not None else None])
-                )
+                out.append(encode("p", [now & 0xFFFFFF, ack]))
         if out:
-            self.tx.out = []
+            self.out = []
             self.last_tx = now
         return out
 
-    def work(self, now):
-        rx = self.rx
-        if self.tx.poll(now, rx.next if rx.stream is not None else None) and not rx.full:
-            rx.ack_at = None  # the data frames carry the ack
-        if rx.ack_at is not None:
-            self.tx.out.append(self.line("a", rx.ack()))
+
+def check(v, depth):
+    # What the other end can read back: JSON types only, finite floats, not nested too deep.
+    t = type(v)
+    if t is float:
+        if v - v != 0:
+            raise ValueError("event content must be JSON: NaN and infinity are not")
+    elif t is dict or t is list or t is tuple:
+        if depth > 16:
+            raise ValueError("event content is nested too deep")
+        for k in v:
+            if t is dict:
+                if type(k) is not str:
+                    raise TypeError("event content must be JSON: a dict key must be a str")
+                k = v[k]
+            check(k, depth + 1)
+    elif t not in (int, str, bool) and v is not None:
+        raise TypeError("event content must be JSON: a %s is not" % t.__name__)

@@ -55,7 +55,7 @@ class Generator(BaseWorker):
 
     def _execute(self):
         b = master.plugins.get("bridge")
-        tx = b.session.tx
+        tx = b.session
         # room() counts what the bus holds and its queue's room; half the outbox is left for
         # what the app adds besides: echoes of a burst of host events.
         free = tx.box - (tx.next - tx.low - len(tx.side)) - master.bus.pending - tx.box // 2
@@ -103,7 +103,7 @@ class Restarter(BaseWorker):
     delay_time = 0.01
 
     def _execute(self):
-        tx = master.plugins.get("bridge").session.tx
+        tx = master.plugins.get("bridge").session
         if restart and tx.next - tx.low >= restart[0] and not master.bus.pending:
             with open(progress_path, "w") as f:
                 unacked = tx.next - tx.low
@@ -157,7 +157,7 @@ class NoHeap(BaseWorker):
     is_loop = False
 
     def _execute(self):
-        tx = master.plugins.get("bridge").session.tx
+        tx = master.plugins.get("bridge").session
         send = tx.send
 
         def no_heap(topic, content=None, channel="default", priority=0, side=False, text=None):

@@ -1,6 +1,7 @@
-# The sending part of a link session (the node's and the host's): the outbox of events not yet
-# acknowledged, framing, round-trip timing and resending. Its own module so a board that
-# compiles from .py does it in two smaller pieces.
+"""The sending part of the host's link session: the outbox of events not yet acknowledged by the
+node, framing, round-trip timing and resending (selectively, by the ranges the peer says it
+holds). The node's end does the same in less code: zoo_micro/link/session.py."""
+
 from binascii import crc32
 
 from zoo_micro import port
