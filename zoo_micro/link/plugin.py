@@ -234,7 +234,7 @@ class BridgePlugin(Uplink):
         large event takes one per 64 characters of its JSON."""
         s = self.session
         bus = self.master.bus
-        return max(0, min(s.box - s.next + s.low + len(s.side) - bus.pending, bus.room()))
+        return max(0, min(s.box - s.next + s.low + s.nside - bus.pending, bus.room()))
 
     async def wait_room(self, n=1):
         """Returns once room() >= n: an app that must not lose events awaits it before publishing."""

@@ -66,7 +66,8 @@ class Session:
         self.t = [None] * cap  # topic JSON (bytes), one object per topic
         self.c = [None] * cap  # content JSON (bytes)
         self.x = [None] * cap  # b'"channel",priority[,piece]' or None
-        self.side = []  # seqs of the side events in the ring, oldest first
+        self.side = bytearray(cap)  # 1: the slot holds side traffic (no list to grow as events go in)
+        self.nside = 0  # slots side traffic holds
         self.topics = {}
         self.stream = rand24()
         self.low = self.next = self.tx = self.acked = self.hi = rand24() >> 4  # hi: below it, sent once
@@ -113,7 +114,7 @@ class Session:
         if len(tj) + n + 48 > self.event_max:
             raise ValueError("event on %s: %d bytes, over %d (send_max)" % (topic, n, self.event_max))
         k = (n + PIECE - 1) // PIECE  # the slots it takes
-        if side and len(self.side) + k > self.extra:
+        if side and self.nside + k > self.extra:
             return False  # its slots are taken: the owner keeps it for later
         if k == 1:
             pcs = [cj.encode()]
@@ -139,13 +140,13 @@ class Session:
         """Make room for k event slots: the oldest events go, unless they may be on the wire
         already (then the host may have them, and dropping them would count what arrives)."""
         more = False  # inside a large event: its other pieces go too
-        while more or self.next - self.low - len(self.side) + k > self.box:
+        while more or self.next - self.low - self.nside + k > self.box:
             low = self.low
             if not more and (low == self.next or low < max(self.hi, self.tx)):
                 return False
             x = self.x[low % self.cap]
             more = x is not None and x[-2:] == b",1" and x.count(b",", x.rfind(b'"')) == 2
-            was = self.side and self.side[0] == low
+            was = self.side[low % self.cap]
             self.drop(low + 1)
             self.tx = max(self.tx, self.low)
             if not more:
@@ -156,10 +157,12 @@ class Session:
         return True
 
     def put(self, tj, cj, x, side=False):
+        # Needs no heap: a large event's pieces go in all or none.
         seq = self.next
-        if side:
-            self.side.append(seq)
         i = seq % self.cap
+        if side:
+            self.side[i] = 1
+            self.nside += 1
         self.t[i] = tj
         self.c[i] = cj
         self.x[i] = x
@@ -171,10 +174,9 @@ class Session:
         while self.low < upto:
             i = self.low % self.cap
             self.t[i] = self.c[i] = self.x[i] = None
+            self.nside -= self.side[i]
+            self.side[i] = 0
             self.low += 1
-        s = self.side
-        while s and s[0] < self.low:
-            s.pop(0)
         fr = self.frames
         while fr and fr[0][1] <= upto:
             fr.pop(0)
@@ -441,12 +443,14 @@ class Session:
             k = 1 if self.pause else min(16, 4 * self.peer_max // min(self.limit, self.peer_max))
             while self.tx < self.next and len(fr) < k and left:
                 s = self.tx
+                f = [s, s, now, False]  # made before the frame is written
                 # A part-filled frame waits while another is unacknowledged: under load, batches grow.
                 e = self.frame(s, self.next, now, len(fr))
                 if e is None:
                     break
+                f[1] = e
+                fr.append(f)  # then `tx` moves: had this run out of heap, the frame would go again
                 self.tx = e
-                fr.append([s, e, now, False])
                 self.sent += e - s
                 if not self.full:
                     self.ack_at = None  # the data frame carries the ack

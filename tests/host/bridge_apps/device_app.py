@@ -58,7 +58,7 @@ class Generator(BaseWorker):
         tx = b.session
         # room() counts what the bus holds and its queue's room; half the outbox is left for
         # what the app adds besides: echoes of a burst of host events.
-        free = tx.box - (tx.next - tx.low - len(tx.side)) - master.bus.pending - tx.box // 2
+        free = tx.box - (tx.next - tx.low - tx.nside) - master.bus.pending - tx.box // 2
         k = min(b.room() - 8, free, 16, N - self.i)
         for _ in range(k):
             if not master.publish("test.up", self.i):
