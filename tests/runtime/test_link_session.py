@@ -272,7 +272,7 @@ def test_pieces_go_into_the_outbox_without_heap_so_a_large_event_is_never_cut_sh
     n = Node(extra=40)
     n.connect()
     s = n.s
-    for i in range(3):  # the ring wraps round, side slots are taken and given back
+    for _ in range(3):  # the ring wraps round, side slots are taken and given back
         assert s.send("zoo.log", ["info", "x" * 150], side=True)
         n.host("A", [s.next, 1, None])
     pieces = [b'"%d"' % i for i in range(6)]
