@@ -64,7 +64,10 @@ class Journal:
         s.stream = stream
         s.low = s.next = s.tx = s.acked = s.hi = run[0][0] if run else nxt
         for e in run:
-            s.put(e[1], e[2], e[3])
+            x = e[3]
+            # a piece of a large event that more follow: '"channel",priority,1'
+            more = x is not None and x[-2:] == b",1" and x.count(b",", x.rfind(b'"')) == 2
+            s.put(e[1], e[2] if x is None else (x, e[2]), 2 if more else 0)
         s.hi = s.next  # the previous run may have sent them: the host may have them already
         if cursor is not None:
             s.peer, s.expect = cursor
@@ -87,7 +90,7 @@ class Journal:
                 f.write("C\t%x\t%x\n" % (s.peer, s.expect))
             for seq in range(s.low, s.next):
                 i = seq % s.cap
-                f.write(_line(seq, s.t[i], s.c[i], s.x[i]))
+                f.write(_line(seq, s.t[i], s.c[i]))
         os.rename(tmp, self.path)
         self._f = open(self.path, "a")  # noqa: SIM115 - stays open for appends until close()
         self._size = 0
@@ -102,8 +105,8 @@ class Journal:
         if self._size > self.max_bytes:
             self._rewrite()
 
-    def event(self, seq, tj, cj, x):
-        self._write(_line(seq, tj, cj, x))
+    def event(self, seq, tj, cj):
+        self._write(_line(seq, tj, cj))
 
     def acked(self, seq):
         if seq - self._acked >= _ACK_EVERY:
@@ -119,5 +122,9 @@ class Journal:
             self._f = None
 
 
-def _line(seq, tj, cj, x):
-    return "E\t%x\t%s\t%s\t%s\n" % (seq, tj.decode(), cj.decode(), x.decode() if x else "")
+def _line(seq, tj, cj):
+    # cj: content JSON, or (channel and priority, content JSON) as the session keeps them
+    x = b""
+    if type(cj) is tuple:
+        x, cj = cj
+    return "E\t%x\t%s\t%s\t%s\n" % (seq, tj.decode(), cj.decode(), x.decode())

@@ -9,6 +9,7 @@ import sys
 import zoo_micro
 from zoo_micro import clock, log, port
 from zoo_micro.bus import matches
+from zoo_micro.link.frame import Decoder, encode
 from zoo_micro.link.uplink import HEALTH
 
 COMMON = {
@@ -87,7 +88,6 @@ def stream(self, o):
 
 
 def bridge(self, master):
-    from zoo_micro.link.frame import Decoder
     from zoo_micro.link.session import PIECE, Session
 
     o = setup(self, master, lambda o: stream(self, o))
@@ -132,3 +132,35 @@ def bridge(self, master):
         log.quiet = o["log"]  # the lines reach the host as events; printing would send them twice
         port.kbd_intr(-1)  # Ctrl-C (0x03) must not interrupt a node whose stdin carries the link
     self.session = s  # last: destroy() after a failed start undoes only what setup() did
+    self.tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._writer())]
+    self.tasks.append(asyncio.create_task(self._ticker()))
+
+
+def stop(self):
+    """Undo what setup() did (an uplink's destroy()), also after a start that failed halfway."""
+    for t in self.tasks:
+        t.cancel()
+    for h in self._subs:
+        self.master.unsubscribe(h)
+    self._subs = []
+    if self._log in log.sinks:
+        log.sinks.remove(self._log)
+    if self.store is not None:
+        self.store.unlisten(self._state)
+        self.store = None
+
+
+def bridge_stop(self):
+    stop(self)
+    s = self.session
+    if s:
+        try:
+            self.tx.write(encode("b"))  # going away
+        except OSError:
+            pass
+        log.quiet = self._quiet
+        if self.stdio:
+            port.kbd_intr(3)
+        if self.journal:
+            self.journal.close()
+        self.session = None

@@ -5,7 +5,6 @@ import asyncio
 
 from zoo_micro import log, port
 from zoo_micro.bus import EventNode
-from zoo_micro.link.frame import encode
 from zoo_micro.link.uplink import HEALTH, LOG, STATE, Uplink
 
 
@@ -26,24 +25,9 @@ class BridgePlugin(Uplink):
 
     def initialize(self, master):
         port.once("zoo_micro.link.once", "bridge", self, master)
-        self.tasks = []
-        for f in (self._reader, self._writer, self._ticker):
-            self.tasks.append(asyncio.create_task(f()))
 
     def destroy(self):
-        Uplink.destroy(self)
-        s = self.session
-        if s:
-            try:
-                self.tx.write(encode("b"))  # going away
-            except OSError:
-                pass
-            log.quiet = self._quiet
-            if self.stdio:
-                port.kbd_intr(3)
-            if self.journal:
-                self.journal.close()
-            self.session = None
+        port.once("zoo_micro.link.once", "bridge_stop", self)
 
     # Node -> host
 

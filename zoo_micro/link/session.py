@@ -10,8 +10,11 @@ from binascii import crc32
 from zoo_micro import port
 from zoo_micro.link.frame import DEFAULT_MAX, MIN_MAX, encode
 from zoo_micro.link.uplink import rand24
+from zoo_micro.port import const
 
 PROTO = 2
+SIDE = const(1)  # a slot's mark: it holds side traffic
+MORE = const(2)  # a slot's mark: a piece of a large event, more follow
 PIECE = 64  # characters of content JSON per piece of a large event
 WINDOW = 4096  # seqs a receiver looks ahead; a frame naming more is forged
 age = port.ticks_diff  # age(now, then)
@@ -64,9 +67,8 @@ class Session:
         self.extra = extra  # slots of their own for side traffic (health, state, log lines)
         self.cap = cap = outbox + extra
         self.t = [None] * cap  # topic JSON (bytes), one object per topic
-        self.c = [None] * cap  # content JSON (bytes)
-        self.x = [None] * cap  # b'"channel",priority[,piece]' or None
-        self.side = bytearray(cap)  # 1: the slot holds side traffic (no list to grow as events go in)
+        self.c = [None] * cap  # content JSON (bytes), or (b'"channel",priority[,piece]', content JSON)
+        self.marks = bytearray(cap)  # SIDE, MORE: no list to grow as events go in
         self.nside = 0  # slots side traffic holds
         self.topics = {}
         self.stream = rand24()
@@ -118,22 +120,21 @@ class Session:
             return False  # its slots are taken: the owner keeps it for later
         if k == 1:
             pcs = [cj.encode()]
-            last = (
-                None if channel == "default" and not priority else ("%s,%d" % (d(channel), priority)).encode()
-            )
+            if channel != "default" or priority:
+                pcs[0] = (("%s,%d" % (d(channel), priority)).encode(), pcs[0])
         else:
             # A large event travels as pieces of its JSON text, each small enough for a noisy line.
             # All are made before one goes in: a heap that runs out halfway leaves no event cut short.
             pcs = []
-            for i in range(0, n, PIECE):
-                pcs.append(d(cj[i : i + PIECE]).encode())
             x = "%s,%d," % (d(channel), priority)
             more, last = (x + "1").encode(), (x + "2").encode()  # one object each, shared by the pieces
+            for i in range(0, n, PIECE):
+                pcs.append((more if i + PIECE < n else last, d(cj[i : i + PIECE]).encode()))
         if not side and not self.fit(k):
             self.dropped += 1
             return False
         for i in range(k):
-            self.put(tj, pcs[i], last if i == k - 1 else more, side)
+            self.put(tj, pcs[i], (SIDE if side else 0) | (MORE if i < k - 1 else 0))
         return True
 
     def fit(self, k):
@@ -144,38 +145,35 @@ class Session:
             low = self.low
             if not more and (low == self.next or low < max(self.hi, self.tx)):
                 return False
-            x = self.x[low % self.cap]
-            more = x is not None and x[-2:] == b",1" and x.count(b",", x.rfind(b'"')) == 2
-            was = self.side[low % self.cap]
+            m = self.marks[low % self.cap]
+            more = m & MORE
             self.drop(low + 1)
             self.tx = max(self.tx, self.low)
             if not more:
-                if was:
+                if m & SIDE:
                     self.side_lost += 1
                 else:
                     self.dropped += 1
         return True
 
-    def put(self, tj, cj, x, side=False):
+    def put(self, tj, cj, marks=0):
         # Needs no heap: a large event's pieces go in all or none.
         seq = self.next
         i = seq % self.cap
-        if side:
-            self.side[i] = 1
-            self.nside += 1
+        self.marks[i] = marks
+        self.nside += marks & SIDE
         self.t[i] = tj
         self.c[i] = cj
-        self.x[i] = x
         self.next = seq + 1
         if self.journal:
-            self.journal.event(seq, tj, cj, x)
+            self.journal.event(seq, tj, cj)
 
     def drop(self, upto):
         while self.low < upto:
             i = self.low % self.cap
-            self.t[i] = self.c[i] = self.x[i] = None
-            self.nside -= self.side[i]
-            self.side[i] = 0
+            self.t[i] = self.c[i] = None
+            self.nside -= self.marks[i] & SIDE
+            self.marks[i] = 0
             self.low += 1
         fr = self.frames
         while fr and fr[0][1] <= upto:
@@ -229,8 +227,12 @@ class Session:
         while e < stop:
             i = e % cap
             t = self.t[i]
-            x = self.x[i]
-            add = len(self.c[i]) + 5 + (len(x) + 3 if x else 0) + (0 if t in topics else len(t) + 1)
+            c = self.c[i]
+            add = (
+                5
+                + (len(c[0]) + len(c[1]) + 3 if type(c) is tuple else len(c))
+                + (0 if t in topics else len(t) + 1)
+            )
             if size + add > budget and e > s:
                 break
             if t not in topics:
@@ -263,11 +265,16 @@ class Session:
         for q in range(s, e):
             i = q % cap
             ti = topics.index(self.t[i])
-            r = b",%d," % ti if self.x[i] is None else b",[%d,%s]," % (ti, self.x[i])
+            c = self.c[i]
+            if type(c) is tuple:
+                r = b",[%d,%s]," % (ti, c[0])
+                c = c[1]
+            else:
+                r = b",%d," % ti
             buf[n : n + len(r)] = r
             n += len(r)
-            buf[n : n + len(self.c[i])] = self.c[i]
-            n += len(self.c[i])
+            buf[n : n + len(c)] = c
+            n += len(c)
         buf[n] = 93  # ]
         mv = memoryview(buf)
         buf[0] = 0x1E

@@ -2,10 +2,11 @@
 # health once each, the state store and log lines, the downlink allow-list, and an inbox for what
 # other threads hand to the loop. A transport subclasses Uplink, sets OPTIONS and name, adds
 # put(topic, content, channel, priority), _state(scope, key, payload) and _log(level, msg), and
-# starts with link/once.py's setup(), which reads the options, subscribes and attaches.
+# starts with link/once.py's setup(), which reads the options, subscribes and attaches, and stops
+# with its stop().
 import os
 
-from zoo_micro import log, port
+from zoo_micro import port
 from zoo_micro.bus import matches
 from zoo_micro.plugins import Plugin
 
@@ -28,16 +29,7 @@ class Uplink(Plugin):
     store = None
 
     def destroy(self):
-        for t in self.tasks:
-            t.cancel()
-        for h in self._subs:
-            self.master.unsubscribe(h)
-        self._subs = []
-        if self._log in log.sinks:
-            log.sinks.remove(self._log)
-        if self.store is not None:
-            self.store.unlisten(self._state)
-            self.store = None
+        port.once("zoo_micro.link.once", "stop", self)
 
     def _up(self, ev):
         # One event matching several `up` patterns goes once; what came down never goes back up.
