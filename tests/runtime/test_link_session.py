@@ -239,6 +239,29 @@ def test_a_large_event_goes_in_pieces_of_its_json_text():
     assert json.loads(text) == big and rec[-2][3] == 2  # the last piece says so
 
 
+def test_a_large_event_on_the_default_channel_keeps_no_more_than_its_pieces_text():
+    import json
+
+    n = Node()
+    n.connect()
+    s = n.s
+    big = {"report": ["line %d" % i for i in range(40)]}
+    s.send("zoo.svm.health", big)
+    k = s.next - s.low
+    assert k > 5 and all(type(s.c[i % s.cap]) is bytes for i in range(s.low, s.next))
+    text = ""
+    marks = []
+    while s.next > s.tx:
+        for _kind, f, p in n.poll(1):
+            rec = json.loads(p)
+            for i in range(1, len(rec), 2):
+                marks.append(rec[i][1:])
+                text += rec[i + 1]
+            n.host("A", [f[0] + f[2], 1, None])
+    assert json.loads(text) == big
+    assert marks == [["default", 0, 1]] * (k - 1) + [["default", 0, 2]]
+
+
 def test_a_large_event_the_heap_runs_out_for_halfway_goes_in_whole_or_not_at_all():
     import json
 

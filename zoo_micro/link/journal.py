@@ -90,7 +90,7 @@ class Journal:
                 f.write("C\t%x\t%x\n" % (s.peer, s.expect))
             for seq in range(s.low, s.next):
                 i = seq % s.cap
-                f.write(_line(seq, s.t[i], s.c[i]))
+                f.write(_line(seq, s.t[i], s.c[i], s.marks[i]))
         os.rename(tmp, self.path)
         self._f = open(self.path, "a")  # noqa: SIM115 - stays open for appends until close()
         self._size = 0
@@ -105,8 +105,8 @@ class Journal:
         if self._size > self.max_bytes:
             self._rewrite()
 
-    def event(self, seq, tj, cj):
-        self._write(_line(seq, tj, cj))
+    def event(self, seq, tj, cj, marks):
+        self._write(_line(seq, tj, cj, marks))
 
     def acked(self, seq):
         if seq - self._acked >= _ACK_EVERY:
@@ -122,9 +122,12 @@ class Journal:
             self._f = None
 
 
-def _line(seq, tj, cj):
-    # cj: content JSON, or (channel and priority, content JSON) as the session keeps them
+def _line(seq, tj, cj, marks):
+    # As the session keeps them: cj is content JSON, or (channel and priority, content JSON); a
+    # piece on the default channel has its marks say so (2: more follow, 4: the last).
     x = b""
     if type(cj) is tuple:
         x, cj = cj
+    elif marks & 6:
+        x = b'"default",0,1' if marks & 2 else b'"default",0,2'
     return "E\t%x\t%s\t%s\t%s\n" % (seq, tj.decode(), cj.decode(), x.decode())

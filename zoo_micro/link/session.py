@@ -15,6 +15,7 @@ from zoo_micro.port import const
 PROTO = 2
 SIDE = const(1)  # a slot's mark: it holds side traffic
 MORE = const(2)  # a slot's mark: a piece of a large event, more follow
+LAST = const(4)  # a slot's mark: the last piece
 PIECE = 64  # characters of content JSON per piece of a large event
 WINDOW = 4096  # seqs a receiver looks ahead; a frame naming more is forged
 age = port.ticks_diff  # age(now, then)
@@ -67,8 +68,9 @@ class Session:
         self.extra = extra  # slots of their own for side traffic (health, state, log lines)
         self.cap = cap = outbox + extra
         self.t = [None] * cap  # topic JSON (bytes), one object per topic
-        self.c = [None] * cap  # content JSON (bytes), or (b'"channel",priority[,piece]', content JSON)
-        self.marks = bytearray(cap)  # SIDE, MORE: no list to grow as events go in
+        # content JSON (bytes), or (b'"channel",priority[,piece]', content JSON) off the default channel
+        self.c = [None] * cap
+        self.marks = bytearray(cap)  # SIDE, MORE, LAST: no list to grow as events go in
         self.nside = 0  # slots side traffic holds
         self.topics = {}
         self.stream = rand24()
@@ -126,15 +128,17 @@ class Session:
             # A large event travels as pieces of its JSON text, each small enough for a noisy line.
             # All are made before one goes in: a heap that runs out halfway leaves no event cut short.
             pcs = []
-            x = "%s,%d," % (d(channel), priority)
-            more, last = (x + "1").encode(), (x + "2").encode()  # one object each, shared by the pieces
+            x = None if channel == "default" and not priority else "%s,%d," % (d(channel), priority)
+            if x:
+                more, last = (x + "1").encode(), (x + "2").encode()  # one object each, shared by the pieces
             for i in range(0, n, PIECE):
-                pcs.append((more if i + PIECE < n else last, d(cj[i : i + PIECE]).encode()))
+                p = d(cj[i : i + PIECE]).encode()
+                pcs.append(p if x is None else (more if i + PIECE < n else last, p))
         if not side and not self.fit(k):
             self.dropped += 1
             return False
         for i in range(k):
-            self.put(tj, pcs[i], (SIDE if side else 0) | (MORE if i < k - 1 else 0))
+            self.put(tj, pcs[i], (SIDE if side else 0) | (0 if k == 1 else MORE if i < k - 1 else LAST))
         return True
 
     def fit(self, k):
@@ -166,7 +170,7 @@ class Session:
         self.c[i] = cj
         self.next = seq + 1
         if self.journal:
-            self.journal.event(seq, tj, cj)
+            self.journal.event(seq, tj, cj, marks)
 
     def drop(self, upto):
         while self.low < upto:
@@ -228,11 +232,9 @@ class Session:
             i = e % cap
             t = self.t[i]
             c = self.c[i]
-            add = (
-                5
-                + (len(c[0]) + len(c[1]) + 3 if type(c) is tuple else len(c))
-                + (0 if t in topics else len(t) + 1)
-            )
+            # ref and separators; a piece on the default channel writes its ref in full
+            add = 5 + (0 if t in topics else len(t) + 1)
+            add += len(c[0]) + len(c[1]) + 3 if type(c) is tuple else len(c) + (16 if self.marks[i] else 0)
             if size + add > budget and e > s:
                 break
             if t not in topics:
@@ -266,9 +268,12 @@ class Session:
             i = q % cap
             ti = topics.index(self.t[i])
             c = self.c[i]
+            m = self.marks[i]
             if type(c) is tuple:
                 r = b",[%d,%s]," % (ti, c[0])
                 c = c[1]
+            elif m & (MORE | LAST):
+                r = b',[%d,"default",0,%d],' % (ti, 1 if m & MORE else 2)
             else:
                 r = b",%d," % ti
             buf[n : n + len(r)] = r
