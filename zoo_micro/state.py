@@ -134,6 +134,16 @@ class StateMachineManager:
         if fn in self._listeners:
             self._listeners.remove(fn)
 
+    def each(self, fn):
+        """fn(scope, key, payload) for every leaf, as a listener hears a change: where a mirror
+        starts. Here, not in state_view.py, so a mirror needs no module loaded at its fullest."""
+        with self._lock:
+            for scope in self._leaves:
+                leaves = self._leaves[scope]
+                for k in leaves:
+                    hit = leaves[k]
+                    fn(scope, k, {"value": hit[0], "version": hit[1]})
+
     def _notify(self, scope, changed, removed=False):
         if not changed:
             return

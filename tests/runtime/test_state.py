@@ -119,6 +119,20 @@ def test_listeners_get_every_leaf_change_for_a_shadow():
     assert s.dump()["n"]["a.c"]["value"] == 2
 
 
+def test_each_gives_a_mirror_every_leaf_as_a_listener_hears_it_and_loads_nothing():
+    import sys
+
+    s = fresh()
+    s.set_state("n", "a", {"b": 1, "c": [2]})
+    s.set_state("m", "x", "y")
+    got = []
+    before = sorted(sys.modules)
+    s.each(lambda scope, key, payload: got.append((scope, key, payload["value"], payload["version"])))
+    assert sorted(sys.modules) == before  # no side module: a mirror starts at the node's fullest moment
+    assert sorted(g[:3] for g in got) == [("m", "x", "y"), ("n", "a.b", 1), ("n", "a.c", [2])]
+    assert sorted(g[3] for g in got) == [1, 2, 3]
+
+
 def test_remove_state_returns_the_removed_value():
     s = fresh()
     s.set_state("cfg", "net", {"ssid": "zoo", "ch": 6})

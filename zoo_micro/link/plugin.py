@@ -176,12 +176,13 @@ class BridgePlugin(Uplink):
                         if type(e[0]) is not tuple:
                             keep.append(e)  # the state changes waiting go: the whole state follows
                     keep.append([0, "zoo.state.sync", None])
-                    dump = self.store.dump()
-                    for scope in dump:
-                        for key in dump[scope]:
-                            keep.append([(scope, key), STATE, s.text([scope, key, dump[scope][key]])])
                     q[:] = keep
-                    self._synced = mark
+                    self._synced = mark  # a key put() finds no heap for unsets it: the mirror comes again
+                    try:
+                        self.store.each(self._state)  # queued as changes are
+                    except MemoryError:
+                        self._synced = None
+                        self.errors += 1  # no heap for it now: the rest goes out first
                 while q and s.up:  # offline, the newest of each keeps replacing the last
                     e = q[0]
                     try:

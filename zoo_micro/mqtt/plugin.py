@@ -84,10 +84,7 @@ class MqttPlugin(Uplink):
 
     def _sync_state(self):
         # The whole store, each key to its retained topic (the serial bridge queues it its own way).
-        dump = self.store.dump()
-        for scope in dump:
-            for key in dump[scope]:
-                self._state(scope, key, dump[scope][key])
+        self.store.each(self._state)
 
     def _log(self, level, msg):
         if self.link is not None and self.link.connected:
