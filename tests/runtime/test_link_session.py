@@ -298,7 +298,7 @@ def test_pieces_go_into_the_outbox_without_heap_so_a_large_event_is_never_cut_sh
     for _ in range(3):  # the ring wraps round, side slots are taken and given back
         assert s.send("zoo.log", ["info", "x" * 150], side=True)
         n.host("A", [s.next, 1, None])
-    from zoo_micro.link.session import MORE, SIDE
+    from zoo_micro.link.outbox import MORE, SIDE
 
     pieces = [(b'"default",0,%d' % (2 if i == 5 else 1), b'"%d"' % i) for i in range(6)]
     if port.MICROPYTHON:

@@ -88,7 +88,8 @@ def stream(self, o):
 
 
 def bridge(self, master):
-    from zoo_micro.link.session import PIECE, Session
+    from zoo_micro.link.outbox import PIECE
+    from zoo_micro.link.session import Session
 
     o = setup(self, master, lambda o: stream(self, o))
     j = self.journal = None
