@@ -55,7 +55,7 @@ MODULES = [
     ("zoo_micro.fsm", "StateMachine"),
     ("zoo_micro.clock", "a link"),
     ("zoo_micro.link.plugin", "config bridge (with the modules it imports)"),
-    ("zoo_micro.link.session", "config bridge, at start (with frame)"),
+    ("zoo_micro.link.session", "config bridge, at start (with frame and outbox)"),
     ("zoo_micro.link.journal", "bridge journal"),
     ("zoo_micro.mqtt.plugin", "config mqtt (with the modules it imports)"),
 ]
