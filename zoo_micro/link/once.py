@@ -44,6 +44,7 @@ def setup(self, master, check):
         if isinstance(o[k], str):
             o[k] = [o[k]]
     self.node = o["node"] or master.name
+    self.down = o["down"]
     check(o)  # before anything is subscribed
     self.refused = 0  # downlink events on topics `down` does not allow
     self.unsendable = 0  # events that are not JSON or too large
@@ -124,7 +125,6 @@ def bridge(self, master):
     self.errors = 0  # exceptions the link tasks survived
     self.logs_dropped = 0
     self._side = []  # [key, topic, content]: health, state and log lines waiting for their slots
-    self._roomy = asyncio.Event()  # set as the outbox drains, for wait_room()
     self._wait = None  # the channel a refused downlink event waits for room in
     self._synced = None  # (host stream, dropped) when the state was last mirrored whole
     self._kick = asyncio.Event()
@@ -132,6 +132,7 @@ def bridge(self, master):
     if self.stdio:
         log.quiet = o["log"]  # the lines reach the host as events; printing would send them twice
         port.kbd_intr(-1)  # Ctrl-C (0x03) must not interrupt a node whose stdin carries the link
+    self.opts = None  # read: what the link needs from it, it and its session keep
     self.session = s  # last: destroy() after a failed start undoes only what setup() did
     self.tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._writer())]
     self.tasks.append(asyncio.create_task(self._ticker()))

@@ -21,7 +21,7 @@ class BridgePlugin(Uplink):
         "journal": None,  # a file that keeps unacknowledged events across resets
         "journal_max": 16384,  # bytes before the journal is compacted
     }
-    session = None
+    session = _roomy = None
 
     def initialize(self, master):
         port.once("zoo_micro.link.once", "bridge", self, master)
@@ -35,7 +35,7 @@ class BridgePlugin(Uplink):
         if topic in (HEALTH, STATE, LOG):
             if port.ident() != self.loop:
                 # Log lines and state changes may come from thread workers: they wait for the link task.
-                self.post((topic, content), self.opts["outbox"])
+                self.post((topic, content), self.session.box)
                 return
             key = "h" if topic == HEALTH else (content[0], content[1]) if topic == STATE else None
             try:
@@ -82,7 +82,7 @@ class BridgePlugin(Uplink):
             self.session.dropped += 1  # no heap to encode it: it never arrives, and is counted so
 
     def _log(self, level, msg):
-        self.put(LOG, [level, msg[: self.opts["frame_max"] >> 1]])
+        self.put(LOG, [level, msg[: self.session.frame_max >> 1]])
 
     def _state(self, scope, key, payload):
         self.put(STATE, [scope, key, payload])
@@ -200,7 +200,8 @@ class BridgePlugin(Uplink):
                     self.tx.write(line)
                 if flush is not None:
                     flush()  # data frames were written too, straight from the frame buffer
-                self._roomy.set()
+                if self._roomy:
+                    self._roomy.set()
             except Exception as e:
                 self._error(e)
                 await asyncio.sleep_ms(50)  # no allocation: the heap may be what failed
@@ -224,6 +225,8 @@ class BridgePlugin(Uplink):
     async def wait_room(self, n=1):
         """Returns once room() >= n: an app that must not lose events awaits it before publishing."""
         while self.room() < n:
+            if self._roomy is None:
+                self._roomy = asyncio.Event()  # set as the outbox drains; made for the first waiter
             self._roomy.clear()
             await self._roomy.wait()
 

@@ -39,7 +39,7 @@ class Uplink(Plugin):
         self.put(ev.topic, ev.content, ev.channel, ev.priority)
 
     def allowed(self, topic):
-        for p in self.opts["down"]:
+        for p in self.down:
             if matches(p, topic):
                 return True
         self.refused += 1
