@@ -42,7 +42,7 @@ MQTT = table(
     "linger num >=0; wifi dict|none; payload_max int >=64; channels list"
 )
 
-# The serial bridge's options (uplink COMMON, then BridgePlugin.OPTIONS). Checked here, as the
+# The serial bridge's options (COMMON and BRIDGE in link/once.py). Checked here, as the
 # Master reads its config, not as the plugin starts: this module then is not loaded at the node's
 # fullest moment.
 BRIDGE = table(

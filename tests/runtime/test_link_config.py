@@ -33,11 +33,10 @@ def test_a_wrong_type_or_range_names_the_key_the_value_and_what_is_allowed():
 
 def test_the_check_knows_every_option_the_plugin_has():
     from zoo_micro import validate
-    from zoo_micro.link.once import COMMON
-    from zoo_micro.link.plugin import BridgePlugin
+    from zoo_micro.link.once import BRIDGE, COMMON
 
     try:
-        assert sorted(validate.BRIDGE) == sorted(list(COMMON) + list(BridgePlugin.OPTIONS))
+        assert sorted(validate.BRIDGE) == sorted(list(COMMON) + list(BRIDGE))
     finally:
         validate.drop()
 

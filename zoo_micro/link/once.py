@@ -22,10 +22,23 @@ COMMON = {
     "health": True,  # forward zoo.svm.health with the link's counters added
 }
 
+# The serial bridge's own options; kept here, not on the plugin's class, so a running node does not
+# hold them.
+BRIDGE = {
+    "stream": "stdio",  # "stdio", "uart:ID:BAUD", or a stream object
+    "board": None,  # default: sys.platform
+    "frame_max": 512,  # bytes per frame line, both ways (the node's receive buffer)
+    "send_max": 2048,  # bytes in the largest event the node sends (larger than a frame: in pieces)
+    "heartbeat": 1.0,  # seconds between pings while idle
+    "timeout": 3.5,  # seconds of silence before the node says hello again
+    "journal": None,  # a file that keeps unacknowledged events across resets
+    "journal_max": 16384,  # bytes before the journal is compacted
+}
 
-def setup(self, master, check):
-    """The uplink's options (checked by check(opts), the transport's own), subscriptions, log
-    sink and state store; returns the options."""
+
+def setup(self, master, options, check):
+    """The uplink's options (COMMON and the transport's own `options`, checked by check(opts)),
+    subscriptions, log sink and state store; returns the options."""
     self.master = master
     given = master.config.get(self.name)
     if given is True or given is None:
@@ -33,7 +46,7 @@ def setup(self, master, check):
     if not isinstance(given, dict):
         raise ValueError("config %r must be a dict of options, got %r" % (self.name, given))
     o = self.opts = dict(COMMON)
-    o.update(self.OPTIONS)
+    o.update(options)
     for k in given:
         # The Master checked its config in full as it read it (validate.py); this catches a key
         # put into master.config after that.
@@ -92,7 +105,7 @@ def bridge(self, master):
     from zoo_micro.link.outbox import PIECE
     from zoo_micro.link.session import Session
 
-    o = setup(self, master, lambda o: stream(self, o))
+    o = setup(self, master, BRIDGE, lambda o: stream(self, o))
     j = self.journal = None
     if o["journal"]:
         from zoo_micro.link.journal import Journal

@@ -11,16 +11,6 @@ from zoo_micro.link.uplink import HEALTH, LOG, STATE, Uplink
 class BridgePlugin(Uplink):
     name = "bridge"
     version = "2.0.0"
-    OPTIONS = {
-        "stream": "stdio",  # "stdio", "uart:ID:BAUD", or a stream object
-        "board": None,  # default: sys.platform
-        "frame_max": 512,  # bytes per frame line, both ways (the node's receive buffer)
-        "send_max": 2048,  # bytes in the largest event the node sends (larger than a frame: in pieces)
-        "heartbeat": 1.0,  # seconds between pings while idle
-        "timeout": 3.5,  # seconds of silence before the node says hello again
-        "journal": None,  # a file that keeps unacknowledged events across resets
-        "journal_max": 16384,  # bytes before the journal is compacted
-    }
     session = _roomy = None
 
     def initialize(self, master):

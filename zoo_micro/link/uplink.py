@@ -1,9 +1,9 @@
 # The work every uplink shares (serial bridge, MQTT): its options, forwarding the `up` topics and
 # health once each, the state store and log lines, the downlink allow-list, and an inbox for what
-# other threads hand to the loop. A transport subclasses Uplink, sets OPTIONS and name, adds
+# other threads hand to the loop. A transport subclasses Uplink, sets its name, adds
 # put(topic, content, channel, priority), _state(scope, key, payload) and _log(level, msg), and
-# starts with link/once.py's setup(), which reads the options, subscribes and attaches, and stops
-# with its stop().
+# starts with link/once.py's setup(), which reads the options (the common ones and the
+# transport's own), subscribes and attaches, and stops with its stop().
 import os
 
 from zoo_micro import port
@@ -24,7 +24,6 @@ def rand24():
 
 
 class Uplink(Plugin):
-    OPTIONS = {}  # the transport's own options and their defaults
     tasks = _subs = ()  # until setup() makes them: destroy() also undoes a start that failed halfway
     store = None
 

@@ -31,7 +31,7 @@ def check(self, o):
 
 
 def initialize(self, context):
-    o = port.once("zoo_micro.link.once", "setup", self, context, lambda o: check(self, o))
+    o = port.once("zoo_micro.link.once", "setup", self, context, self.OPTIONS, lambda o: check(self, o))
     self.base = layout.base(o["root"], self.node)
     self.cmd_prefix = self.base + "/" + layout.CMD + "/"
     self.stream = rand24()
