@@ -1,7 +1,7 @@
 """The host's end of a link session (the node's is zoo_micro/link/session.py; both speak the frames
-of zoo_micro/link/frame.py). Besides what the node does, the host answers hellos, holds frames that
-arrive out of order and says which it holds, so one lost frame costs one resend, and joins large
-events that the node sends in pieces."""
+of zoo_micro/link/frame.py and send with the node's Outbox). Besides what the node does, the host
+answers hellos, holds frames that arrive out of order and says which it holds, so one lost frame
+costs one resend, and joins large events that the node sends in pieces."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from host_tools.link.sender import Sender
 from zoo_micro import port as zport
-from zoo_micro.link.frame import DEFAULT_MAX, Decoder, encode
+from zoo_micro.link.frame import DEFAULT_MAX, Decoder, encode, events
+from zoo_micro.link.outbox import Outbox
 
 PROTO = 2
 
@@ -21,11 +21,6 @@ WINDOW = 4096  # seqs past the next expected one that a frame may name; beyond, 
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _dumps(obj: Any) -> str:
-    # UTF-8 rather than \u escapes: MicroPython's json does not join surrogate pairs.
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
 
 
 class TooLarge(ValueError):
@@ -125,20 +120,8 @@ class HoldingReceiver:
             self.lost += low - self.next  # the node's outbox dropped them
             self.skip(low)
         try:
-            # [topics, ref, content, ...]; a ref is a topic index or [index, channel, priority(, piece)]
-            data = json.loads(payload)
-            evs = []
-            for i in range(1, len(data), 2):
-                r = data[i]
-                if type(r) is not list:
-                    r = [r, "default", 0]
-                e = (data[0][r[0]], data[i + 1], r[1], r[2]) + tuple(r[3:4])
-                if type(e[0]) is not str or type(e[2]) is not str or type(e[3]) is not int:
-                    raise ValueError
-                evs.append(e)
-            if len(evs) != count or len(data) != 2 * count + 1:
-                raise ValueError
-        except (ValueError, TypeError, IndexError, KeyError, UnicodeError):
+            evs = events(payload, count)
+        except ValueError:
             # A sound frame with unreadable events: skip them rather than stall the stream on them.
             self.bad += 1
             if seq <= self.next < seq + count:
@@ -207,6 +190,33 @@ class HoldingReceiver:
             self.ack_at = now
 
 
+def _dumps(obj: Any) -> str:
+    # UTF-8 rather than \\u escapes: MicroPython's json does not join surrogate pairs.
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+
+
+class Sender(Outbox):
+    """The host's stream to one node: the node's own outbox, writing upper-case frames and whole
+    events, as the node does not join pieces. Each data frame acknowledges the node's stream
+    where `rx` (the session's receiver) stands in it."""
+
+    kind = "D"
+    piece = 1 << 30  # whole events only
+    dumps = staticmethod(_dumps)
+
+    def __init__(self, rx: Any, outbox: int, frame_max: int) -> None:
+        super().__init__(outbox, frame_max, frame_max, None, 0)
+        self.rx = rx
+
+    @property
+    def peer(self) -> int | None:
+        return self.rx.stream
+
+    @property
+    def expect(self) -> int:
+        return self.rx.next
+
+
 class HostSession:
     """One node's session on the host: answers its hellos and pongs its pings; never says hello.
     Sans-IO: the owner feeds frames to on_frame(), writes what poll() returns and gets events
@@ -224,8 +234,8 @@ class HostSession:
         on_state: Callable[[bool], None] | None = None,
     ) -> None:
         # Whole events only (no pieces): the node does not join them.
-        self.tx = Sender("D", outbox, frame_max, frame_max, 1 << 30, _dumps, None)
         self.rx = HoldingReceiver(deliver, slots, frame_max)
+        self.tx = Sender(self.rx, outbox, frame_max)
         self.frame_max = frame_max
         self.clock = clock or zport.ticks_ms
         self.on_state = on_state
@@ -313,7 +323,7 @@ class HostSession:
         """The lines to write now; call after frames arrive and on timers."""
         now = self.clock()
         rx = self.rx
-        if self.tx.poll(now, rx.next if rx.stream is not None else None) and not rx.full:
+        if self.tx.flush(now) and not rx.full:
             rx.ack_at = None  # the data frames carry the ack
         if rx.ack_at is not None:
             self.tx.out.append(self.line("a", rx.ack()))

@@ -156,3 +156,21 @@ def test_every_mutated_frame_is_rejected_and_every_intact_one_decoded():
     assert got == [k for k in range(0, 200, 2)], got
     rejected = c.d.bad + c.d.text_lines
     assert rejected >= mutated, (rejected, mutated)
+
+
+def test_a_data_frame_payload_reads_as_its_events_or_not_at_all():
+    evs = frame.events(b'[["a","b"],0,1,[1,"fast",3],{"x":2},[0,"default",0,1],"\\"pie"]', 3)
+    assert evs == [("a", 1, "default", 0), ("b", {"x": 2}, "fast", 3), ("a", '"pie', "default", 0, 1)]
+    for bad, count in (
+        (b'[["a"],0,1]', 2),  # fewer events than the frame says
+        (b'[["a"],1,1]', 1),  # no such topic
+        (b'[["a"],[0,5,0],1]', 1),  # a channel that is not a name
+        (b'[["a"],0]', 1),  # a ref without its content
+        (b"not json", 1),
+        (b'{"a": 1}', 1),
+    ):
+        try:
+            frame.events(bad, count)
+        except ValueError:
+            continue
+        raise AssertionError("read: %r" % bad)

@@ -3,6 +3,7 @@
 # type letter, comma-separated hex fields, then optionally a space and a JSON payload. JSON escapes
 # every byte below 0x20, so a body never holds 0x1E or LF: a frame cannot hide inside text, text
 # cannot pass for a frame, and after noise the next 0x1E or LF puts the decoder back in step.
+import json
 from binascii import crc32
 
 DEFAULT_MAX = 512  # bytes in a frame line, mark and LF included
@@ -17,6 +18,28 @@ def encode(kind, fields=(), payload=None):
         body += ("," if i else "") + ("" if f is None else "%x-%x" % f if type(f) is tuple else "%x" % f)
     body = (body if payload is None else body + " " + payload).encode()
     return b"\x1e%08x%s\n" % (crc32(body) & 0xFFFFFFFF, body)
+
+
+def events(payload, count):
+    """The `count` events of a data frame's payload, as (topic, content, channel, priority[, piece]);
+    ValueError if they cannot be read. The payload is [topics, ref, content, ...]; a ref is a
+    topic index or [index, channel, priority(, piece)]."""
+    try:
+        data = json.loads(payload)
+        evs = []
+        for i in range(1, len(data), 2):
+            r = data[i]
+            if type(r) is not list:
+                r = [r, "default", 0]
+            e = (data[0][r[0]], data[i + 1], r[1], r[2]) + tuple(r[3:4])
+            if type(e[0]) is not str or type(e[2]) is not str or type(e[3]) is not int:
+                raise ValueError
+            evs.append(e)
+        if len(evs) != count or len(data) != 2 * count + 1:
+            raise ValueError
+    except (TypeError, IndexError, KeyError, UnicodeError):
+        raise ValueError("unreadable events") from None
+    return evs
 
 
 class Decoder:

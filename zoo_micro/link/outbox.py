@@ -1,7 +1,9 @@
-# My stream, the sending half of the node's link session (session.py): events wait in a ring
-# until the host acknowledges them, go out in frames of as many as fit, and go again when they time
-# out or the host's ack says they were lost. Its own module so a board that compiles from .py does
-# the session in two smaller pieces.
+# My stream, the sending half of a link session: events wait in a ring until the peer
+# acknowledges them, go out in frames of as many as fit, and go again when they time out or the
+# peer's ack says they were lost. The node's Session (session.py) is built on it, and the host sends
+# with it too (upper-case frames, whole events). Its own module so a board that compiles from .py
+# does the session in two smaller pieces.
+
 import json
 from binascii import crc32
 
@@ -24,8 +26,10 @@ def compact(value):
 
 class Outbox:
     """Event seq sits in slot seq % cap of a ring allocated once: no per-event objects. Each data
-    frame carries the session's place in the host's stream (`peer`, `expect`, Session's)."""
+    frame carries the owner's place in the peer's stream (its `peer` and `expect`)."""
 
+    kind = "d"  # the data frame letter this end writes (the host's, upper case)
+    piece = PIECE
     dumps = staticmethod(compact)
 
     def __init__(self, outbox, frame_max, event_max, journal, extra):
@@ -47,11 +51,13 @@ class Outbox:
         self.topics = {}
         self.stream = rand24()
         self.low = self.next = self.tx = self.acked = self.hi = rand24() >> 4  # hi: below it, sent once
-        self.frames = []  # [first, end, sent_ms, held by the host] in flight, oldest first
+        self.frames = []  # [first, end, sent_ms, held by the peer] in flight, oldest first
         self.buf = bytearray(frame_max)  # where data frames are built
         self.out = []  # lines to write
         self.write = None  # a stream's write(): data frames go to it straight from `buf`, not to `out`
-        self.pause = False  # the host's receiver is full
+        self.pause = False  # the peer's receiver is full
+        self.burst = 16  # frames one flush() makes
+        self.more = False  # flush() stopped at `burst`: call it again once these are written
         self.srtt = self.rttvar = self.lost_at = 0
         self.sent = self.resent = self.dropped = self.side_lost = 0
 
@@ -62,7 +68,7 @@ class Outbox:
         return self.dumps(content).replace("\x7f", "\\u007f")  # DEL erases on a terminal that is not raw
 
     def send(self, topic, content=None, channel="default", priority=0, side=False, text=None):
-        """Queue an event for the host; False if it did not go in: the outbox was full with its
+        """Queue an event for the peer; False if it did not go in: the outbox was full with its
         oldest events possibly on the wire (counted in `dropped`), or, `side`, its slots are taken.
         text: the content's text() made earlier, in the content's place."""
         d = self.dumps
@@ -75,7 +81,8 @@ class Outbox:
         n = len(cj)
         if len(tj) + n + 48 > self.event_max:
             raise ValueError("event on %s: %d bytes, over %d (send_max)" % (topic, n, self.event_max))
-        k = (n + PIECE - 1) // PIECE  # the slots it takes
+        p = self.piece
+        k = (n + p - 1) // p  # the slots it takes
         if side and self.nside + k > self.extra:
             return False  # its slots are taken: the owner keeps it for later
         if k == 1:
@@ -89,9 +96,9 @@ class Outbox:
             x = None if channel == "default" and not priority else "%s,%d," % (d(channel), priority)
             if x:
                 more, last = (x + "1").encode(), (x + "2").encode()  # one object each, shared by the pieces
-            for i in range(0, n, PIECE):
-                p = d(cj[i : i + PIECE]).encode()
-                pcs.append(p if x is None else (more if i + PIECE < n else last, p))
+            for i in range(0, n, p):
+                c = d(cj[i : i + p]).encode()
+                pcs.append(c if x is None else (more if i + p < n else last, c))
         if not side and not self.fit(k):
             self.dropped += 1
             return False
@@ -101,7 +108,7 @@ class Outbox:
 
     def fit(self, k):
         """Make room for k event slots: the oldest events go, unless they may be on the wire
-        already (then the host may have them, and dropping them would count what arrives)."""
+        already (then the peer may have them, and dropping them would count what arrives)."""
         more = False  # inside a large event: its other pieces go too
         while more or self.next - self.low - self.nside + k > self.box:
             low = self.low
@@ -143,8 +150,22 @@ class Outbox:
         if fr and fr[0][0] < upto:
             fr[0][0] = upto
 
+    def restart(self, cursor, peer_max):
+        """A session (re)starts: cursor is the peer's place in my stream, or None if it has none;
+        what it lacks goes again."""
+        self.hi = max(self.hi, self.tx)
+        self.frames = []
+        ok = cursor is not None and cursor <= self.next
+        if ok:
+            self.on_ack(cursor, 1, 0, None)
+        self.acked = cursor if ok else self.low
+        self.tx = self.low
+        self.pause = False
+        self.peer_max = max(MIN_MAX, peer_max)
+        self.limit = min(self.frame_max, self.peer_max)
+
     def on_ack(self, ack, win, now, echo):
-        """The host has everything before `ack`; win 0: its receiver is full; echo: the token of
+        """The peer has everything before `ack`; win 0: its receiver is full; echo: the token of
         the data frame the ack answers. False when the ack brings no news."""
         if win is not None:
             self.pause = not win
@@ -177,6 +198,60 @@ class Outbox:
         else:
             f[2] = now
 
+    def held(self, now, fields, advanced):
+        """After an ack (its fields; `advanced`: what on_ack() said): from the fourth field on, the
+        ranges of my frames the peer holds past a gap, as (offset from the ack, count). Frames
+        below one it holds were lost, and so was the first when the ack repeats while it waits."""
+        top = 0
+        a = fields[0]
+        for f in self.frames:
+            f[3] = False  # as this ack says: a forged or stale range must not hold a frame for good
+            for r in fields[3:]:
+                if type(r) is tuple and a + r[0] <= f[0] and f[1] <= a + r[0] + r[1]:
+                    f[3] = True
+                    top = max(top, f[1])
+        late = self.srtt + (self.srtt >> 2) + 2
+        for f in list(self.frames):
+            if not f[3]:
+                if top > f[0]:
+                    if age(now, f[2]) > late:
+                        self.resend(f, now)
+                else:
+                    if not advanced and not top and age(now, f[2]) > 2 * late:
+                        self.resend(f, now)
+                    break
+
+    def flush(self, now):
+        """Resend what timed out, then frame new events; True if new ones went. At most `burst`
+        frames a call: `more` then says to write them and call again."""
+        fr = self.frames
+        left = self.burst
+        rto = min(4000, max(30, self.srtt + 4 * self.rttvar if self.srtt else 250))
+        for f in list(fr):
+            if not f[3] and age(now, f[2]) >= rto and left:
+                self.resend(f, now)
+                left -= 1
+        # At most 16 frames and four full frames' bytes unacknowledged: enough to keep a line
+        # busy, little enough that a deep buffer on the way does not swell the round trip. One
+        # frame probes a full receiver.
+        k = 1 if self.pause else min(16, 4 * self.peer_max // min(self.limit, self.peer_max))
+        sent = False
+        while self.tx < self.next and len(fr) < k and left:
+            s = self.tx
+            f = [s, s, now, False]  # made before the frame is written
+            # A part-filled frame waits while another is unacknowledged: under load, batches grow.
+            e = self.frame(s, self.next, now, len(fr))
+            if e is None:
+                break
+            f[1] = e
+            fr.append(f)  # then `tx` moves: had this run out of heap, the frame would go again
+            self.tx = e
+            self.sent += e - s
+            sent = True
+            left -= 1
+        self.more = not left  # frames (or a resend) may wait for the next call
+        return sent
+
     def frame(self, s, stop, now, full=False):
         """Write one data frame with as many events from `s` (up to `stop`) as fit; returns its end,
         or None when `full` asks for a full frame and they all fit. The line is built in a buffer
@@ -204,8 +279,8 @@ class Outbox:
         # The ack echoes the token: it times the round trip.
         fields = [s, self.expect if self.peer is not None else None, e - s, now & 0xFFFF]
         if self.low > self.acked:
-            fields.append(self.low)  # the outbox dropped events the host waits for: skip them
-        head = "d"
+            fields.append(self.low)  # the outbox dropped events the peer waits for: skip them
+        head = self.kind
         for f in fields:
             head += ("" if f is None else "%x" % f) + ","
         head = (head[:-1] + " [").encode()

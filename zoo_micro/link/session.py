@@ -8,7 +8,7 @@
 import json
 
 from zoo_micro import port
-from zoo_micro.link.frame import DEFAULT_MAX, MIN_MAX, encode
+from zoo_micro.link.frame import DEFAULT_MAX, encode, events
 from zoo_micro.link.outbox import Outbox, age
 from zoo_micro.link.uplink import rand24
 
@@ -42,8 +42,6 @@ class Session(Outbox):
         self.on_time = on_time
         self.heartbeat_ms = heartbeat_ms
         self.dead_ms = dead_ms
-        self.burst = 16  # frames one poll() makes
-        self.more = False  # poll() stopped at `burst`: call it again once these are written
         # The host's stream
         self.peer = None  # its stream id, once known
         self.expect = 0  # the next seq of it to deliver
@@ -85,18 +83,7 @@ class Session(Outbox):
                         self.lost += f[2] - self.expect
                     self.peer = f[1]
                     self.skip(f[2])
-                # The host's place in my stream, if it has one: the rest goes again.
-                self.hi = max(self.hi, self.tx)
-                self.frames = []
-                cur = f[4] if f[3] == self.stream else None
-                ok = cur is not None and cur <= self.next
-                if ok:
-                    self.on_ack(cur, 1, 0, None)
-                self.acked = cur if ok else self.low
-                self.tx = self.low
-                self.pause = False
-                self.peer_max = max(MIN_MAX, f[5] or DEFAULT_MAX)
-                self.limit = min(self.frame_max, self.peer_max)
+                self.restart(f[4] if f[3] == self.stream else None, f[5] or DEFAULT_MAX)
                 self.last_rx = now
                 self.sessions += 1
                 self.up = True
@@ -108,29 +95,8 @@ class Session(Outbox):
             elif not self.up:
                 pass
             elif kind == "A":
-                # From the fourth field on, the ranges of my frames the host holds past a gap, as
-                # (offset from the ack, count): frames below one it holds were lost, and so was the
-                # first when the ack repeats while it waits.
                 self.last_rx = now
-                advanced = self.on_ack(fields[0], fields[1], now, fields[2])
-                top = 0
-                a = fields[0]
-                for f in self.frames:
-                    f[3] = False  # as this ack says: a forged or stale range must not hold a frame for good
-                    for r in fields[3:]:
-                        if type(r) is tuple and a + r[0] <= f[0] and f[1] <= a + r[0] + r[1]:
-                            f[3] = True
-                            top = max(top, f[1])
-                late = self.srtt + (self.srtt >> 2) + 2
-                for f in list(self.frames):
-                    if not f[3]:
-                        if top > f[0]:
-                            if age(now, f[2]) > late:
-                                self.resend(f, now)
-                        else:
-                            if not advanced and not top and age(now, f[2]) > 2 * late:
-                                self.resend(f, now)
-                            break
+                self.held(now, fields, self.on_ack(fields[0], fields[1], now, fields[2]))
             elif kind == "Q":
                 self.last_rx = now
                 rtt = (now - fields[0]) & 0xFFFFFF
@@ -152,20 +118,8 @@ class Session(Outbox):
                     self.lost += low - self.expect  # the host's outbox dropped them
                     self.skip(low)
                 try:
-                    # [topics, ref, content, ...]; a ref is a topic index or [index, channel, priority]
-                    data = json.loads(payload)
-                    evs = []
-                    for i in range(1, len(data), 2):
-                        r = data[i]
-                        if type(r) is not list:
-                            r = [r, "default", 0]
-                        e = (data[0][r[0]], data[i + 1], r[1], r[2])
-                        if type(e[0]) is not str or type(e[2]) is not str or type(e[3]) is not int:
-                            raise ValueError
-                        evs.append(e)
-                    if len(evs) != count or len(data) != 2 * count + 1:
-                        raise ValueError
-                except (ValueError, TypeError, IndexError, KeyError, UnicodeError):
+                    evs = events(payload, count)
+                except ValueError:
                     # A sound frame with unreadable events: skip them rather than stall the stream on them.
                     self.bad += 1
                     if seq <= self.expect < seq + count:
@@ -206,32 +160,8 @@ class Session(Outbox):
             # Silence; or the outbox dropped more than a receiver's window: a hello skips the gap.
             self.up = False
         else:
-            fr = self.frames
-            left = self.burst
-            rto = min(4000, max(30, self.srtt + 4 * self.rttvar if self.srtt else 250))
-            for f in list(fr):
-                if not f[3] and age(now, f[2]) >= rto and left:
-                    self.resend(f, now)
-                    left -= 1
-            # At most 16 frames and four full frames' bytes unacknowledged: enough to keep a line
-            # busy, little enough that a deep buffer on the way does not swell the round trip. One
-            # frame probes a full receiver.
-            k = 1 if self.pause else min(16, 4 * self.peer_max // min(self.limit, self.peer_max))
-            while self.tx < self.next and len(fr) < k and left:
-                s = self.tx
-                f = [s, s, now, False]  # made before the frame is written
-                # A part-filled frame waits while another is unacknowledged: under load, batches grow.
-                e = self.frame(s, self.next, now, len(fr))
-                if e is None:
-                    break
-                f[1] = e
-                fr.append(f)  # then `tx` moves: had this run out of heap, the frame would go again
-                self.tx = e
-                self.sent += e - s
-                if not self.full:
-                    self.ack_at = None  # the data frame carries the ack
-                left -= 1
-            self.more = not left  # frames (or a resend) may wait for the next call
+            if self.flush(now) and not self.full:
+                self.ack_at = None  # the data frames carry the ack
             if self.ack_at is not None:
                 out.append(encode("a", [ack, 0 if self.full else 1, self.echo]))
                 self.ack_at = self.echo = None
