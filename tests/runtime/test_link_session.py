@@ -316,6 +316,30 @@ def test_pieces_go_into_the_outbox_without_heap_so_a_large_event_is_never_cut_sh
     assert s.nside == 0 and s.next == s.low
 
 
+def test_a_journal_line_that_finds_no_heap_leaves_the_event_whole_in_the_outbox():
+    from zoo_micro.link.journal import Journal
+
+    j = Journal("journal.txt")  # the test's own folder
+    n = Node(journal=j)
+    j.open(n.s)
+    real = j._write
+    calls = [0]
+
+    def full_after_one(line):
+        calls[0] += 1
+        if calls[0] > 1:
+            raise MemoryError
+        real(line)
+
+    j._write = full_after_one
+    s = n.s
+    assert s.send("zoo.svm.health", {"report": ["line %d" % i for i in range(20)]})
+    k = s.next - s.low
+    assert k > 3 and j.missed == k - 1  # every piece is in; only the journal lacks some
+    j._write = real
+    j.close()
+
+
 def test_host_events_are_delivered_once_in_order_and_a_gap_waits_for_the_resend():
     n = Node()
     n.connect(first=100)

@@ -16,6 +16,7 @@ class Journal:
         self._size = 0
         self._acked = 0
         self.writes = 0
+        self.missed = 0  # event lines that found no heap
 
     def load(self, session):
         """Continue the stream a previous run left in the file: `session` takes its ids, its place
@@ -106,7 +107,10 @@ class Journal:
             self._rewrite()
 
     def event(self, seq, tj, cj, marks):
-        self._write(_line(seq, tj, cj, marks))
+        try:
+            self._write(_line(seq, tj, cj, marks))
+        except MemoryError:
+            self.missed += 1  # the event is in the outbox all the same; only a reset would lose it
 
     def acked(self, seq):
         if seq - self._acked >= _ACK_EVERY:

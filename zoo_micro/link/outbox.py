@@ -104,6 +104,11 @@ class Outbox:
             return False
         for i in range(k):
             self.put(tj, pcs[i], (SIDE if side else 0) | (0 if k == 1 else MORE if i < k - 1 else LAST))
+        if self.journal:
+            # After the whole event is in: a journal line that finds no heap cannot cut it short.
+            for seq in range(self.next - k, self.next):
+                i = seq % self.cap
+                self.journal.event(seq, tj, self.c[i], self.marks[i])
         return True
 
     def fit(self, k):
@@ -126,7 +131,7 @@ class Outbox:
         return True
 
     def put(self, tj, cj, marks=0):
-        # Needs no heap: a large event's pieces go in all or none.
+        # Needs no heap: a large event's pieces go in all or none (send() journals them after).
         seq = self.next
         i = seq % self.cap
         self.marks[i] = marks
@@ -134,8 +139,6 @@ class Outbox:
         self.t[i] = tj
         self.c[i] = cj
         self.next = seq + 1
-        if self.journal:
-            self.journal.event(seq, tj, cj, marks)
 
     def drop(self, upto):
         while self.low < upto:
