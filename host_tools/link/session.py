@@ -11,12 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from zoo_micro import port as zport
-from zoo_micro.link.frame import DEFAULT_MAX, Decoder, encode, events
+from zoo_micro.link.frame import DEFAULT_MAX, PROTO, WINDOW, Decoder, encode, events
 from zoo_micro.link.outbox import Outbox
-
-PROTO = 2
-
-WINDOW = 4096  # seqs past the next expected one that a frame may name; beyond, it is forged or stale
 
 
 def wall_ms() -> int:
@@ -191,7 +187,7 @@ class HoldingReceiver:
 
 
 def _dumps(obj: Any) -> str:
-    # UTF-8 rather than \\u escapes: MicroPython's json does not join surrogate pairs.
+    # UTF-8 rather than \u escapes: MicroPython's json does not join surrogate pairs.
     return json.dumps(obj, ensure_ascii=False, allow_nan=False)
 
 
@@ -233,7 +229,6 @@ class HostSession:
         wall: Callable[[], int] | None = wall_ms,
         on_state: Callable[[bool], None] | None = None,
     ) -> None:
-        # Whole events only (no pieces): the node does not join them.
         self.rx = HoldingReceiver(deliver, slots, frame_max)
         self.tx = Sender(self.rx, outbox, frame_max)
         self.frame_max = frame_max

@@ -6,6 +6,8 @@
 import json
 from binascii import crc32
 
+PROTO = 2  # the protocol version both ends say in their hellos
+WINDOW = 4096  # seqs past the next expected one that a frame may name; beyond, it is forged or stale
 DEFAULT_MAX = 512  # bytes in a frame line, mark and LF included
 MIN_MAX = 128  # the smallest frame size a peer may announce
 

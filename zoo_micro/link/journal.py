@@ -4,6 +4,8 @@
 #   S stream next_seq    E seq topic content [extra]    A acked_seq    C host_stream next_seq
 import os
 
+from zoo_micro.link.outbox import LAST, MORE
+
 _ACK_EVERY = 16  # acknowledgements are written lazily: replaying a few acked events is harmless
 
 
@@ -68,7 +70,7 @@ class Journal:
             x = e[3]
             # a piece of a large event that more follow: '"channel",priority,1'
             more = x is not None and x[-2:] == b",1" and x.count(b",", x.rfind(b'"')) == 2
-            s.put(e[1], e[2] if x is None else (x, e[2]), 2 if more else 0)
+            s.put(e[1], e[2] if x is None else (x, e[2]), MORE if more else 0)
         s.hi = s.next  # the previous run may have sent them: the host may have them already
         if cursor is not None:
             s.peer, s.expect = cursor
@@ -127,11 +129,11 @@ class Journal:
 
 
 def _line(seq, tj, cj, marks):
-    # As the session keeps them: cj is content JSON, or (channel and priority, content JSON); a
-    # piece on the default channel has its marks say so (2: more follow, 4: the last).
+    # As the outbox keeps them: cj is content JSON, or (channel and priority, content JSON); a
+    # piece on the default channel has its marks say so.
     x = b""
     if type(cj) is tuple:
         x, cj = cj
-    elif marks & 6:
-        x = b'"default",0,1' if marks & 2 else b'"default",0,2'
+    elif marks & (MORE | LAST):
+        x = b'"default",0,1' if marks & MORE else b'"default",0,2'
     return "E\t%x\t%s\t%s\t%s\n" % (seq, tj.decode(), cj.decode(), x.decode())

@@ -8,12 +8,9 @@
 import json
 
 from zoo_micro import port
-from zoo_micro.link.frame import DEFAULT_MAX, encode, events
+from zoo_micro.link.frame import DEFAULT_MAX, PROTO, WINDOW, encode, events
 from zoo_micro.link.outbox import Outbox, age
 from zoo_micro.link.uplink import rand24
-
-PROTO = 2
-WINDOW = 4096  # seqs a receiver looks ahead; a frame naming more is forged
 
 
 class Session(Outbox):
