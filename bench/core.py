@@ -559,7 +559,7 @@ def measure_imports(h):
             print(json.dumps({"bench": "core", "figure": "import_ram_romfs", "skipped": h.romfs_missing}))
             continue
         probe = h.script(code, IMPORT_PROBE)
-        # The plugin and what it loads as it starts (the link session, with frame).
+        # The plugin and the link session it imports (with outbox and frame).
         mods = [mod] + (["zoo_micro.link.session"] if mod == "zoo_micro.link.plugin" else []) if mod else []
         r = h.run([probe] + mods, code, 1024)
         got = dict(line.split() for line in r.stdout.splitlines() if line.startswith(("master ", "bridge ")))

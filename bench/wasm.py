@@ -44,7 +44,7 @@ PROBE = [
     "from zoo_micro import Master",
     "gc.collect()\na = gc.mem_alloc()\nprint('master', a - b)\n"
     "print('platform', '%d.%d.%d' % sys.implementation.version[:3], 'maxsize=%d' % sys.maxsize)",
-    # the plugin, and what it loads as it starts (the link session, with frame)
+    # the plugin and the link session it imports (with outbox and frame)
     "try:\n    __import__(BRIDGE)\n    if BRIDGE == 'zoo_micro.link.plugin':\n"
     "        __import__('zoo_micro.link.session')\n    ok = True\nexcept ImportError as e:\n"
     "    print('bridge_error', repr(e))\n    ok = False",

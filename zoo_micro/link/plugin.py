@@ -5,7 +5,12 @@ import asyncio
 
 from zoo_micro import log, port
 from zoo_micro.bus import EventNode
+from zoo_micro.link.session import Session  # noqa: F401 - see below
 from zoo_micro.link.uplink import HEALTH, LOG, STATE, Uplink
+
+# The session (link/once.py makes it) loads with the plugin class, as the Master reads its config:
+# a board that compiles from .py parses it while the heap is still empty, not at start beside the
+# app's objects.
 
 
 class BridgePlugin(Uplink):
