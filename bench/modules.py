@@ -54,8 +54,7 @@ MODULES = [
     ("zoo_micro.state_view", "get_state_machines()"),
     ("zoo_micro.fsm", "StateMachine"),
     ("zoo_micro.clock", "a link"),
-    ("zoo_micro.link.plugin", "config bridge (with the modules it imports)"),
-    ("zoo_micro.link.session", "config bridge, at start (with frame and outbox)"),
+    ("zoo_micro.link.plugin", "config bridge (with the session, outbox and frame it imports)"),
     ("zoo_micro.link.journal", "bridge journal"),
     ("zoo_micro.mqtt.plugin", "config mqtt (with the modules it imports)"),
 ]
