@@ -239,7 +239,26 @@ def test_a_large_event_goes_in_pieces_of_its_json_text():
     assert json.loads(text) == big and rec[-2][3] == 2  # the last piece says so
 
 
-def test_a_large_event_on_the_default_channel_keeps_no_more_than_its_pieces_text():
+def joined(n, channel="default"):
+    """Frames until the outbox is empty, each acknowledged: the pieces on `channel` joined, and
+    the piece marks they carried."""
+    import json
+
+    s = n.s
+    text = ""
+    marks = []
+    while s.next > s.tx:
+        for _kind, f, p in n.poll(1):
+            rec = json.loads(p)
+            for i in range(1, len(rec), 2):
+                if type(rec[i]) is list and len(rec[i]) > 3 and rec[i][1] == channel:
+                    marks.append(rec[i][1:])
+                    text += rec[i + 1]
+            n.host("A", [f[0] + f[2], 1, None])
+    return text, marks
+
+
+def test_a_large_event_keeps_one_copy_of_its_text_for_all_its_pieces():
     import json
 
     n = Node()
@@ -248,71 +267,63 @@ def test_a_large_event_on_the_default_channel_keeps_no_more_than_its_pieces_text
     big = {"report": ["line %d" % i for i in range(40)]}
     s.send("zoo.svm.health", big)
     k = s.next - s.low
-    assert k > 5 and all(type(s.c[i % s.cap]) is bytes for i in range(s.low, s.next))
-    text = ""
-    marks = []
-    while s.next > s.tx:
-        for _kind, f, p in n.poll(1):
-            rec = json.loads(p)
-            for i in range(1, len(rec), 2):
-                marks.append(rec[i][1:])
-                text += rec[i + 1]
-            n.host("A", [f[0] + f[2], 1, None])
+    first = s.c[s.low % s.cap]
+    assert k > 5 and type(first) is str
+    assert all(s.c[i % s.cap] is first for i in range(s.low, s.next))  # shared, not a copy each
+    text, marks = joined(n)
     assert json.loads(text) == big
     assert marks == [["default", 0, 1]] * (k - 1) + [["default", 0, 2]]
 
 
-def test_a_large_event_the_heap_runs_out_for_halfway_goes_in_whole_or_not_at_all():
+def test_a_large_event_over_32_pieces_goes_in_longer_pieces():
     import json
 
-    n = Node(extra=40)
+    n = Node()
     n.connect()
-    tx = n.s
-    big = {"report": ["line %d" % i for i in range(40)]}
-    text = tx.text(big)
-    real = tx.dumps
-    third = text[128:192]  # its third piece
-    tx.dumps, left = no_heap(real, 1, lambda v: v == third)
-    raises(MemoryError, tx.send, "zoo.svm.health", None, side=True, text=text)
-    assert left == [0] and tx.next == tx.low and tx.nside == 0  # not one piece went in
-    tx.dumps = real
-    assert tx.send("zoo.svm.health", None, side=True, text=text)
-    pieces = ""
-    while tx.next > tx.tx:
-        for _kind, f, p in n.poll(1):
-            rec = json.loads(p)
-            for i in range(1, len(rec), 2):
-                pieces += rec[i + 1]
-            n.host("A", [f[0] + f[2], 1, None])
-    assert json.loads(pieces) == big  # once, whole
+    s = n.s
+    s.event_max = 8192
+    big = ["x" * 90] * 60  # 5.6 KB of JSON: 86 pieces of 64 characters would be too many
+    s.send("zoo.svm.health", big)
+    assert s.next - s.low == 32
+    text, marks = joined(n)
+    assert json.loads(text) == big and marks[-1][2] == 2
 
 
-def test_pieces_go_into_the_outbox_without_heap_so_a_large_event_is_never_cut_short():
-    # The ring's slots and its side marks are allocated once: putting pieces in allocates nothing,
-    # so a full heap cannot stop a large event after some of its pieces went in.
+def test_a_large_event_goes_into_the_outbox_without_heap_and_a_frame_without_heap_waits():
+    # Its slots share its text and the ring and its marks are allocated once: going in allocates
+    # nothing, so a full heap cannot stop a large event after some of its pieces went in. A frame
+    # that finds no heap for a piece goes on a later call, and every piece arrives once.
+    import json
+
     from zoo_micro import port
 
     n = Node(extra=40)
     n.connect()
     s = n.s
     for _ in range(3):  # the ring wraps round, side slots are taken and given back
-        assert s.send("zoo.log", ["info", "x" * 150], side=True)
+        assert s.send("zoo.svm.health", ["x" * 150], side=True)
         n.host("A", [s.next, 1, None])
-    from zoo_micro.link.outbox import MORE, SIDE
-
-    pieces = [(b'"default",0,%d' % (2 if i == 5 else 1), b'"%d"' % i) for i in range(6)]
+    big = {"report": ["line %d" % i for i in range(40)]}
+    text = s.text(big)
+    real = s.dumps
+    s.dumps, left = no_heap(real, 1000)  # no piece may be made as it goes in
     if port.MICROPYTHON:
         import micropython
 
         micropython.heap_lock()
     try:
-        for i in range(6):
-            s.put(b'"big"', pieces[i], SIDE | (MORE if i < 5 else 0))
+        went = s.send("zoo.svm.health", None, side=True, text=text)
     finally:
         if port.MICROPYTHON:
             micropython.heap_unlock()
-    assert s.nside == 6 and s.next - s.low == 6
-    n.host("A", [s.next, 1, None])
+    assert went and left == [1000] and s.nside == s.next - s.low > 5
+    third = text[128:192]
+    s.dumps, left = no_heap(real, 1, lambda v: v == third)
+    raises(MemoryError, n.poll, 1)  # the frame holding the third piece found no heap
+    assert left == [0]
+    s.dumps = real
+    got, _ = joined(n)
+    assert json.loads(got) == big  # once, whole
     assert s.nside == 0 and s.next == s.low
 
 
@@ -428,6 +439,38 @@ def test_journal_keeps_unacknowledged_events_and_cursor_across_a_reset():
     assert (m.s.peer, m.s.expect) == (n.host_stream, 52)
     hello = m.poll()[0][1]
     assert hello[1:5] == [n.node_stream, tx.low, n.host_stream, 52]
+
+
+def test_journal_brings_back_large_events_whole_after_a_reset():
+    import json
+
+    from zoo_micro.link.journal import Journal
+
+    j = Journal("journal.txt")  # the test's own folder
+    n = Node(journal=j)
+    j.open(n.s)
+    big = {"report": ["line %d" % i for i in range(30)]}
+    n.s.send("zoo.svm.health", big)
+    n.s.send("big.fast", big, "fast", 3)
+    j.close()
+    j2 = Journal("journal.txt")
+    m = Node(journal=j2)
+    assert j2.load(m.s)
+    j2.open(m.s)
+    assert m.s.next - m.s.low == n.s.next - n.s.low  # every piece, in its own slot again
+    m.connect(cursor=(n.s.stream, n.s.low))  # the host has none of them
+    s = m.s
+    text = {"default": "", "fast": ""}
+    while s.next > s.tx:
+        for _kind, f, p in m.poll(1):
+            rec = json.loads(p)
+            for i in range(1, len(rec), 2):
+                text[rec[i][1]] += rec[i + 1]
+                last = rec[i]
+            m.host("A", [f[0] + f[2], 1, None])
+    j2.close()
+    assert json.loads(text["default"]) == big and json.loads(text["fast"]) == big
+    assert last[1:] == ["fast", 3, 2]  # the last piece says so
 
 
 def test_node_clock_follows_the_wall_clock_the_host_gives_it():

@@ -68,9 +68,12 @@ class Journal:
         s.low = s.next = s.tx = s.acked = s.hi = run[0][0] if run else nxt
         for e in run:
             x = e[3]
-            # a piece of a large event that more follow: '"channel",priority,1'
-            more = x is not None and x[-2:] == b",1" and x.count(b",", x.rfind(b'"')) == 2
-            s.put(e[1], e[2] if x is None else (x, e[2]), MORE if more else 0)
+            m = 0
+            if x is not None and x.count(b",", x.rfind(b'"')) == 2:
+                # a piece of a large event, as its own text: '"channel",priority,1' (2: the last)
+                m = MORE if x[-1:] == b"1" else LAST
+                x = None if x[:-2] == b'"default",0' else x[:-2]
+            s.put(e[1], e[2] if x is None else (x, e[2]), m)
         s.hi = s.next  # the previous run may have sent them: the host may have them already
         if cursor is not None:
             s.peer, s.expect = cursor
@@ -92,8 +95,7 @@ class Journal:
             if s.peer is not None:
                 f.write("C\t%x\t%x\n" % (s.peer, s.expect))
             for seq in range(s.low, s.next):
-                i = seq % s.cap
-                f.write(_line(seq, s.t[i], s.c[i], s.marks[i]))
+                f.write(_line(s, seq))
         os.rename(tmp, self.path)
         self._f = open(self.path, "a")  # noqa: SIM115 - stays open for appends until close()
         self._size = 0
@@ -108,9 +110,12 @@ class Journal:
         if self._size > self.max_bytes:
             self._rewrite()
 
-    def event(self, seq, tj, cj, marks):
+    def event(self, seq):
+        """The outbox took event `seq` (a slot of it, for a large one)."""
+        if self._f is None:
+            return
         try:
-            self._write(_line(seq, tj, cj, marks))
+            self._write(_line(self.session, seq))
         except MemoryError:
             self.missed += 1  # the event is in the outbox all the same; only a reset would lose it
 
@@ -128,12 +133,12 @@ class Journal:
             self._f = None
 
 
-def _line(seq, tj, cj, marks):
-    # As the outbox keeps them: cj is content JSON, or (channel and priority, content JSON); a
-    # piece on the default channel has its marks say so.
-    x = b""
-    if type(cj) is tuple:
-        x, cj = cj
-    elif marks & (MORE | LAST):
-        x = b'"default",0,1' if marks & MORE else b'"default",0,2'
-    return "E\t%x\t%s\t%s\t%s\n" % (seq, tj.decode(), cj.decode(), x.decode())
+def _line(s, seq):
+    # The slot as a frame carries it: a piece of a large event is written as its own text, with
+    # '"channel",priority,1' (2: the last piece).
+    i = seq % s.cap
+    x, cj = s.slot(i)
+    m = s.marks[i]
+    if m & (MORE | LAST):
+        x = (x or b'"default",0') + (b",1" if m & MORE else b",2")
+    return "E\t%x\t%s\t%s\t%s\n" % (seq, s.t[i].decode(), cj.decode(), (x or b"").decode())

@@ -15,7 +15,8 @@ from zoo_micro.port import const
 SIDE = const(1)  # a slot's mark: it holds side traffic
 MORE = const(2)  # a slot's mark: a piece of a large event, more follow
 LAST = const(4)  # a slot's mark: the last piece
-PIECE = 64  # characters of content JSON per piece of a large event
+# A piece's number in its event is kept in the mark's upper bits: 32 pieces at most.
+PIECE = 64  # characters of content JSON per piece of a large event (more when it is over 2 KB)
 age = port.ticks_diff  # age(now, then)
 
 
@@ -44,9 +45,10 @@ class Outbox:
         self.extra = extra  # slots of their own for side traffic (health, state, log lines)
         self.cap = cap = outbox + extra
         self.t = [None] * cap  # topic JSON (bytes), one object per topic
-        # content JSON (bytes), or (b'"channel",priority[,piece]', content JSON) off the default channel
+        # Content JSON (bytes), or (b'"channel",priority', content JSON) off the default channel. The
+        # pieces of a large event all hold its whole text (str): one copy, cut as frames are made.
         self.c = [None] * cap
-        self.marks = bytearray(cap)  # SIDE, MORE, LAST: no list to grow as events go in
+        self.marks = bytearray(cap)  # SIDE, MORE, LAST, piece number: no list to grow as events go in
         self.nside = 0  # slots side traffic holds
         self.topics = {}
         self.stream = rand24()
@@ -81,34 +83,25 @@ class Outbox:
         n = len(cj)
         if len(tj) + n + 48 > self.event_max:
             raise ValueError("event on %s: %d bytes, over %d (send_max)" % (topic, n, self.event_max))
-        p = self.piece
+        p = max(self.piece, (n + 31) >> 5)  # 32 pieces at most
         k = (n + p - 1) // p  # the slots it takes
         if side and self.nside + k > self.extra:
             return False  # its slots are taken: the owner keeps it for later
-        if k == 1:
-            pcs = [cj.encode()]
-            if channel != "default" or priority:
-                pcs[0] = (("%s,%d" % (d(channel), priority)).encode(), pcs[0])
-        else:
-            # A large event travels as pieces of its JSON text, each small enough for a noisy line.
-            # All are made before one goes in: a heap that runs out halfway leaves no event cut short.
-            pcs = []
-            x = None if channel == "default" and not priority else "%s,%d," % (d(channel), priority)
-            if x:
-                more, last = (x + "1").encode(), (x + "2").encode()  # one object each, shared by the pieces
-            for i in range(0, n, p):
-                c = d(cj[i : i + p]).encode()
-                pcs.append(c if x is None else (more if i + p < n else last, c))
+        # A large event travels as pieces of its JSON text, each small enough for a noisy line. Its
+        # slots share the text, and frames cut their pieces from it: going in allocates no piece, so
+        # a heap that runs out cannot leave an event cut short.
+        c = cj.encode() if k == 1 else cj
+        if channel != "default" or priority:
+            c = (("%s,%d" % (d(channel), priority)).encode(), c)
         if not side and not self.fit(k):
             self.dropped += 1
             return False
         for i in range(k):
-            self.put(tj, pcs[i], (SIDE if side else 0) | (0 if k == 1 else MORE if i < k - 1 else LAST))
+            self.put(tj, c, (SIDE if side else 0) | (0 if k == 1 else (MORE if i < k - 1 else LAST) | i << 3))
         if self.journal:
             # After the whole event is in: a journal line that finds no heap cannot cut it short.
             for seq in range(self.next - k, self.next):
-                i = seq % self.cap
-                self.journal.event(seq, tj, self.c[i], self.marks[i])
+                self.journal.event(seq)
         return True
 
     def fit(self, k):
@@ -255,6 +248,19 @@ class Outbox:
         self.more = not left  # frames (or a resend) may wait for the next call
         return sent
 
+    def slot(self, i):
+        """Slot i's (channel and priority or None, content JSON) as a frame carries them: a piece
+        of a large event is cut from the text its slots share, numbered by its mark."""
+        c = self.c[i]
+        x = None
+        if type(c) is tuple:
+            x, c = c
+        if type(c) is str:
+            p = max(self.piece, (len(c) + 31) >> 5)  # as send() cut it
+            j = (self.marks[i] >> 3) * p
+            c = self.dumps(c[j : j + p]).encode()
+        return x, c
+
     def frame(self, s, stop, now, full=False):
         """Write one data frame with as many events from `s` (up to `stop`) as fit; returns its end,
         or None when `full` asks for a full frame and they all fit. The line is built in a buffer
@@ -267,10 +273,11 @@ class Outbox:
         while e < stop:
             i = e % cap
             t = self.t[i]
-            c = self.c[i]
-            # ref and separators; a piece on the default channel writes its ref in full
-            add = 5 + (0 if t in topics else len(t) + 1)
-            add += len(c[0]) + len(c[1]) + 3 if type(c) is tuple else len(c) + (16 if self.marks[i] else 0)
+            x, c = self.slot(i)
+            # ref and separators; a piece writes its ref in full
+            add = 5 + (0 if t in topics else len(t) + 1) + len(c)
+            add += len(x) + 3 if x else 0
+            add += 16 if self.marks[i] & (MORE | LAST) else 0
             if size + add > budget and e > s:
                 break
             if t not in topics:
@@ -303,13 +310,12 @@ class Outbox:
         for q in range(s, e):
             i = q % cap
             ti = topics.index(self.t[i])
-            c = self.c[i]
+            x, c = self.slot(i)
             m = self.marks[i]
-            if type(c) is tuple:
-                r = b",[%d,%s]," % (ti, c[0])
-                c = c[1]
-            elif m & (MORE | LAST):
-                r = b',[%d,"default",0,%d],' % (ti, 1 if m & MORE else 2)
+            if m & (MORE | LAST):
+                r = b",[%d,%s,%d]," % (ti, x or b'"default",0', 1 if m & MORE else 2)
+            elif x:
+                r = b",[%d,%s]," % (ti, x)
             else:
                 r = b",%d," % ti
             buf[n : n + len(r)] = r

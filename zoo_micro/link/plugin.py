@@ -34,8 +34,8 @@ class BridgePlugin(Uplink):
                 return
             key = "h" if topic == HEALTH else (content[0], content[1]) if topic == STATE else None
             try:
-                # Kept as text: a health report's dicts are freed now, not held until its pieces
-                # are made, the node's fullest moment.
+                # Kept as text: a health report's dicts are freed now, not held until side slots
+                # are free; the outbox then keeps this same text, cut into pieces as frames go.
                 content = self.session.text(content)
             except (ValueError, TypeError) as e:
                 self.unsendable += 1
@@ -186,8 +186,8 @@ class BridgePlugin(Uplink):
                     except ValueError:
                         self.unsendable += 1  # over send_max
                     except MemoryError:
-                        # No heap for its pieces now: it waits (a newer one may replace it), and
-                        # the app events behind it still go out.
+                        # No heap for its topic's JSON now: it waits (a newer one may replace it),
+                        # and the app events behind it still go out.
                         self.errors += 1
                         break
                     q.pop(0)
@@ -212,7 +212,7 @@ class BridgePlugin(Uplink):
     def room(self):
         """How many events can be published now (on the default channel) without the bus or the
         outbox dropping one: events still on the bus count as on their way to the outbox. A
-        large event takes one per 64 characters of its JSON."""
+        large event takes one per 64 characters of its JSON (32 at most)."""
         s = self.session
         bus = self.master.bus
         return max(0, min(s.box - s.next + s.low + s.nside - bus.pending, bus.room()))
