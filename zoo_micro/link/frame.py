@@ -44,6 +44,25 @@ def events(payload, count):
     return evs
 
 
+def check(v, depth):
+    # What the other end can read back: JSON types only, finite floats, not nested too deep.
+    t = type(v)
+    if t is float:
+        if v - v != 0:
+            raise ValueError("event content must be JSON: NaN and infinity are not")
+    elif t is dict or t is list or t is tuple:
+        if depth > 16:
+            raise ValueError("event content is nested too deep")
+        for k in v:
+            if t is dict:
+                if type(k) is not str:
+                    raise TypeError("event content must be JSON: a dict key must be a str")
+                k = v[k]
+            check(k, depth + 1)
+    elif t not in (int, str, bool) and v is not None:
+        raise TypeError("event content must be JSON: a %s is not" % t.__name__)
+
+
 class Decoder:
     """Splits a byte stream into frames and text, in one preallocated buffer.
 
