@@ -273,7 +273,10 @@ class Outbox:
         while e < stop:
             i = e % cap
             t = self.t[i]
-            x, c = self.slot(i)
+            c = self.c[i]
+            x = None
+            if type(c) is not bytes:  # not a whole event on the default channel, the common case
+                x, c = self.slot(i)
             # ref and separators; a piece writes its ref in full
             add = 5 + (0 if t in topics else len(t) + 1) + len(c)
             add += len(x) + 3 if x else 0
@@ -310,7 +313,10 @@ class Outbox:
         for q in range(s, e):
             i = q % cap
             ti = topics.index(self.t[i])
-            x, c = self.slot(i)
+            c = self.c[i]
+            x = None
+            if type(c) is not bytes:
+                x, c = self.slot(i)
             m = self.marks[i]
             if m & (MORE | LAST):
                 r = b",[%d,%s,%d]," % (ti, x or b'"default",0', 1 if m & MORE else 2)
