@@ -106,7 +106,7 @@ def start(m):
     if c["threads"] is True:
         from zoo_micro import threads
 
-        m._tasks.append(threads.arm(m.bus))
+        m._tasks.append(threads.arm(m))
     st = sys.modules.get("zoo_micro.state")  # only a node that uses the state store loads it
     if st is not None:
         st.StateMachineManager().attach(c)

@@ -17,13 +17,25 @@ def push(bus, ch, e, isr=False):
     return bus.inbox.push((ch, e), isr)
 
 
-def arm(bus):
-    """Accept publishes from other threads and interrupts (call on the running loop); returns the
-    pump's task, or None when it runs already."""
+def arm(master):
+    """Accept publishes from other threads and interrupts (call on the running loop, before any
+    thread of the node starts); returns the pump's task, or None when it runs already."""
+    bus = master.bus
     if bus.inbox is None:
+        settle(master)
+        settle(bus)
         bus.inbox = Inbox(bus)
         return asyncio.create_task(bus.inbox.pump())
     return None
+
+
+def settle(obj):
+    # Without a GIL (RP2040, the unix port) a thread that reads an attribute while the loop adds
+    # another to the same object can miss it, as the object's dict is rebuilt in place to grow:
+    # the class's plain defaults become the object's own now, so its dict never grows again.
+    for k, v in type(obj).__dict__.items():
+        if (v is None or type(v) is int or type(v) is bool) and k[:2] != "__":
+            setattr(obj, k, getattr(obj, k))
 
 
 class Inbox:
@@ -118,9 +130,10 @@ lock = port.allocate_lock()  # guards master._threads, which thread workers leav
 
 def launch(master, w):
     """Start a thread worker's _thread (and the inbox that carries its events to the loop)."""
-    task = arm(master.bus)
+    task = arm(master)
     if task is not None:
         master._tasks.append(task)
+    w._zoo_error = getattr(w, "_zoo_error", None)  # a failure on its thread then adds no key (settle)
     with lock:
         master._threads.append(w)
     port.start_thread(run_thread, (master, w))

@@ -227,6 +227,64 @@ async def test_publish_from_plain_thread_needs_threads_enabled():
     assert got == list(range(50))
 
 
+async def test_once_threads_may_publish_the_master_and_bus_gain_no_attributes_as_they_run():
+    # Without a GIL (RP2040, the unix port) an attribute added on the loop's thread rebuilds the
+    # object's dict while a thread may be reading it, and the thread then misses bus.inbox.
+    def keys(o):
+        return sorted(o.__dict__.keys())
+
+    m = Master({"threads": True, "queue_size": 2, "svm_check_interval": 0})
+    failed = []
+
+    def bad(r):
+        failed.append(r.content)
+        raise ValueError("nope")
+
+    m.subscribe("bad", bad, retry_strategy=4, retry_time=2)
+    await m.start()
+    master_keys, bus_keys = keys(m), keys(m.bus)
+    with Quiet():
+        m.publish("nobody.listens", 1)  # no_subscriber
+        m.publish("bad", 2)  # handler_errors, retrying, retries, dead_lettered
+        for i in range(5):
+            m.publish("burst", i)  # dropped: the queue holds 2
+        await wait_until(lambda: m.stats()["dead_lettered"] == 1)
+        m.subscribe("waiter", lambda r: None)
+        m.get_health_report()
+        assert m.plugins is not None
+    s = m.stats()
+    assert s["no_subscriber"] >= 1 and s["handler_errors"] == 2 and s["dropped"] >= 3, s
+    assert keys(m) == master_keys and keys(m.bus) == bus_keys
+    await m.stop()
+    assert keys(m.bus) == bus_keys
+
+
+class FailsOnce(BaseWorker):
+    mode = "thread"
+    is_loop = True
+
+    def __init__(self, props=None):
+        super().__init__(props)
+        self.n = 0
+
+    def _execute(self):
+        self.n += 1
+        if self.n == 2:
+            raise ValueError("once")
+
+
+async def test_a_thread_workers_failure_adds_no_attribute_the_loop_may_be_reading():
+    m = Master({"svm_check_interval": 0})
+    w = m.register_worker("fails", FailsOnce, props={"delay_time": 0.01})
+    await m.start()
+    before = sorted(w.__dict__.keys())
+    with Quiet():
+        await wait_until(lambda: w.n >= 3)
+    assert repr(w._zoo_error) == repr(ValueError("once"))
+    assert sorted(w.__dict__.keys()) == before
+    await m.stop()
+
+
 async def test_backlog_from_threads_and_interrupts_waits_for_the_queue_instead_of_dropping():
     # 45 events pile up in the inboxes while the loop is blocked; the queue holds 32 per channel.
     got = []
