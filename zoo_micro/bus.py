@@ -158,7 +158,10 @@ class Bus:
         else:
             e = (topic, content, priority) if priority else (topic, content)
         if self._loop_ident is not None and get_ident() != self._loop_ident:
-            from zoo_micro.threads import push
+            inbox = self.inbox  # once: a stop may clear it meanwhile
+            if inbox is not None:  # no import here: sys.modules may be growing on the loop
+                return inbox.push((channel, e))
+            from zoo_micro.threads import push  # says what is missing
 
             return push(self, channel, e)
         return self._put(channel, e, priority)

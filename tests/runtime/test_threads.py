@@ -259,6 +259,25 @@ async def test_once_threads_may_publish_the_master_and_bus_gain_no_attributes_as
     assert keys(m.bus) == bus_keys
 
 
+async def test_a_thread_publishes_without_importing_anything():
+    # An import on the thread looks in sys.modules, which the loop may be growing at that moment.
+    import sys
+
+    got = []
+    m = Master({"threads": True})
+    m.subscribe("t", lambda r: got.append(r.content))
+    await m.start()
+    real = sys.modules["zoo_micro.threads"]
+    sys.modules["zoo_micro.threads"] = None  # an import of it now fails
+    try:
+        port.start_thread(lambda: [m.publish("t", i) for i in range(3)], ())
+        await wait_until(lambda: len(got) == 3)
+    finally:
+        sys.modules["zoo_micro.threads"] = real
+    await m.stop()
+    assert got == [0, 1, 2]
+
+
 class FailsOnce(BaseWorker):
     mode = "thread"
     is_loop = True
