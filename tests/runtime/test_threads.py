@@ -1,7 +1,7 @@
 # Thread workers: real _thread, publishing from threads, stuck detection, shutdown, limits.
 import asyncio
 
-from helpers import Quiet, raises, st, wait_until
+from helpers import Counter, Quiet, raises, st, wait_until
 from zoo_micro import BaseWorker, Master, port
 
 HEAPSIZE = "96K"  # the test module itself is large; the runtime's share is what shrank
@@ -278,13 +278,8 @@ async def test_a_thread_publishes_without_importing_anything():
     assert got == [0, 1, 2]
 
 
-class FailsOnce(BaseWorker):
+class FailsOnce(Counter):
     mode = "thread"
-    is_loop = True
-
-    def __init__(self, props=None):
-        super().__init__(props)
-        self.n = 0
 
     def _execute(self):
         self.n += 1
